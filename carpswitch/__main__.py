@@ -1,0 +1,5 @@
+"""Allow ``python -m carpswitch``."""
+
+from carpswitch.cli import main
+
+raise SystemExit(main())

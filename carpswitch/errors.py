@@ -1,0 +1,71 @@
+"""Typed errors. Every error names what failed so that a log line alone explains it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class CarpswitchError(Exception):
+    """Base of every error carpswitch raises on purpose."""
+
+
+class CommandError(CarpswitchError):
+    """An external command could not be run to a successful end."""
+
+    def __init__(self, argv: Sequence[str], message: str) -> None:
+        self.argv: tuple[str, ...] = tuple(argv)
+        super().__init__(f"{self.command_line}: {message}")
+
+    @property
+    def command_line(self) -> str:
+        """The argv joined for humans (never executed)."""
+        return " ".join(self.argv)
+
+
+class CommandNotFound(CommandError):
+    """The command's executable does not exist or cannot be executed."""
+
+    def __init__(self, argv: Sequence[str], path: str) -> None:
+        self.path = path
+        super().__init__(argv, f"command not found: {path}")
+
+
+class CommandFailed(CommandError):
+    """The command ran and exited with a status not accepted by the caller."""
+
+    def __init__(self, argv: Sequence[str], exit_status: int, stdout: str, stderr: str) -> None:
+        self.exit_status = exit_status
+        self.stdout = stdout
+        self.stderr = stderr
+        detail = stderr.strip() or stdout.strip() or "no output"
+        super().__init__(argv, f"exit status {exit_status}: {detail}")
+
+
+class CommandTimedOut(CommandError):
+    """The command ran past its timeout and was killed (with its process group)."""
+
+    def __init__(self, argv: Sequence[str], timeout: float, stdout: str, stderr: str) -> None:
+        self.timeout = timeout
+        self.stdout = stdout
+        self.stderr = stderr
+        super().__init__(argv, f"timed out after {timeout:g} s and was killed")
+
+
+class ParseError(CarpswitchError):
+    """Output of a FreeBSD command (or a file) did not have the documented shape."""
+
+    def __init__(self, source: str, reason: str, line: int | None = None) -> None:
+        self.source = source
+        self.reason = reason
+        self.line = line
+        where = f" (line {line})" if line is not None else ""
+        super().__init__(f"cannot parse output of {source}{where}: {reason}")
+
+
+class ConfigError(CarpswitchError):
+    """The configuration is invalid. Carries every problem found, not just the first."""
+
+    def __init__(self, path: str, problems: Sequence[str]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        super().__init__("\n".join(f"{path}: {problem}" for problem in self.problems))
