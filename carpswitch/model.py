@@ -272,6 +272,7 @@ class TransitionRecord(BaseModel):
     group: str
     trigger: str  # "devd MASTER 1@vtnet0", "admin promote", "boot reconcile", ...
     reason: str
+    pid: int | None = None  # the carpswitch process that ran it (crash detection)
     started_at: datetime
     ended_at: datetime | None = None
     outcome: TransitionOutcome = TransitionOutcome.RUNNING

@@ -11,6 +11,7 @@ the controller at simulated commands without it knowing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -153,10 +154,8 @@ def _run_with_sh(
 
     def kill_group() -> None:
         killed.set()
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     watchdog = threading.Timer(timeout, kill_group)
     watchdog.daemon = True

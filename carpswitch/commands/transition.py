@@ -1,0 +1,85 @@
+"""`carpswitch promote|demote [GROUP...]` and `carpswitch plan master|backup [GROUP...]`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from carpswitch.config import load_config
+from carpswitch.context import NodeContext
+from carpswitch.controller import Controller, Refused
+from carpswitch.engine.lock import LockBusy
+from carpswitch.engine.step import Step, StepContext
+from carpswitch.errors import CarpswitchError
+from carpswitch.exitcodes import ExitCode
+from carpswitch.model import StepResult, TransitionKind, TransitionOutcome, TransitionRecord
+
+
+def format_step(result: StepResult, undo: bool = False) -> str:
+    """One line per finished step: time, outcome, duration, resource, what ran, why."""
+    when = result.started_at.strftime("%H:%M:%S.%f")[:-3]
+    who = result.step.resource or "-"
+    tag = "undo " if undo else ""
+    line = (
+        f"  {when} {tag}{result.outcome:<9} {result.duration:6.2f}s  {who:<10} "
+        f"{result.step.description}"
+    )
+    return f"{line}\n      {result.detail}" if result.detail and result.outcome != "noop" else line
+
+
+def _print_step(record: TransitionRecord, result: StepResult) -> None:
+    print(format_step(result, undo=result in record.undo), flush=True)
+
+
+def run_transition(
+    config_path: str | None, kind: TransitionKind, groups: Sequence[str], force: bool
+) -> int:
+    """Run synchronously, printing each step; exit 0 on success, 1 on a failed transition."""
+    controller = Controller(NodeContext(load_config(config_path)), on_step=_print_step)
+    try:
+        records = controller.transition(kind, groups, trigger=f"admin {kind}", force=force)
+    except Refused as exc:
+        print(f"carpswitch: refused: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    except LockBusy as exc:
+        print(f"carpswitch: {exc}", file=sys.stderr)
+        return ExitCode.TEMPFAIL
+    finally:
+        controller.wait_for_notifications()
+    for record in records:
+        print(f"{record.kind} {record.group}: {record.outcome}")
+    failed = any(r.outcome is TransitionOutcome.FAILED for r in records)
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def run_plan(config_path: str | None, target: str, groups: Sequence[str]) -> int:
+    """Print what `master` (promote) or `backup` (demote) would run; run nothing."""
+    kind = TransitionKind.PROMOTE if target == "master" else TransitionKind.DEMOTE
+    controller = Controller(NodeContext(load_config(config_path)))
+    try:
+        ctx, plans = controller.plans(kind, groups)
+    except Refused as exc:
+        print(f"carpswitch: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    for plan in plans:
+        print(f"{kind} group {plan.group.name} (vhid {plan.group.vhid}):")
+        sections = [("", plan.before)]
+        sections += [(f"[{name}] ", chain) for name, chain in plan.chains.items()]
+        sections += [("", plan.after)]
+        for prefix, steps in sections:
+            for step in steps:
+                state = "done" if _safe_is_done(step, ctx) else "todo"
+                timeout = ctx.timeout(step.timeout_key)
+                print(f"  {state}  {prefix}{step.describe()}  (timeout {timeout:g}s)")
+        if plan.give_away:
+            print("  if it fails: roll back, every resource secondary, then:")
+            for step in plan.give_away:
+                print(f"        {step.describe()}")
+    return ExitCode.OK
+
+
+def _safe_is_done(step: Step, ctx: StepContext) -> bool:
+    try:
+        return step.is_done(ctx)
+    except CarpswitchError:
+        return False

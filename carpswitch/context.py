@@ -1,0 +1,67 @@
+"""Everything a command needs about this node: config, runner, topology, observed state."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from carpswitch.config import Config
+from carpswitch.errors import CommandError, ParseError
+from carpswitch.model import CarpVhid, NodeState
+from carpswitch.parse.hastconf import HastConf, node_names_for_host, parse_hast_conf
+from carpswitch.parse.sysctl import parse_sysctl_int
+from carpswitch.system import commands
+from carpswitch.system.observe import Observer
+from carpswitch.system.runner import CommandRunner, Runner
+from carpswitch.topology import Topology, build_topology, read_hast_conf
+
+log = logging.getLogger(__name__)
+
+
+class NodeContext:
+    """The config plus the one runner every command of this invocation goes through."""
+
+    def __init__(self, config: Config, runner: CommandRunner | None = None) -> None:
+        self.config = config
+        self.runner = runner or Runner(config.commands)
+        self.observer = Observer(self.runner, config)
+
+    def node_names(self) -> list[str]:
+        """Names of this node's `on` block: [node] name, else what hastd would accept."""
+        if self.config.node.name:
+            return [self.config.node.name]
+        return node_names_for_host(socket.gethostname(), *self._host_ids())
+
+    def _host_ids(self) -> tuple[str | None, int | None]:
+        """kern.hostuuid and kern.hostid, when sysctl has them (FreeBSD)."""
+        timeout = self.config.timeouts.observe
+        try:
+            uuid = self.runner.run(*commands.sysctl_get("kern.hostuuid"), timeout=timeout)
+            hostid = self.runner.run(*commands.sysctl_get("kern.hostid"), timeout=timeout)
+            return uuid.stdout.strip() or None, parse_sysctl_int(hostid.stdout, "kern.hostid")
+        except (CommandError, ParseError) as exc:
+            log.debug("no host uuid/id: %s", exc)
+            return None, None
+
+    def hast_conf(self) -> tuple[HastConf, list[str]]:
+        """Parsed hast.conf, or an empty one plus the reason it could not be read."""
+        try:
+            return read_hast_conf(self.config.paths.hast_conf), []
+        except ParseError as exc:
+            return parse_hast_conf(""), [str(exc)]
+
+    def observe(self) -> tuple[Topology, NodeState]:
+        """Read the node: CARP first (groups may derive from it), then the rest."""
+        problems: list[str] = []
+        interfaces = sorted({g.interface for g in self.config.group if g.interface})
+        carp: list[CarpVhid] = []
+        try:
+            carp = self.observer.carp(interfaces or None)
+        except (CommandError, ParseError) as exc:
+            problems.append(f"carp: {exc}")
+        hast_conf, conf_problems = self.hast_conf()
+        names = self.node_names()
+        topology = build_topology(self.config, hast_conf, names, carp)
+        state = self.observer.node_state(names[0], topology, carp)
+        state.problems[:0] = problems + conf_problems
+        return topology, state

@@ -1,0 +1,115 @@
+"""Plans: which steps a promotion or demotion of a group runs, in which order.
+
+`carpswitch plan` prints exactly the plan that `promote`/`demote` execute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from carpswitch.config import Config, ResourceKind
+from carpswitch.engine.step import Step
+from carpswitch.engine.steps_fs import (
+    CheckPool,
+    ExportPool,
+    Fsck,
+    ImportPool,
+    MountDatasets,
+    MountUfs,
+    Unmount,
+)
+from carpswitch.engine.steps_group import (
+    ForceBackup,
+    LowerDemotion,
+    PrePromoteHook,
+    RaiseDemotion,
+    StartService,
+    StopService,
+    Verify,
+)
+from carpswitch.engine.steps_hast import Guard, SetRole, WaitDevice, WaitRelease
+from carpswitch.model import HastRole, TransitionKind
+from carpswitch.topology import Group, Resource, Topology
+
+
+@dataclass
+class Plan:
+    """Steps of one transition: `before` in order, then `chains` (one per resource, in
+    parallel, steps in order), then `after` in order. `give_away` runs only when a
+    promotion fails, after the rollback."""
+
+    kind: TransitionKind
+    group: Group
+    before: list[Step] = field(default_factory=list)
+    chains: dict[str, list[Step]] = field(default_factory=dict)
+    after: list[Step] = field(default_factory=list)
+    give_away: list[Step] = field(default_factory=list)
+
+    def all_steps(self) -> list[Step]:
+        """Every step in the order a person reads it."""
+        return [*self.before, *(s for chain in self.chains.values() for s in chain), *self.after]
+
+
+def promote_chain(resource: Resource) -> list[Step]:
+    """Guard, release, role primary, provider, then what the kind needs."""
+    name = resource.name
+    steps: list[Step] = [
+        Guard(name),
+        WaitRelease(name),
+        SetRole(name, HastRole.PRIMARY),
+        WaitDevice(name, resource.device),
+    ]
+    if resource.kind is ResourceKind.UFS:
+        steps += [Fsck(resource), MountUfs(resource)]
+    elif resource.kind is ResourceKind.ZFS:
+        steps += [ImportPool(resource), MountDatasets(resource), CheckPool(resource)]
+    return steps
+
+
+def demote_chain(resource: Resource) -> list[Step]:
+    """Unmount or export, then role secondary (always last: it destroys the provider)."""
+    steps: list[Step] = []
+    if resource.kind is ResourceKind.UFS:
+        steps.append(Unmount(resource))
+    elif resource.kind is ResourceKind.ZFS:
+        steps.append(ExportPool(resource))
+    steps.append(SetRole(resource.name, HastRole.SECONDARY))
+    return steps
+
+
+def plan_promote(
+    topology: Topology,
+    group: Group,
+    config: Config,
+    interface: str | None,
+    demotion_added: int = 0,
+) -> Plan:
+    """Promotion of `group`; `interface` is where its vhid lives (for giving it away).
+
+    `demotion_added` is what earlier failed promotions added to net.inet.carp.demotion:
+    a success takes it back; a failure does not add more.
+    """
+    plan = Plan(TransitionKind.PROMOTE, group)
+    if config.hooks.pre_promote:
+        plan.before.append(PrePromoteHook(group, config.hooks.pre_promote))
+    for name in group.resources:
+        resource = topology.resources.get(name)
+        plan.chains[name] = promote_chain(resource) if resource else [Guard(name)]
+    plan.after = [StartService(s) for s in group.services] + [Verify(group)]
+    if demotion_added:
+        plan.after.append(LowerDemotion(demotion_added))
+    else:
+        plan.give_away.append(RaiseDemotion(config.failover.demotion))
+    if config.failover.force_backup and interface:
+        plan.give_away.append(ForceBackup(interface, group.vhid))
+    return plan
+
+
+def plan_demote(topology: Topology, group: Group) -> Plan:
+    """Demotion of `group`: services in reverse order, then every resource to secondary."""
+    plan = Plan(TransitionKind.DEMOTE, group)
+    plan.before = [StopService(s) for s in reversed(group.services)]
+    for name in group.resources:
+        resource = topology.resources.get(name)
+        plan.chains[name] = demote_chain(resource) if resource else [Guard(name)]
+    return plan

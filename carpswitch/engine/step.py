@@ -1,0 +1,114 @@
+"""A step: one bounded, idempotent, undoable action of a transition.
+
+The executor knows nothing about HAST: it asks a step whether it is already done
+(`is_done` -> NOOP), runs `do`, and on rollback runs `undo`. Steps raise StepFailed (or a
+CommandError from the runner) to fail; they never wait longer than their timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from carpswitch.config import Config
+from carpswitch.errors import CarpswitchError
+from carpswitch.model import NodeState, StepRecord
+from carpswitch.system.observe import Observer
+from carpswitch.system.runner import CommandRunner
+from carpswitch.topology import Topology
+
+
+class StepFailed(CarpswitchError):
+    """A step could not reach its goal; the message says why, for the journal."""
+
+
+class StepTimedOut(StepFailed):
+    """A wait ran out of time."""
+
+
+@dataclass
+class StepContext:
+    """What steps may use: the runner, the config, the topology and a way to observe."""
+
+    runner: CommandRunner
+    config: Config
+    topology: Topology
+    observer: Observer
+    abort: threading.Event = field(default_factory=threading.Event)
+    sleep: Callable[[float], None] = time.sleep
+    changed: bool = False  # set by the executor once a step has changed the node
+
+    def timeout(self, key: str) -> float:
+        """Timeout in seconds from the config's [timeouts] table."""
+        value: float = getattr(self.config.timeouts, key)
+        return value
+
+
+class Step(ABC):
+    """Base of every step. Subclasses set `kind` and `timeout_key` and implement `do`."""
+
+    kind: ClassVar[str]
+    timeout_key: ClassVar[str]
+    reversible: bool = False  # True when `undo` takes back what `do` did
+
+    def __init__(self, resource: str | None = None) -> None:
+        self.resource = resource
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for `plan`, the terminal and the journal."""
+
+    def is_done(self, ctx: StepContext) -> bool:
+        """True when the node is already where `do` would bring it (then nothing runs)."""
+        return False
+
+    @abstractmethod
+    def do(self, ctx: StepContext) -> str:
+        """Bring the node one step further; return the output that matters."""
+
+    def undo(self, ctx: StepContext) -> str:
+        """Take back what `do` did (only called when `reversible`)."""
+        return ""
+
+    def record(self, ctx: StepContext) -> StepRecord:
+        """The step as data, for the journal and `plan`."""
+        return StepRecord(
+            kind=self.kind,
+            description=self.describe(),
+            resource=self.resource,
+            timeout=ctx.timeout(self.timeout_key),
+        )
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    first_interval: float = 0.05,
+    longest_interval: float = 1.0,
+) -> bool:
+    """Poll `condition` with a growing interval until it holds or `timeout` passes.
+
+    Never a fixed sleep: the first checks come fast (a release is usually quick), later
+    ones back off to `longest_interval`. Returns whether the condition came true.
+    """
+    deadline = time.monotonic() + timeout
+    interval = first_interval
+    while True:
+        if condition():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        sleep(min(interval, remaining))
+        interval = min(interval * 1.5, longest_interval)
+
+
+def observed_state(ctx: StepContext) -> NodeState:
+    """A fresh observation of what the topology covers (used by verify steps)."""
+    carp = ctx.observer.carp(sorted({g.interface for g in ctx.topology.groups if g.interface}))
+    return ctx.observer.node_state("", ctx.topology, carp)

@@ -1,0 +1,201 @@
+"""What sits on the provider: UFS (fsck, mount, unmount) and ZFS (import, check, export)."""
+
+from __future__ import annotations
+
+import os
+
+from carpswitch.config import FsckPolicy
+from carpswitch.engine.step import Step, StepContext, StepFailed
+from carpswitch.errors import CommandError, CommandFailed
+from carpswitch.model import PoolHealth
+from carpswitch.system import commands
+from carpswitch.topology import Resource
+
+USABLE_HEALTH = (PoolHealth.ONLINE, PoolHealth.DEGRADED)
+
+
+def _is_mounted(ctx: StepContext, resource: Resource) -> bool:
+    return any(m.mountpoint == resource.mountpoint for m in ctx.observer.mounts())
+
+
+def _is_imported(ctx: StepContext, pool: str) -> bool:
+    return any(p.name == pool for p in ctx.observer.pools())
+
+
+class ResourceStep(Step):
+    """A step about one configured resource."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.name)
+        self.target = resource
+
+    @property
+    def mountpoint(self) -> str:
+        assert self.target.mountpoint is not None
+        return self.target.mountpoint
+
+    @property
+    def pool(self) -> str:
+        assert self.target.pool is not None
+        return self.target.pool
+
+
+class Fsck(ResourceStep):
+    """Check the UFS on the provider; never let an unchecked file system be mounted.
+
+    `fsck -p` (preen) first. When it fails: policy `full` runs `fsck -y`; `refuse` and
+    `preen` fail the step, so the file system is not mounted.
+    """
+
+    kind = "fsck"
+    timeout_key = "fsck"
+
+    def describe(self) -> str:
+        extra = " (then fsck -y if that fails)" if self.target.fsck is FsckPolicy.FULL else ""
+        return f"fsck -t ufs -p {self.target.device}{extra}"
+
+    def is_done(self, ctx: StepContext) -> bool:
+        return _is_mounted(ctx, self.target)  # checked before it was mounted
+
+    def do(self, ctx: StepContext) -> str:
+        timeout = ctx.timeout(self.timeout_key)
+        try:
+            preen = ctx.runner.run(
+                *commands.fsck_ufs(self.target.device, repair=False), timeout=timeout
+            )
+            return preen.stdout.strip()
+        except CommandFailed as exc:
+            if self.target.fsck is not FsckPolicy.FULL:
+                raise StepFailed(
+                    f"fsck -p failed (exit {exc.exit_status}) and fsck policy is "
+                    f"{self.target.fsck}: not mounting {self.target.device}: "
+                    f"{(exc.stderr or exc.stdout).strip()}"
+                ) from exc
+        full = ctx.runner.run(*commands.fsck_ufs(self.target.device, repair=True), timeout=timeout)
+        return full.stdout.strip()
+
+
+class MountUfs(ResourceStep):
+    """`mount -t ufs DEV MNT`; undone by unmounting."""
+
+    kind = "mount"
+    timeout_key = "mount"
+    reversible = True
+
+    def describe(self) -> str:
+        return f"mount -t ufs {self.target.device} {self.mountpoint}"
+
+    def is_done(self, ctx: StepContext) -> bool:
+        return _is_mounted(ctx, self.target)
+
+    def do(self, ctx: StepContext) -> str:
+        if not os.path.isdir(self.mountpoint):
+            raise StepFailed(f"mount point {self.mountpoint} is not a directory")
+        argv = commands.mount_ufs(self.target.device, self.mountpoint, self.target.mount_options)
+        return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+
+    def undo(self, ctx: StepContext) -> str:
+        return Unmount(self.target).do(ctx)
+
+
+class Unmount(ResourceStep):
+    """`umount MNT`, then `umount -f MNT` when that fails or hangs past the grace period."""
+
+    kind = "umount"
+    timeout_key = "umount"
+
+    def describe(self) -> str:
+        return f"umount {self.mountpoint} (umount -f if busy)"
+
+    def is_done(self, ctx: StepContext) -> bool:
+        return not _is_mounted(ctx, self.target)
+
+    def do(self, ctx: StepContext) -> str:
+        timeout = ctx.timeout(self.timeout_key)
+        try:
+            ctx.runner.run(*commands.umount(self.mountpoint), timeout=timeout)
+            return "unmounted"
+        except CommandError as first:
+            ctx.runner.run(*commands.umount(self.mountpoint, force=True), timeout=timeout)
+            return f"forced: {first}"
+
+
+class ImportPool(ResourceStep):
+    """`zpool import -f -N -d /dev/hast POOL`; undone by exporting it."""
+
+    kind = "zpool_import"
+    timeout_key = "import_"
+    reversible = True
+
+    def describe(self) -> str:
+        return f"zpool import -f -N -d {provider_dir(self.target)} {self.pool}"
+
+    def is_done(self, ctx: StepContext) -> bool:
+        return _is_imported(ctx, self.pool)
+
+    def do(self, ctx: StepContext) -> str:
+        argv = commands.zpool_import(self.pool, provider_dir(self.target))
+        return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+
+    def undo(self, ctx: StepContext) -> str:
+        return ExportPool(self.target).do(ctx)
+
+
+def provider_dir(resource: Resource) -> str:
+    """Directory of the provider (`/dev/hast`), where `zpool import -d` looks."""
+    return os.path.dirname(resource.device)
+
+
+class MountDatasets(ResourceStep):
+    """`zfs mount -a`: mount the imported pool's datasets (the import used -N)."""
+
+    kind = "zfs_mount"
+    timeout_key = "mount"
+
+    def describe(self) -> str:
+        return f"zfs mount -a (datasets of {self.pool})"
+
+    def do(self, ctx: StepContext) -> str:
+        return ctx.runner.run(
+            *commands.zfs_mount_all(), timeout=ctx.timeout(self.timeout_key)
+        ).stdout.strip()
+
+
+class CheckPool(ResourceStep):
+    """The imported pool must be usable: ONLINE or DEGRADED."""
+
+    kind = "zpool_health"
+    timeout_key = "observe"
+
+    def describe(self) -> str:
+        return f"check that pool {self.pool} is ONLINE"
+
+    def do(self, ctx: StepContext) -> str:
+        pool = next((p for p in ctx.observer.pools() if p.name == self.pool), None)
+        if pool is None:
+            raise StepFailed(f"pool {self.pool} is not imported")
+        if pool.health not in USABLE_HEALTH:
+            raise StepFailed(f"pool {self.pool} is {pool.health}")
+        return f"pool {self.pool} {pool.health}"
+
+
+class ExportPool(ResourceStep):
+    """`zpool export POOL`, then `zpool export -f POOL` when that fails or hangs."""
+
+    kind = "zpool_export"
+    timeout_key = "export"
+
+    def describe(self) -> str:
+        return f"zpool export {self.pool} (export -f if busy)"
+
+    def is_done(self, ctx: StepContext) -> bool:
+        return not _is_imported(ctx, self.pool)
+
+    def do(self, ctx: StepContext) -> str:
+        timeout = ctx.timeout(self.timeout_key)
+        try:
+            ctx.runner.run(*commands.zpool_export(self.pool), timeout=timeout)
+            return "exported"
+        except CommandError as first:
+            ctx.runner.run(*commands.zpool_export(self.pool, force=True), timeout=timeout)
+            return f"forced: {first}"

@@ -1,0 +1,97 @@
+"""Human and JSON renderings of what `status` observed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from carpswitch.config import ResourceKind
+from carpswitch.model import NodeState
+from carpswitch.topology import Resource, Topology
+
+
+def status_document(topology: Topology, state: NodeState) -> dict[str, Any]:
+    """`status --json`: the observed NodeState plus the groups carpswitch manages."""
+    document = state.model_dump(mode="json")
+    document["groups"] = [g.model_dump(mode="json") for g in topology.groups]
+    document["managed_resources"] = [r.model_dump(mode="json") for r in topology.resources.values()]
+    return document
+
+
+def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
+    """Left-aligned columns, two spaces apart; the first row is the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(indent + line.rstrip() for line in lines)
+
+
+def human_bytes(value: int | None) -> str:
+    """1536 -> '1.5 KiB'; None -> '-'."""
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def status_text(topology: Topology, state: NodeState) -> str:
+    """`status` for a person: CARP, HAST, what sits on each resource, services, problems."""
+    when = state.observed_at.strftime("%Y-%m-%d %H:%M:%S %Z")
+    out = [f"node {state.node} (observed {when})", ""]
+    group_of = {(g.vhid, g.interface): g.name for g in topology.groups}
+    carp_rows = [["INTERFACE", "VHID", "STATE", "ADVBASE", "ADVSKEW", "GROUP"]]
+    for v in state.carp:
+        group = group_of.get((v.vhid, v.interface)) or group_of.get((v.vhid, None), "-")
+        carp_rows.append([v.interface, str(v.vhid), v.state, str(v.advbase), str(v.advskew), group])
+    out.append("CARP" + ("" if state.carp else ": no vhid configured"))
+    if state.carp:
+        out.append(table(carp_rows))
+    demotion = "unknown" if state.demotion is None else str(state.demotion)
+    out += [f"  demotion (net.inet.carp.demotion): {demotion}", ""]
+    res_rows = [["RESOURCE", "ROLE", "STATUS", "DIRTY", "DEVICE", "KIND", "ON IT"]]
+    for r in state.resources:
+        managed = topology.resources.get(r.name)
+        res_rows.append(
+            [
+                r.name,
+                f"ERR{r.error}" if r.error else (r.role or "-"),
+                r.status or "-",
+                human_bytes(r.dirty),
+                {True: "present", False: "absent", None: "-"}[r.device_present],
+                managed.kind if managed else "-",
+                _attachment(managed, state) if managed else "not managed",
+            ]
+        )
+    out.append("HAST" + ("" if state.resources else ": no resource reported by hastctl"))
+    if state.resources:
+        out.append(table(res_rows))
+    if state.services:
+        out += ["", "SERVICES"]
+        out.append(
+            table(
+                [["SERVICE", "STATE"]]
+                + [
+                    [
+                        s.name,
+                        f"running (pid {' '.join(map(str, s.pids))})" if s.running else "stopped",
+                    ]
+                    for s in state.services
+                ]
+            )
+        )
+    if state.problems:
+        out += ["", "PROBLEMS"] + [f"  {p}" for p in state.problems]
+    return "\n".join(out)
+
+
+def _attachment(resource: Resource, state: NodeState) -> str:
+    if resource.kind is ResourceKind.UFS:
+        mounted = any(m.mountpoint == resource.mountpoint for m in state.mounts)
+        return f"{'mounted' if mounted else 'not mounted'} on {resource.mountpoint}"
+    if resource.kind is ResourceKind.ZFS:
+        pool = next((p for p in state.pools if p.name == resource.pool), None)
+        return f"pool {resource.pool} {pool.health if pool else 'not imported'}"
+    return "-"

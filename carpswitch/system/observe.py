@@ -1,0 +1,115 @@
+"""Observe the node: run the read-only commands and parse them into a NodeState.
+
+A fact that cannot be read (command missing, failed, timed out, unparsable output) becomes a
+line in `NodeState.problems` instead of an exception: the caller sees everything that could
+be observed, and the controller never promotes on a state with problems.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
+
+from carpswitch.config import Config, ResourceKind
+from carpswitch.errors import CommandError, CommandFailed, ParseError
+from carpswitch.model import CarpVhid, HastResource, Mount, NodeState, Pool, ServiceStatus
+from carpswitch.parse.hastctl import parse_hastctl_list
+from carpswitch.parse.ifconfig import parse_ifconfig_carp
+from carpswitch.parse.mount import parse_mount_p
+from carpswitch.parse.service import parse_service_status
+from carpswitch.parse.sysctl import parse_sysctl_int
+from carpswitch.parse.zpool import parse_zpool_list
+from carpswitch.system import commands
+from carpswitch.system.runner import CommandRunner
+from carpswitch.topology import Topology
+
+T = TypeVar("T")
+
+
+class Observer:
+    """Reads one fact at a time through the runner; every read is bounded by a timeout."""
+
+    def __init__(self, runner: CommandRunner, config: Config) -> None:
+        self.runner = runner
+        self.config = config
+        self.timeout = config.timeouts.observe
+
+    def _output(self, argv: tuple[str, ...], ok_codes: tuple[int, ...] = (0,)) -> str:
+        return self.runner.run(*argv, timeout=self.timeout, ok_codes=ok_codes).stdout
+
+    def carp(self, interfaces: list[str] | None = None) -> list[CarpVhid]:
+        """CARP vhids of the given interfaces (all interfaces when None)."""
+        if not interfaces:
+            return parse_ifconfig_carp(self._output(commands.ifconfig_show()))
+        found: list[CarpVhid] = []
+        for interface in interfaces:
+            text = self._output(commands.ifconfig_show(interface))
+            found += parse_ifconfig_carp(text, interface)
+        return found
+
+    def hast(self) -> list[HastResource]:
+        """Every resource hastd knows, with `device_present` from /dev/hast."""
+        # exit 1 = a per-resource error, reported in the output itself
+        text = self._output(commands.hastctl_list(self.config.paths.hast_conf), (0, 1))
+        return [
+            resource.model_copy(update={"device_present": self._device_present(resource)})
+            for resource in parse_hastctl_list(text)
+        ]
+
+    def _device_present(self, resource: HastResource) -> bool:
+        provider = resource.provider_name or resource.name
+        return os.path.exists(os.path.join(self.config.paths.dev_hast, provider))
+
+    def mounts(self) -> list[Mount]:
+        """Mounted file systems (`mount -p`)."""
+        return parse_mount_p(self._output(commands.mount_list()))
+
+    def pools(self) -> list[Pool]:
+        """Imported ZFS pools."""
+        return parse_zpool_list(self._output(commands.zpool_list()))
+
+    def service(self, name: str) -> ServiceStatus:
+        """Whether rc.d service `name` runs (`service NAME status`: exit 1 = not running)."""
+        argv = commands.service(name, "status")
+        try:
+            result = self.runner.run(*argv, timeout=self.timeout, ok_codes=(0, 1))
+        except CommandFailed as exc:
+            raise ParseError("service status", exc.stderr.strip() or str(exc)) from exc
+        return parse_service_status(name, result.stdout, result.exit_status)
+
+    def demotion(self) -> int:
+        """Current `net.inet.carp.demotion`."""
+        name = commands.DEMOTION_SYSCTL
+        return parse_sysctl_int(self._output(commands.sysctl_get(name)), name)
+
+    def node_state(self, node: str, topology: Topology, carp: list[CarpVhid]) -> NodeState:
+        """Everything about the node the topology needs, problems collected, never raising."""
+        problems: list[str] = list(topology.problems)
+
+        def attempt(what: str, read: Callable[[], T]) -> T | None:
+            try:
+                return read()
+            except (CommandError, ParseError) as exc:
+                problems.append(f"{what}: {exc}")
+                return None
+
+        kinds = {r.kind for r in topology.resources.values()}
+        services = dict.fromkeys(s for g in topology.groups for s in g.services)
+        return NodeState(
+            node=node,
+            observed_at=datetime.now(UTC),
+            carp=carp,
+            resources=attempt("hast", self.hast) or [],
+            mounts=(attempt("mounts", self.mounts) if ResourceKind.UFS in kinds else None) or [],
+            pools=(attempt("pools", self.pools) if ResourceKind.ZFS in kinds else None) or [],
+            services=[
+                status
+                for name in services
+                if (status := attempt(f"service {name}", partial(self.service, name)))
+            ],
+            demotion=attempt("demotion", self.demotion),
+            problems=problems,
+        )

@@ -1,0 +1,226 @@
+"""The executor: ordering, parallel chains, rollback, demotion that never stops, journal."""
+
+import threading
+import time
+
+from carpswitch.config import Config
+from carpswitch.engine.executor import Executor
+from carpswitch.engine.journal import Journal
+from carpswitch.engine.plan import Plan
+from carpswitch.engine.step import Step, StepContext, StepFailed
+from carpswitch.model import StepOutcome, TransitionKind, TransitionOutcome
+from carpswitch.topology import Group, Topology
+from tests.fakes import FakeRunner
+
+
+class Recorded(Step):
+    """A step that logs do/undo into a shared list; may be done already, fail or be slow."""
+
+    kind = "fake"
+    timeout_key = "observe"
+
+    def __init__(self, name, log, *, done=False, fail=False, delay=0.0, reversible=True):
+        super().__init__(name)
+        self.name, self.log, self.done, self.fail, self.delay = name, log, done, fail, delay
+        self.reversible = reversible
+
+    def describe(self):
+        return f"fake {self.name}"
+
+    def is_done(self, ctx):
+        return self.done
+
+    def do(self, ctx):
+        time.sleep(self.delay)
+        self.log.append(f"do {self.name}")
+        if self.fail:
+            raise StepFailed(f"{self.name} broke")
+        return f"{self.name} output"
+
+    def undo(self, ctx):
+        self.log.append(f"undo {self.name}")
+        return ""
+
+
+GROUP = Group(name="storage", vhid=1, resources=("a", "b"))
+
+
+def make_executor(tmp_path):
+    ctx = StepContext(
+        runner=FakeRunner(),
+        config=Config(),
+        topology=Topology(node_names=("hasta",), resources={}, groups=(GROUP,)),
+        observer=None,  # type: ignore[arg-type]  # fake steps do not observe
+    )
+    journal = Journal(str(tmp_path))
+    seen = []
+    executor = Executor(ctx, journal, on_step=lambda record, result: seen.append(result))
+    return executor, journal, seen
+
+
+def test_promote_runs_before_then_chains_then_after(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        before=[Recorded("hook", log)],
+        chains={"a": [Recorded("a1", log), Recorded("a2", log)]},
+        after=[Recorded("svc", log)],
+    )
+    executor, journal, seen = make_executor(tmp_path)
+    record = executor.run(plan, "test", "because")
+    assert log == ["do hook", "do a1", "do a2", "do svc"]
+    assert record.outcome is TransitionOutcome.SUCCEEDED
+    assert [r.outcome for r in record.steps] == [StepOutcome.OK] * 4
+    assert len(seen) == 4
+    assert journal.records()[-1] == record
+
+
+def test_steps_already_done_are_noops_and_the_transition_is_a_noop(tmp_path):
+    log: list[str] = []
+    plan = Plan(TransitionKind.PROMOTE, GROUP, chains={"a": [Recorded("a1", log, done=True)]})
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "again")
+    assert log == []
+    assert record.outcome is TransitionOutcome.NOOP
+    assert record.steps[0].outcome is StepOutcome.NOOP
+
+
+def test_failed_promotion_undoes_completed_steps_in_reverse_then_gives_away(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={
+            "a": [Recorded("role", log), Recorded("mount", log, fail=True), Recorded("x", log)]
+        },
+        give_away=[Recorded("demote-carp", log, reversible=False)],
+    )
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "boom")
+    assert log == ["do role", "do mount", "undo role", "do demote-carp"]
+    assert record.outcome is TransitionOutcome.FAILED
+    assert [r.outcome for r in record.steps] == [
+        StepOutcome.OK,
+        StepOutcome.FAILED,
+        StepOutcome.SKIPPED,
+    ]
+    assert "mount broke" in record.steps[1].detail
+    assert [r.outcome for r in record.undo] == [StepOutcome.UNDONE, StepOutcome.OK]
+
+
+def test_irreversible_steps_are_not_undone(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Recorded("wait", log, reversible=False), Recorded("bad", log, fail=True)]},
+    )
+    executor, _, _ = make_executor(tmp_path)
+    executor.run(plan, "test", "boom")
+    assert "undo wait" not in log
+
+
+def test_resources_run_in_parallel(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Recorded("a", log, delay=0.4)], "b": [Recorded("b", log, delay=0.4)]},
+    )
+    executor, _, _ = make_executor(tmp_path)
+    started = time.monotonic()
+    record = executor.run(plan, "test", "parallel")
+    assert time.monotonic() - started < 0.75
+    assert record.outcome is TransitionOutcome.SUCCEEDED
+
+
+def test_a_failing_resource_stops_the_others_after_their_current_step(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={
+            "a": [Recorded("a-fails", log, fail=True)],
+            "b": [Recorded("b1", log, delay=0.3), Recorded("b2", log)],
+        },
+        after=[Recorded("svc", log)],
+    )
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "abort")
+    assert "do b2" not in log and "do svc" not in log
+    assert "undo b1" in log
+    assert record.outcome is TransitionOutcome.FAILED
+
+
+def test_demotion_runs_every_step_even_after_failures(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.DEMOTE,
+        GROUP,
+        before=[Recorded("stop-svc", log, fail=True)],
+        chains={"a": [Recorded("umount", log, fail=True), Recorded("secondary", log)]},
+    )
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "backup")
+    assert log == ["do stop-svc", "do umount", "do secondary"]
+    assert record.outcome is TransitionOutcome.FAILED
+    assert record.undo == []
+    assert [r.outcome for r in record.steps] == [
+        StepOutcome.FAILED,
+        StepOutcome.FAILED,
+        StepOutcome.OK,
+    ]
+
+
+def test_every_step_is_journaled_while_the_transition_runs(tmp_path):
+    log: list[str] = []
+    gate = threading.Event()
+
+    class Blocking(Recorded):
+        def do(self, ctx):
+            gate.wait(5)
+            return super().do(ctx)
+
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Recorded("first", log), Blocking("second", log)]},
+    )
+    executor, journal, _ = make_executor(tmp_path)
+    thread = threading.Thread(target=executor.run, args=(plan, "test", "journal"))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        records = journal.records()
+        if records and records[-1].steps:
+            break
+        time.sleep(0.02)
+    in_progress = journal.records()[-1]
+    assert in_progress.outcome is TransitionOutcome.RUNNING
+    assert [s.step.description for s in in_progress.steps] == ["fake first"]
+    assert journal.running() == [in_progress]
+    gate.set()
+    thread.join(5)
+    assert journal.records()[-1].outcome is TransitionOutcome.SUCCEEDED
+
+
+def test_step_timings_are_recorded(tmp_path):
+    log: list[str] = []
+    plan = Plan(TransitionKind.PROMOTE, GROUP, chains={"a": [Recorded("slow", log, delay=0.2)]})
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "timing")
+    assert record.steps[0].duration >= 0.2
+    assert record.ended_at is not None and record.ended_at >= record.started_at
+
+
+def test_a_crashing_step_fails_the_transition_instead_of_escaping(tmp_path):
+    class Buggy(Recorded):
+        def do(self, ctx):
+            raise KeyError("bug")
+
+    plan = Plan(TransitionKind.PROMOTE, GROUP, chains={"a": [Buggy("x", [])]})
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "bug")
+    assert record.outcome is TransitionOutcome.FAILED
+    assert "internal error" in record.steps[0].detail
