@@ -1,0 +1,200 @@
+"""Plans have the documented order; steps run the exact argv and escalate as documented."""
+
+import pytest
+
+from carpswitch.config import FsckPolicy, parse_config
+from carpswitch.engine.plan import plan_demote, plan_promote
+from carpswitch.engine.step import StepContext, StepFailed
+from carpswitch.engine.steps_fs import ExportPool, Fsck, Unmount
+from carpswitch.engine.steps_group import PrePromoteHook, StartService
+from carpswitch.engine.steps_hast import SetRole
+from carpswitch.model import HastRole, TransitionKind
+from carpswitch.system import commands
+from carpswitch.system.observe import Observer
+from carpswitch.topology import Group, Resource, Topology
+from tests.fakes import FakeRunner
+
+
+def resource(name, kind, **extra):
+    return Resource(
+        name=name,
+        kind=kind,
+        provider_name=name,
+        device=f"/dev/hast/{name}",
+        local_path="/dev/ada1",
+        remote_address="198.18.0.2",
+        **extra,
+    )
+
+
+RESOURCES = {
+    "tank": resource("tank", "zfs", pool="tank"),
+    "data": resource("data", "ufs", mountpoint="/hast/data"),
+    "lun": resource("lun", "raw"),
+}
+GROUP = Group(
+    name="storage",
+    vhid=1,
+    interface="vtnet0",
+    resources=("tank", "data", "lun"),
+    services=("ctld", "nfsd"),
+)
+TOPOLOGY = Topology(node_names=("hasta",), resources=RESOURCES, groups=(GROUP,))
+
+
+def context(runner, config=None):
+    config = parse_config(config or {})
+    return StepContext(
+        runner=runner, config=config, topology=TOPOLOGY, observer=Observer(runner, config)
+    )
+
+
+def kinds(steps):
+    return [s.kind for s in steps]
+
+
+def test_promotion_plan_per_kind_then_services_in_order():
+    plan = plan_promote(TOPOLOGY, GROUP, parse_config({}), "vtnet0")
+    assert plan.kind is TransitionKind.PROMOTE
+    hast = ["guard", "wait_release", "hast_role", "wait_device"]
+    assert kinds(plan.chains["tank"]) == [*hast, "zpool_import", "zfs_mount", "zpool_health"]
+    assert kinds(plan.chains["data"]) == [*hast, "fsck", "mount"]
+    assert kinds(plan.chains["lun"]) == hast
+    assert [s.describe() for s in plan.after] == [
+        "service ctld onestart (onereload if running)",
+        "service nfsd onestart (onereload if running)",
+        "verify group storage: roles, providers, mounts/pools, services",
+    ]
+    assert [s.describe() for s in plan.give_away] == [
+        "sysctl net.inet.carp.demotion=240 (adds 240)",
+        "ifconfig vtnet0 vhid 1 state backup",
+    ]
+
+
+def test_promotion_plan_with_earlier_demotion_takes_it_back_and_adds_none():
+    plan = plan_promote(TOPOLOGY, GROUP, parse_config({}), "vtnet0", demotion_added=240)
+    assert (
+        plan.after[-1].describe() == "sysctl net.inet.carp.demotion=-240 (take back our demotion)"
+    )
+    assert kinds(plan.give_away) == ["carp_backup"]
+
+
+def test_pre_promote_hook_runs_first_and_force_backup_can_be_off():
+    config = parse_config(
+        {"hooks": {"pre_promote": "/usr/local/bin/ok"}, "failover": {"force_backup": False}}
+    )
+    plan = plan_promote(TOPOLOGY, GROUP, config, "vtnet0")
+    assert kinds(plan.before) == ["pre_promote"]
+    assert kinds(plan.give_away) == ["carp_demote"]
+
+
+def test_demotion_plan_stops_services_in_reverse_and_ends_secondary():
+    plan = plan_demote(TOPOLOGY, GROUP)
+    assert [s.describe() for s in plan.before] == ["service nfsd onestop", "service ctld onestop"]
+    assert kinds(plan.chains["tank"]) == ["zpool_export", "hast_role"]
+    assert kinds(plan.chains["data"]) == ["umount", "hast_role"]
+    assert kinds(plan.chains["lun"]) == ["hast_role"]
+    assert all(
+        chain[-1].describe().startswith("hastctl role secondary") for chain in plan.chains.values()
+    )
+
+
+def test_unknown_resource_gets_a_guard_that_fails():
+    group = Group(name="g", vhid=1, resources=("ghost",))
+    plan = plan_promote(TOPOLOGY, group, parse_config({}), None)
+    runner = FakeRunner()
+    with pytest.raises(StepFailed, match=r"ghost is not in hast\.conf"):
+        plan.chains["ghost"][0].do(context(runner))
+    assert kinds(plan.give_away) == ["carp_demote"]  # no interface: no forced backup
+
+
+def test_set_role_runs_hastctl_with_the_config_path():
+    runner = FakeRunner()
+    runner.reply(("hastctl", "role", "-c", "/lab/hast.conf", "primary", "tank"))
+    runner.reply(("hastctl", "role", "-c", "/lab/hast.conf", "secondary", "tank"))
+    ctx = context(runner, {"paths": {"hast_conf": "/lab/hast.conf"}})
+    step = SetRole("tank", HastRole.PRIMARY)
+    assert step.reversible
+    step.do(ctx)
+    step.undo(ctx)
+    assert runner.calls == [
+        ("hastctl", "role", "-c", "/lab/hast.conf", "primary", "tank"),
+        ("hastctl", "role", "-c", "/lab/hast.conf", "secondary", "tank"),
+    ]
+    assert not SetRole("tank", HastRole.SECONDARY).reversible
+
+
+def test_fsck_refuse_policy_never_runs_a_full_check():
+    runner = FakeRunner()
+    runner.reply(
+        commands.fsck_ufs("/dev/hast/data", repair=False),
+        exit_status=8,
+        stderr="UNEXPECTED SOFT UPDATE INCONSISTENCY; RUN fsck MANUALLY.\n",
+    )
+    with pytest.raises(StepFailed, match="fsck policy is refuse: not mounting /dev/hast/data"):
+        Fsck(RESOURCES["data"]).do(context(runner))
+    assert runner.calls == [("fsck", "-t", "ufs", "-p", "/dev/hast/data")]
+
+
+def test_fsck_full_policy_repairs_after_a_failed_preen():
+    data = RESOURCES["data"].model_copy(update={"fsck": FsckPolicy.FULL})
+    runner = FakeRunner()
+    runner.reply(commands.fsck_ufs("/dev/hast/data", repair=False), exit_status=8)
+    runner.reply(commands.fsck_ufs("/dev/hast/data", repair=True), "** /dev/hast/data\n")
+    Fsck(data).do(context(runner))
+    assert runner.calls[-1] == ("fsck", "-t", "ufs", "-y", "/dev/hast/data")
+
+
+def test_busy_unmount_escalates_to_force():
+    runner = FakeRunner()
+    runner.reply(
+        commands.umount("/hast/data"),
+        exit_status=1,
+        stderr="umount: unmount of /hast/data failed: Device busy\n",
+    )
+    runner.reply(commands.umount("/hast/data", force=True))
+    output = Unmount(RESOURCES["data"]).do(context(runner))
+    assert output.startswith("forced:") and "Device busy" in output
+    assert runner.calls == [("umount", "/hast/data"), ("umount", "-f", "/hast/data")]
+
+
+def test_hanging_export_escalates_to_force():
+    runner = FakeRunner()
+    runner.reply(commands.zpool_export("tank"), timed_out=True)
+    runner.reply(commands.zpool_export("tank", force=True))
+    ExportPool(RESOURCES["tank"]).do(context(runner, {"timeouts": {"export": 1}}))
+    assert runner.calls == [("zpool", "export", "tank"), ("zpool", "export", "-f", "tank")]
+
+
+def test_service_starts_when_stopped_and_reloads_when_running():
+    runner = FakeRunner()
+    runner.reply(commands.service("ctld", "status"), "ctld is not running.\n", exit_status=1)
+    runner.reply(commands.service("ctld", "onestart"), "Starting ctld.\n")
+    assert StartService("ctld").do(context(runner)) == "Starting ctld."
+    runner = FakeRunner()
+    runner.reply(commands.service("ctld", "status"), "ctld is running as pid 99.\n")
+    runner.reply(commands.service("ctld", "onereload"), exit_status=1)
+    runner.reply(commands.service("ctld", "onerestart"), "Stopping ctld.\nStarting ctld.\n")
+    StartService("ctld").do(context(runner))
+    assert runner.calls[-2:] == [
+        ("service", "ctld", "onereload"),
+        ("service", "ctld", "onerestart"),
+    ]
+
+
+def test_running_service_is_left_alone_when_nothing_changed():
+    runner = FakeRunner()
+    runner.reply(commands.service("ctld", "status"), "ctld is running as pid 99.\n")
+    ctx = context(runner)
+    assert StartService("ctld").is_done(ctx)
+    ctx.changed = True
+    assert not StartService("ctld").is_done(ctx)
+
+
+def test_pre_promote_hook_veto_carries_its_reason():
+    runner = FakeRunner()
+    runner.reply(
+        ("/hooks/pre", "storage", "1", "vtnet0"), exit_status=3, stderr="peer still writes\n"
+    )
+    with pytest.raises(StepFailed, match=r"vetoed \(exit 3\): peer still writes"):
+        PrePromoteHook(GROUP, "/hooks/pre").do(context(runner))

@@ -1,0 +1,96 @@
+"""The observer turns command output into a NodeState and lists what it could not read."""
+
+from pathlib import Path
+
+from carpswitch.config import parse_config
+from carpswitch.parse.hastconf import parse_hast_conf
+from carpswitch.system import commands
+from carpswitch.system.observe import Observer
+from carpswitch.topology import build_topology
+from tests.fakes import FakeRunner
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+HAST_CONF = """\
+resource disk1 {
+	on hasta {
+		local /dev/ada1
+		remote 198.18.0.2
+	}
+}
+"""
+IFCONFIG = (FIXTURES / "ifconfig" / "vtnet0_freebsd14_master_with_peer.txt").read_text()
+HAST_LIST = (FIXTURES / "hastctl_list" / "init_degraded_and_missing.txt").read_text()
+
+
+def setup(tmp_path, runner, config=None):
+    config = parse_config(config or {"paths": {"dev_hast": str(tmp_path)}})
+    observer = Observer(runner, config)
+    topology = build_topology(config, parse_hast_conf(HAST_CONF), ["hasta"])
+    return observer, topology
+
+
+def test_node_state_from_exact_freebsd_output(tmp_path):
+    (tmp_path / "mirror1").touch()  # disk1's provider name is mirror1
+    runner = FakeRunner()
+    runner.reply(commands.hastctl_list("/etc/hast.conf"), HAST_LIST, exit_status=1)
+    runner.reply(commands.sysctl_get("net.inet.carp.demotion"), "240\n")
+    observer, topology = setup(tmp_path, runner)
+    runner.reply(commands.ifconfig_show("vtnet0"), IFCONFIG)
+    carp = observer.carp(["vtnet0"])
+    state = observer.node_state("hasta", topology, carp)
+    assert [(v.interface, v.vhid, v.state) for v in state.carp] == [
+        (v.interface, v.vhid, v.state) for v in carp
+    ]
+    assert carp and carp[0].interface == "vtnet0"
+    disk1 = state.resource("disk1")
+    assert disk1 is not None and disk1.role == "primary" and disk1.dirty == 134217728
+    assert disk1.device_present is True
+    assert state.resource("disk0").device_present is False
+    assert state.demotion == 240
+    assert state.problems == []
+    assert ("hastctl", "list", "-c", "/etc/hast.conf") in runner.calls
+
+
+def test_failures_become_problems_not_exceptions(tmp_path):
+    runner = FakeRunner()
+    runner.reply(
+        commands.hastctl_list("/etc/hast.conf"),
+        exit_status=71,
+        stderr="[ERROR] Unable to connect to hastd via /var/run/hastctl: Connection refused.\n",
+    )
+    runner.reply(commands.sysctl_get("net.inet.carp.demotion"), "garbage\n")
+    observer, topology = setup(tmp_path, runner)
+    state = observer.node_state("hasta", topology, [])
+    assert state.resources == []
+    assert state.demotion is None
+    assert len(state.problems) == 2
+    assert state.problems[0].startswith("hast: ")
+    assert "exit status 71: [ERROR] Unable to connect to hastd" in state.problems[0]
+    assert state.problems[1].startswith("demotion: cannot parse output of sysctl")
+
+
+def test_mounts_pools_and_services_are_read_only_when_needed(tmp_path):
+    runner = FakeRunner()
+    runner.reply(commands.hastctl_list("/etc/hast.conf"), "")
+    runner.reply(commands.sysctl_get("net.inet.carp.demotion"), "0\n")
+    observer, topology = setup(tmp_path, runner)
+    observer.node_state("hasta", topology, [])
+    assert not any(call[0] in ("mount", "zpool", "service") for call in runner.calls)
+
+
+def test_service_status_exit_1_means_stopped(tmp_path):
+    runner = FakeRunner()
+    runner.reply(commands.service("ctld", "status"), "ctld is not running.\n", exit_status=1)
+    runner.reply(commands.service("nfsd", "status"), "nfsd is running as pid 812 813.\n")
+    observer, _ = setup(tmp_path, runner)
+    assert observer.service("ctld").running is False
+    nfsd = observer.service("nfsd")
+    assert nfsd.running and nfsd.pids == (812, 813)
+
+
+def test_observation_commands_are_bounded_by_the_observe_timeout(tmp_path):
+    runner = FakeRunner()
+    runner.reply(commands.sysctl_get("net.inet.carp.demotion"), timed_out=True)
+    observer, topology = setup(tmp_path, runner, {"timeouts": {"observe": 2}})
+    state = observer.node_state("hasta", topology, [])
+    assert any("timed out after 2 s" in p for p in state.problems)
