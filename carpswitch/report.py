@@ -5,17 +5,76 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from carpswitch.config import ResourceKind
-from carpswitch.model import NodeState
+from carpswitch.model import NodeState, TransitionRecord
 from carpswitch.topology import Resource, Topology
 
 
-def status_document(topology: Topology, state: NodeState) -> dict[str, Any]:
-    """`status --json`: the observed NodeState plus the groups carpswitch manages."""
+class ControllerStatus(BaseModel):
+    """carpswitch's own state: transitions in progress, guard rails, maintenance."""
+
+    running: list[TransitionRecord] = Field(default_factory=list)
+    failures: int = 0  # failed promotions within the window
+    held: bool = False  # staying BACKUP until `carpswitch clear`
+    demotion_added: int = 0  # what carpswitch added to net.inet.carp.demotion
+    paused: str | None = None  # why and since when, when paused
+    last: TransitionRecord | None = None
+
+
+def status_document(
+    topology: Topology, state: NodeState, controller: ControllerStatus
+) -> dict[str, Any]:
+    """`status --json`: the observed NodeState, the groups, and carpswitch's own state."""
     document = state.model_dump(mode="json")
     document["groups"] = [g.model_dump(mode="json") for g in topology.groups]
     document["managed_resources"] = [r.model_dump(mode="json") for r in topology.resources.values()]
+    document["carpswitch"] = controller.model_dump(mode="json", exclude={"running", "last"}) | {
+        "running": [_brief(r) for r in controller.running],
+        "last": _brief(controller.last) if controller.last else None,
+    }
     return document
+
+
+def _brief(record: TransitionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "group": record.group,
+        "outcome": record.outcome,
+        "started_at": record.started_at.isoformat(),
+        "ended_at": record.ended_at.isoformat() if record.ended_at else None,
+        "pid": record.pid,
+        "steps": len(record.steps),
+    }
+
+
+def controller_text(controller: ControllerStatus) -> list[str]:
+    """The CARPSWITCH section of `status`."""
+    lines = ["CARPSWITCH"]
+    for record in controller.running:
+        since = record.started_at.strftime("%H:%M:%S")
+        current = record.steps[-1].step.description if record.steps else "starting"
+        lines.append(
+            f"  in progress: {record.kind} {record.group} since {since} "
+            f"(pid {record.pid}, last step: {current})"
+        )
+    if controller.last:
+        when = controller.last.started_at.strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(
+            f"  last transition: {controller.last.kind} {controller.last.group} "
+            f"{controller.last.outcome} at {when}"
+        )
+    lines.append(
+        f"  failed promotions (window): {controller.failures}"
+        + ("; HELD BACKUP until `carpswitch clear`" if controller.held else "")
+    )
+    if controller.demotion_added:
+        lines.append(f"  CARP demotion added by carpswitch: {controller.demotion_added}")
+    if controller.paused:
+        lines.append(f"  PAUSED (carpswitch resume): {controller.paused}")
+    return lines
 
 
 def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
@@ -37,7 +96,7 @@ def human_bytes(value: int | None) -> str:
     raise AssertionError("unreachable")
 
 
-def status_text(topology: Topology, state: NodeState) -> str:
+def status_text(topology: Topology, state: NodeState, controller: ControllerStatus) -> str:
     """`status` for a person: CARP, HAST, what sits on each resource, services, problems."""
     when = state.observed_at.strftime("%Y-%m-%d %H:%M:%S %Z")
     out = [f"node {state.node} (observed {when})", ""]
@@ -82,6 +141,7 @@ def status_text(topology: Topology, state: NodeState) -> str:
                 ]
             )
         )
+    out += ["", *controller_text(controller)]
     if state.problems:
         out += ["", "PROBLEMS"] + [f"  {p}" for p in state.problems]
     return "\n".join(out)

@@ -156,7 +156,8 @@ class Executor:
             else:
                 output = step.do(self.ctx)
                 outcome = StepOutcome.OK
-                self.ctx.changed = True
+                if step.changes_node:
+                    self.ctx.changed = True
         except (StepTimedOut, CommandTimedOut) as exc:
             outcome, detail = StepOutcome.TIMED_OUT, str(exc)
         except (StepFailed, CarpswitchError) as exc:
@@ -209,6 +210,19 @@ class Executor:
             (record.undo if undo else record.steps).append(result)
             self.journal.write(record)
             self.on_step(record, result)
+        bad = result.outcome in (StepOutcome.FAILED, StepOutcome.TIMED_OUT)
+        log.log(
+            logging.WARNING if bad else logging.INFO,
+            "%s %s: %s%s %s in %.2fs: %s%s",
+            record.kind,
+            record.group,
+            "undo " if undo else "",
+            result.step.kind,
+            result.outcome,
+            result.duration,
+            result.step.description,
+            f" ({result.detail})" if result.detail else "",
+        )
 
 
 def _summary(record: TransitionRecord) -> str:

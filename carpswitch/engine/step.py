@@ -54,6 +54,7 @@ class Step(ABC):
     kind: ClassVar[str]
     timeout_key: ClassVar[str]
     reversible: bool = False  # True when `undo` takes back what `do` did
+    changes_node: ClassVar[bool] = True  # False for checks and waits: they only look
 
     def __init__(self, resource: str | None = None) -> None:
         self.resource = resource

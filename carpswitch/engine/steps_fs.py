@@ -149,6 +149,8 @@ def provider_dir(resource: Resource) -> str:
 class MountDatasets(ResourceStep):
     """`zfs mount -a`: mount the imported pool's datasets (the import used -N)."""
 
+    changes_node = False
+
     kind = "zfs_mount"
     timeout_key = "mount"
 
@@ -163,6 +165,8 @@ class MountDatasets(ResourceStep):
 
 class CheckPool(ResourceStep):
     """The imported pool must be usable: ONLINE or DEGRADED."""
+
+    changes_node = False
 
     kind = "zpool_health"
     timeout_key = "observe"

@@ -16,6 +16,8 @@ from carpswitch.topology import Group
 class PrePromoteHook(Step):
     """Run the configured `pre_promote` hook: `HOOK GROUP VHID [IFACE]`; non-zero vetoes."""
 
+    changes_node = False
+
     kind = "pre_promote"
     timeout_key = "hook"
 
@@ -109,6 +111,8 @@ class StopService(Step):
 
 class Verify(Step):
     """After promotion: every resource primary with its provider, attached, services up."""
+
+    changes_node = False
 
     kind = "verify"
     timeout_key = "observe"

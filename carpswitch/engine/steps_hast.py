@@ -23,6 +23,8 @@ def hast_resource(ctx: StepContext, name: str) -> HastResource:
 class Guard(Step):
     """The resource is in hast.conf and the config, and hastd knows it."""
 
+    changes_node = False
+
     kind = "guard"
     timeout_key = "observe"
 
@@ -46,6 +48,8 @@ class WaitRelease(Step):
     A secondary worker lives while a remote primary is connected (hastd.c listen_accept);
     the FreeBSD scripts wait for it to vanish before promoting. Bounded by `release`.
     """
+
+    changes_node = False
 
     kind = "wait_release"
     timeout_key = "release"
@@ -103,6 +107,8 @@ class SetRole(Step):
 
 class WaitDevice(Step):
     """Wait for /dev/hast/NAME: `hastctl role primary` returns before the worker creates it."""
+
+    changes_node = False
 
     kind = "wait_device"
     timeout_key = "device"

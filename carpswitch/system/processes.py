@@ -19,8 +19,8 @@ def hastd_workers(resource: str, role: str) -> list[int]:
     title = worker_title(resource, role)
     found = []
     for process in psutil.process_iter(["pid", "cmdline"]):
-        cmdline = process.info.get("cmdline") or []
-        text = " ".join(cmdline)
+        # Linux keeps the padding of a rewritten argv area as empty arguments.
+        text = " ".join(part for part in process.info.get("cmdline") or [] if part)
         if text == title or text.startswith(title + " "):
             try:
                 if process.status() != psutil.STATUS_ZOMBIE:

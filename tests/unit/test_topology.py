@@ -65,7 +65,8 @@ def test_config_kinds_and_groups_apply():
     assert topology.resources["tank"].kind is ResourceKind.ZFS
     assert topology.resources["data"].kind is ResourceKind.RAW
     assert [g.name for g in topology.groups] == ["storage"]
-    assert topology.group("storage").services == ("ctld",)
+    storage = topology.group("storage")
+    assert storage is not None and storage.services == ("ctld",)
     assert topology.problems == ()
 
 

@@ -1,0 +1,21 @@
+"""Which UFS file system a device path holds (shared by mount, umount and fsck)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from carpswitch.lab.context import ShimContext
+
+
+def fs_key(ctx: ShimContext, device: str) -> str:
+    """The file-system key of `device`: the resource whose component it reaches, or its path.
+
+    /dev/hast/NAME is (in the lab) a symlink to the resource's local component, so the
+    file system follows the data, not the device name.
+    """
+    target = os.path.realpath(device)
+    for resource in ctx.facts.resources:
+        if os.path.realpath(ctx.paths.disk(resource.name)) == target:
+            return resource.name
+    return str(Path(device))

@@ -1,0 +1,214 @@
+"""The simulated hastd process: pidfile, control socket, signals, timers."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import selectors
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from pydantic import ValidationError
+
+from carpswitch.lab.faults import Fault, FaultPlanError, load_plan, take_fault
+from carpswitch.lab.hastd.control import handle
+from carpswitch.lab.hastd.protocol import EHAST_INVALID, Reply, Request
+from carpswitch.lab.hastd.resources import ResourceTable
+from carpswitch.lab.hastd.workers import ForkingLauncher
+from carpswitch.lab.hastsetup import HastSetup
+from carpswitch.lab.paths import NodePaths
+from carpswitch.lab.procs import unix_address
+from carpswitch.lab.state import HastKnobState, StateStore
+
+EX_OSERR = 71
+EX_TEMPFAIL = 75
+_REQUEST_TIMEOUT = 5.0
+
+
+class StartupError(Exception):
+    """hastd cannot start; `message` is its log text, `exit_code` its exit status."""
+
+    def __init__(self, exit_code: int, message: str) -> None:
+        self.exit_code = exit_code
+        self.message = message
+        super().__init__(message)
+
+
+class PidFile:
+    """pidfile_open(3): an flock-ed pid file proving we are the only hastd."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Lock and write our pid (StartupError 75 if another hastd holds it)."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 64).decode(errors="replace").strip() or "-1"
+            os.close(fd)
+            raise StartupError(
+                EX_TEMPFAIL,
+                f"Another hastd is already running, pidfile: {self.path}, pid: {other}.",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def remove(self) -> None:
+        """pidfile_remove(3)."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+
+class HastDaemon:
+    """One hastd: resources, control socket and the main loop."""
+
+    def __init__(self, paths: NodePaths, setup: HastSetup, log: Callable[[str], None]) -> None:
+        self.paths = paths
+        self.setup = setup
+        self.log = log
+        self.store = StateStore(paths)
+        self.table = ResourceTable(setup.resources, ForkingLauncher(paths), log=log)
+        self.pidfile = PidFile(setup.pidfile)
+        self._listener: socket.socket | None = None
+        self._signals: set[int] = set()
+
+    def start(self) -> None:
+        """Take the pid file and listen on the control address (raises StartupError)."""
+        self.pidfile.acquire()
+        path = self.setup.control_socket
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # proto_uds removes a stale socket before bind
+            with unix_address(path) as address:
+                listener.bind(address)
+            listener.listen(16)
+        except OSError as exc:
+            listener.close()
+            self.pidfile.remove()
+            raise StartupError(
+                EX_OSERR,
+                f"Unable to listen on control address {self.setup.control_address}: "
+                f"{exc.strerror}.",
+            ) from exc
+        self._listener = listener
+        self.log("Started successfully, running protocol version 2.")
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; return the exit status (0)."""
+        assert self._listener is not None, "start() first"
+        wake_read, wake_write = socket.socketpair()
+        wake_read.setblocking(False)
+        wake_write.setblocking(False)
+        signal.set_wakeup_fd(wake_write.fileno())
+        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(number, self._note_signal)
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ, "control")
+        selector.register(wake_read, selectors.EVENT_READ, "wake")
+        try:
+            while not ({signal.SIGTERM, signal.SIGINT} & self._signals):
+                for key, _ in selector.select(self._timeout()):
+                    if key.data == "control":
+                        self._serve_one()
+                    else:
+                        with contextlib.suppress(BlockingIOError):
+                            wake_read.recv(4096)
+                self._reap()
+                self._signals.discard(signal.SIGCHLD)
+                if signal.SIGHUP in self._signals:
+                    self._signals.discard(signal.SIGHUP)
+                    self.log("Reloading configuration... (not simulated)")
+                self.table.tick()
+            self.log("Termination signal received, exiting.")
+        finally:
+            self.table.shutdown()
+            self.close()
+        return 0
+
+    def close(self) -> None:
+        """Close and remove the control socket and pid file."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+            with contextlib.suppress(FileNotFoundError):
+                self.setup.control_socket.unlink()
+        self.pidfile.remove()
+
+    def _note_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals.add(signum)
+
+    def _timeout(self) -> float | None:
+        deadline = self.table.next_deadline()
+        if deadline is None:
+            return None
+        return max(0.0, deadline - time.monotonic())
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if os.WIFSIGNALED(status):
+                self.table.worker_exited(pid, None, os.WTERMSIG(status))
+            else:
+                self.table.worker_exited(pid, os.waitstatus_to_exitcode(status), None)
+
+    def _serve_one(self) -> None:
+        assert self._listener is not None
+        try:
+            connection, _ = self._listener.accept()
+        except OSError:
+            return
+        with connection:
+            connection.settimeout(_REQUEST_TIMEOUT)
+            try:
+                reply = self._answer(_read_line(connection))
+                connection.sendall(reply.model_dump_json().encode() + b"\n")
+            except OSError as exc:
+                self.log(f"Unable to answer control request: {exc}.")
+
+    def _answer(self, line: bytes) -> Reply:
+        try:
+            request = Request.model_validate_json(line)
+        except ValidationError:
+            return Reply(error=EHAST_INVALID)
+        self._reap()
+        return handle(request, self.table, self._knobs, self._fault_for)
+
+    def _knobs(self) -> HastKnobState:
+        return self.store.read(HastKnobState)
+
+    def _fault_for(self, args: str) -> Fault | None:
+        try:
+            plan = load_plan(self.paths.faults)
+        except FaultPlanError as exc:
+            self.log(str(exc))
+            return Fault(command="hastd", exit=70)
+        return take_fault(self.store, plan, "hastd", args)
+
+
+def _read_line(connection: socket.socket) -> bytes:
+    data = b""
+    while b"\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0]

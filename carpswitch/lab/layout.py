@@ -1,0 +1,212 @@
+"""Files a new node directory starts with: hast.conf, carpswitch.toml, shims, state."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import stat
+import sys
+import time
+from collections.abc import Sequence
+
+from carpswitch.lab.facts import NodeFacts, ResourceFacts
+from carpswitch.lab.paths import SHIM_COMMANDS, NodePaths
+from carpswitch.lab.state import (
+    FileSystem,
+    FileSystemState,
+    HastKnobState,
+    Interface,
+    NetworkState,
+    PoolRecord,
+    PoolState,
+    ResourceKnobs,
+    ServiceRecord,
+    ServiceState,
+    StateStore,
+    SysctlState,
+    Vhid,
+)
+
+#: Size of each simulated local component (sparse).
+DISK_SIZE = 64 * 1024 * 1024
+#: Commands the controller reaches through the lab config's [commands].
+CONTROLLER_COMMANDS: tuple[str, ...] = tuple(c for c in SHIM_COMMANDS if c != "hastd")
+
+
+def hast_conf_text(facts: NodeFacts, listen_port: int) -> str:
+    """hast.conf for the node: its control socket, pid file, listen address, resources."""
+    paths = facts.node_paths
+    lines = [
+        "# hast.conf of a carpswitch lab node (simulated FreeBSD)",
+        f"control uds://{paths.control_socket}",
+        f"pidfile {paths.hastd_pidfile}",
+        f"listen 127.0.0.1:{listen_port}",
+        "",
+    ]
+    for resource in facts.resources:
+        lines += [
+            f"resource {resource.name} {{",
+            f"\ton {facts.name} {{",
+            f"\t\tlocal {paths.disk(resource.name)}",
+            f"\t\tremote {facts.peer_address}",
+            "\t}",
+            f"\ton {facts.peer} {{",
+            f"\t\tlocal /dev/hast-lab/{resource.name}",
+            f"\t\tremote {facts.address}",
+            "\t}",
+            "}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def lab_config_text(facts: NodeFacts) -> str:
+    """carpswitch.toml pointing the controller at this node's shims and paths."""
+    paths = facts.node_paths
+
+    def q(text: str) -> str:
+        return json.dumps(text)
+
+    lines = [
+        "# carpswitch configuration of a lab node (simulated FreeBSD)",
+        "[node]",
+        f"name = {q(facts.name)}",
+        "",
+        "[paths]",
+        f"dev_hast = {q(str(paths.dev_hast))}",
+        f"hast_conf = {q(str(paths.hast_conf))}",
+        f"state_dir = {q(str(paths.carpswitch_state_dir))}",
+        f"run_dir = {q(str(paths.carpswitch_run_dir))}",
+        "",
+        "[commands]",
+        *(f"{name} = {q(str(paths.command(name)))}" for name in CONTROLLER_COMMANDS),
+        "",
+    ]
+    for resource in facts.resources:
+        lines += ["[[resource]]", f"name = {q(resource.name)}", f"kind = {q(resource.kind)}"]
+        if resource.mountpoint is not None:
+            lines.append(f"mountpoint = {q(resource.mountpoint)}")
+        if resource.pool is not None:
+            lines.append(f"pool = {q(resource.pool)}")
+        lines.append("")
+    lines += [
+        "[[group]]",
+        'name = "storage"',
+        f"vhid = {facts.vhid}",
+        f"interface = {q(facts.interface)}",
+        f"resources = [{', '.join(q(r.name) for r in facts.resources)}]",
+        f"services = [{', '.join(q(s) for s in facts.services)}]",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def shim_script(command: str, paths: NodePaths) -> str:
+    """The executable DIR/bin/<command>: hand over to carpswitch.lab.shim."""
+    return (
+        f"#!{sys.executable}\n"
+        f"# {command} of the carpswitch lab node {paths.root} (simulated FreeBSD)\n"
+        "import sys\n"
+        "from carpswitch.lab.shim import main\n"
+        f"sys.exit(main({command!r}, {str(paths.root)!r}))\n"
+    )
+
+
+def write_layout(facts: NodeFacts, carp_state: str, listen_port: int) -> None:
+    """Create the directories, files, shims and initial state of a new node."""
+    paths = facts.node_paths
+    for directory in paths.directories():
+        directory.mkdir(parents=True, exist_ok=True)
+    for resource in facts.resources:
+        with paths.disk(resource.name).open("wb") as disk:
+            disk.truncate(DISK_SIZE)
+        if resource.mountpoint is not None:
+            os.makedirs(resource.mountpoint, exist_ok=True)
+    paths.hast_conf.write_text(hast_conf_text(facts, listen_port))
+    paths.config.write_text(lab_config_text(facts))
+    for command in SHIM_COMMANDS:
+        script = paths.command(command)
+        script.write_text(shim_script(command, paths))
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    _write_initial_state(facts, carp_state)
+
+
+def _write_initial_state(facts: NodeFacts, carp_state: str) -> None:
+    store = StateStore(facts.node_paths)
+    with store.locked():
+        store.write(_network(facts, carp_state))
+        store.write(_sysctls(facts))
+        store.write(_filesystems(facts.resources))
+        store.write(_pools(facts))
+        store.write(ServiceState(services={s: ServiceRecord() for s in facts.services}))
+        store.write(
+            HastKnobState(
+                resources={
+                    r.name: ResourceKnobs(resuid=random.getrandbits(63)) for r in facts.resources
+                }
+            )
+        )
+
+
+def _network(facts: NodeFacts, carp_state: str) -> NetworkState:
+    last_octet = int(facts.address.rsplit(".", 1)[1])
+    vhid = Vhid(
+        vhid=facts.vhid,
+        state=carp_state,
+        advskew=0 if facts.name < facts.peer else 100,
+        address=facts.vip,
+    )
+    interface = Interface(
+        name=facts.interface,
+        ether=f"58:9c:fc:00:00:{last_octet:02x}",
+        address=facts.address,
+        broadcast=facts.address.rsplit(".", 1)[0] + ".255",
+        vhids=[vhid],
+    )
+    return NetworkState(interfaces=[interface])
+
+
+def _sysctls(facts: NodeFacts) -> SysctlState:
+    return SysctlState(
+        values={
+            "kern.hostname": facts.name,
+            "kern.hostuuid": facts.hostuuid,
+            "kern.hostid": facts.hostid,
+            "net.inet.carp.allow": 1,
+            "net.inet.carp.preempt": 0,
+            "net.inet.carp.log": 1,
+            "net.inet.carp.demotion": 0,
+            "net.inet.carp.ifdown_demotion_factor": 240,
+            "net.inet.carp.senderr_demotion_factor": 240,
+            "net.inet.carp.dscp": 56,
+        }
+    )
+
+
+def _filesystems(resources: Sequence[ResourceFacts]) -> FileSystemState:
+    return FileSystemState(
+        filesystems={
+            r.name: FileSystem(last_mountpoint=r.mountpoint) for r in resources if r.kind == "ufs"
+        }
+    )
+
+
+def _pools(facts: NodeFacts) -> PoolState:
+    providers: dict[str, list[str]] = {}
+    for resource in facts.resources:
+        if resource.kind == "zfs" and resource.pool is not None:
+            providers.setdefault(resource.pool, []).append(resource.name)
+    return PoolState(
+        pools=[
+            PoolRecord(
+                name=pool,
+                guid=random.getrandbits(63),
+                providers=names,
+                last_hostid=facts.peer_hostid,
+                last_hostname=facts.peer,
+                last_accessed=time.time() - 3600,
+            )
+            for pool, names in providers.items()
+        ]
+    )

@@ -1,0 +1,147 @@
+"""Where everything of one simulated node lives inside its directory."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+#: hast.conf STR tokens allow only these characters (token.l), and the node directory ends up
+#: in hast.conf (`control`, `pidfile`, `local`), so it must be made of them.
+_HAST_CONF_WORD = re.compile(r"[a-zA-Z0-9.\-_/:\[\]]+")
+
+#: Commands a node provides under DIR/bin.
+SHIM_COMMANDS: tuple[str, ...] = (
+    "hastctl",
+    "hastd",
+    "ifconfig",
+    "sysctl",
+    "mount",
+    "umount",
+    "fsck",
+    "zpool",
+    "zfs",
+    "service",
+)
+
+#: Environment variable that marks every long-lived process of a node (daemon, workers,
+#: services) with the node directory, so that `LabNode.stop` can find leftovers.
+NODE_MARKER_ENV = "CARPSWITCH_LAB_NODE"
+
+
+def is_hast_conf_word(text: str) -> bool:
+    """True if `text` can be written as one hast.conf word."""
+    return _HAST_CONF_WORD.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """Every path of a node directory, derived from its root."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, root: Path | str) -> NodePaths:
+        """Paths of the node at `root` (made absolute, not resolved through symlinks)."""
+        return cls(Path(os.path.abspath(root)))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "carpswitch.toml"
+
+    @property
+    def facts(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc"
+
+    @property
+    def hast_conf(self) -> Path:
+        return self.etc / "hast.conf"
+
+    @property
+    def dev(self) -> Path:
+        return self.root / "dev"
+
+    @property
+    def dev_hast(self) -> Path:
+        return self.dev / "hast"
+
+    @property
+    def disks(self) -> Path:
+        return self.root / "disks"
+
+    @property
+    def mnt(self) -> Path:
+        return self.root / "mnt"
+
+    @property
+    def var_run(self) -> Path:
+        return self.root / "var" / "run"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.var_run / "hastctl"
+
+    @property
+    def hastd_pidfile(self) -> Path:
+        return self.var_run / "hastd.pid"
+
+    @property
+    def carpswitch_state_dir(self) -> Path:
+        return self.root / "var" / "db" / "carpswitch"
+
+    @property
+    def carpswitch_run_dir(self) -> Path:
+        return self.var_run / "carpswitch"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def state_lock(self) -> Path:
+        return self.state / ".lock"
+
+    @property
+    def faults(self) -> Path:
+        return self.root / "faults.json"
+
+    def command(self, name: str) -> Path:
+        """The executable shim for a FreeBSD command name."""
+        return self.bin / name
+
+    def disk(self, resource: str) -> Path:
+        """The local component (sparse image file) of a HAST resource."""
+        return self.disks / f"{resource}.img"
+
+    def provider(self, provider_name: str) -> Path:
+        """`/dev/hast/<provider_name>` of this node."""
+        return self.dev_hast / provider_name
+
+    def service_pidfile(self, service: str) -> Path:
+        """`/var/run/<service>.pid` of this node."""
+        return self.var_run / f"{service}.pid"
+
+    def directories(self) -> tuple[Path, ...]:
+        """Directories a node needs, parents first."""
+        return (
+            self.root,
+            self.bin,
+            self.etc,
+            self.dev,
+            self.dev_hast,
+            self.disks,
+            self.mnt,
+            self.var_run,
+            self.carpswitch_state_dir,
+            self.carpswitch_run_dir,
+            self.state,
+        )
