@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,10 +34,11 @@ def node_dir(tmp_path: Path):
     assert stopped.returncode == 0, stopped.stderr
 
 
-def status(node_dir: Path) -> dict:
+def status(node_dir: Path) -> dict[str, Any]:
     result = cli("-c", str(node_dir / "carpswitch.toml"), "status", "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def test_status_json_shows_the_node_and_follows_its_changes(node_dir):
