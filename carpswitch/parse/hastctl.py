@@ -23,6 +23,7 @@ from carpswitch.model import (
     HastStatistics,
     HastStatus,
 )
+from carpswitch.parse.lines import complete_lines
 
 STATUS_SOURCE = "hastctl status"
 LIST_SOURCE = "hastctl list"
@@ -52,7 +53,7 @@ _REPLICATIONS: Mapping[str, HastReplication] = {mode.value: mode for mode in Has
 
 def parse_hastctl_status(text: str) -> list[HastResource]:
     """Resources of the `hastctl status` table; [] when hastctl printed nothing."""
-    lines = _split_lines(text, STATUS_SOURCE)
+    lines = complete_lines(text, STATUS_SOURCE)
     if not lines:
         return []
     if lines[0] != STATUS_HEADER:
@@ -64,7 +65,7 @@ def parse_hastctl_status(text: str) -> list[HastResource]:
 
 def parse_hastctl_list(text: str) -> list[HastResource]:
     """Resources of `hastctl list` (verbose form); [] when hastctl printed nothing."""
-    lines = _split_lines(text, LIST_SOURCE)
+    lines = complete_lines(text, LIST_SOURCE)
     resources: list[HastResource] = []
     start = 0
     while start < len(lines):
@@ -236,15 +237,6 @@ def _key_value(line: str) -> tuple[str, str]:
 
 
 # --- shared --------------------------------------------------------------------------------
-
-
-def _split_lines(text: str, source: str) -> list[str]:
-    """Lines of complete output; hastctl ends every line with a newline."""
-    if not text:
-        return []
-    if not text.endswith("\n"):
-        raise ParseError(source, "output ends mid-line (truncated?)", text.count("\n") + 1)
-    return text[:-1].split("\n")
 
 
 def _error_resource(source: str, name: str, code_text: str, number: int) -> HastResource:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from carpswitch.errors import ParseError
 from carpswitch.model import CarpState, CarpVhid
+from carpswitch.parse.lines import complete_lines
 
 _HEADER = re.compile(r"(?P<interface>[^\s:]+): flags=\S")
 _CARP = re.compile(
@@ -35,7 +36,7 @@ def parse_ifconfig_carp(text: str, interface: str | None = None) -> list[CarpVhi
     given, only that interface's vhids are returned.
     """
     source = "ifconfig" if interface is None else f"ifconfig {interface}"
-    lines = _split_lines(text, source)
+    lines = complete_lines(text, source)
     has_header = any(_HEADER.match(line) for line in lines)
     if lines and not has_header and interface is None:
         raise ParseError(source, "no interface header (NAME: flags=...) and no interface given")
@@ -96,12 +97,3 @@ def _vhid(source: str, number: int, fields: dict[str, Any]) -> CarpVhid:
         return CarpVhid(**fields)
     except ValidationError as exc:
         raise ParseError(source, str(exc), number) from exc
-
-
-def _split_lines(text: str, source: str) -> list[str]:
-    """Lines of complete output; ifconfig ends every line with a newline."""
-    if not text:
-        return []
-    if not text.endswith("\n"):
-        raise ParseError(source, "output ends mid-line (truncated?)", text.count("\n") + 1)
-    return text[:-1].split("\n")

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from carpswitch.errors import ParseError
 from carpswitch.model import Mount
+from carpswitch.parse.lines import complete_lines
 
 SOURCE = "mount -p"
 _SEPARATOR = re.compile(r"[\t ]+")
@@ -22,11 +23,8 @@ _NUMBER = re.compile(r"[0-9]+")
 
 def parse_mount_p(text: str) -> list[Mount]:
     """Mounted file systems in `mount -p` order; [] for empty output."""
-    if not text:
-        return []
-    if not text.endswith("\n"):
-        raise ParseError(SOURCE, "output ends mid-line (truncated?)", text.count("\n") + 1)
-    return [_mount(line, number) for number, line in enumerate(text[:-1].split("\n"), start=1)]
+    lines = complete_lines(text, SOURCE)
+    return [_mount(line, number) for number, line in enumerate(lines, start=1)]
 
 
 def format_mount_p_line(mount: Mount) -> str:

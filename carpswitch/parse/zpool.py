@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from carpswitch.errors import ParseError
 from carpswitch.model import Pool, PoolHealth
+from carpswitch.parse.lines import complete_lines
 
 SOURCE = "zpool list -H -o name,health"
 _HEALTH: Mapping[str, PoolHealth] = {health.value: health for health in PoolHealth}
@@ -19,11 +20,8 @@ _HEALTH: Mapping[str, PoolHealth] = {health.value: health for health in PoolHeal
 
 def parse_zpool_list(text: str) -> list[Pool]:
     """Imported pools; [] when zpool printed nothing (no pools imported)."""
-    if not text:
-        return []
-    if not text.endswith("\n"):
-        raise ParseError(SOURCE, "output ends mid-line (truncated?)", text.count("\n") + 1)
-    return [_pool(line, number) for number, line in enumerate(text[:-1].split("\n"), start=1)]
+    lines = complete_lines(text, SOURCE)
+    return [_pool(line, number) for number, line in enumerate(lines, start=1)]
 
 
 def _pool(line: str, number: int) -> Pool:
