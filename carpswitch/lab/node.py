@@ -102,10 +102,10 @@ def create_node(
         peer_hostid=zlib.crc32(peer.encode()),
         freebsd_version=14 if freebsd_version == 14 else 13,
         interface=interface,
-        address="10.0.0.1" if name <= peer else "10.0.0.2",
-        peer_address="10.0.0.2" if name <= peer else "10.0.0.1",
+        address="198.18.0.1" if name <= peer else "198.18.0.2",
+        peer_address="198.18.0.2" if name <= peer else "198.18.0.1",
         vhid=vhid,
-        vip="10.0.0.100",
+        vip="198.18.0.100",
         resources=tuple(_resource_facts(r, paths) for r in resources),
         services=tuple(services),
         paths={

@@ -16,7 +16,7 @@ def test_ifconfig_on_freebsd_14_prints_carp_and_peer_lines(lab_node: LabNode) ->
         lines[0] == "vtnet0: flags=8863<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> metric 0 mtu 1500"
     )
     carp = lines.index("\tcarp: BACKUP vhid 1 advbase 1 advskew 0")
-    assert lines[carp - 1] == "\tinet 10.0.0.100 netmask 0xffffffff broadcast 10.0.0.100 vhid 1"
+    assert lines[carp - 1] == "\tinet 198.18.0.100 netmask 0xffffffff broadcast 198.18.0.100 vhid 1"
     assert lines[carp + 1] == "\t      peer 224.0.0.18 peer6 ff02::12"
     parsed = parse_ifconfig_carp(result.stdout, "vtnet0")
     assert [(v.vhid, v.state, v.peer) for v in parsed] == [(1, CarpState.BACKUP, "224.0.0.18")]

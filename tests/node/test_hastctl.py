@@ -29,8 +29,8 @@ def test_status_of_a_fresh_node_shows_every_resource_in_init(make_lab_node) -> N
     assert result.returncode == 0
     assert result.stdout == (
         "Name\tStatus\t Role\t\tComponents\n"
-        f"tank\t-        init           {disks}/tank.img\t10.0.0.2\n"
-        f"data\t-        init           {disks}/data.img\t10.0.0.2\n"
+        f"tank\t-        init           {disks}/tank.img\t198.18.0.2\n"
+        f"data\t-        init           {disks}/data.img\t198.18.0.2\n"
     )
     assert [r.role for r in parse_hastctl_status(result.stdout)] == [HastRole.INIT] * 2
 
@@ -87,7 +87,7 @@ def test_list_of_a_primary_is_byte_exact(lab_node: LabNode) -> None:
         f"  localpath: {lab_node.paths.disks}/tank.img\n"
         "  extentsize: 2097152 (2.0MB)\n"
         "  keepdirty: 64\n"
-        "  remoteaddr: 10.0.0.2\n"
+        "  remoteaddr: 198.18.0.2\n"
         "  replication: memsync\n"
         "  status: degraded\n"
         f"  workerpid: {pid}\n"

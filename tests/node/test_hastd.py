@@ -80,7 +80,7 @@ def test_primary_with_connected_peer_is_complete(lab_node: LabNode) -> None:
 def test_primary_with_remote_none_stays_degraded(make_lab_node) -> None:
     node = make_lab_node(start=False)
     conf = node.paths.hast_conf
-    conf.write_text(conf.read_text().replace("remote 10.0.0.2", "remote none"))
+    conf.write_text(conf.read_text().replace("remote 198.18.0.2", "remote none"))
     node.start()
     node.run("hastctl", "role", "primary", "tank")
     node.connect_peer("tank")
