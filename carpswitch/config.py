@@ -120,6 +120,9 @@ class TimeoutsSection(Section):
     import_: float = Field(120, gt=0, alias="import", description="zpool import")
     export: float = Field(60, gt=0, description="zpool export")
     umount: float = Field(30, gt=0)
+    umount_grace: float = Field(
+        5, ge=0, description="retry a busy umount this long before umount -f"
+    )
     service: float = Field(60, gt=0, description="service start/stop/reload")
     hook: float = Field(30, gt=0, description="pre_promote and notify hooks")
     observe: float = Field(10, gt=0, description="each command that reads state")

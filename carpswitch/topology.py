@@ -22,6 +22,7 @@ from carpswitch.parse.hastconf import (
     HastConfError,
     ResolvedResource,
     parse_hast_conf,
+    resolve_pidfile,
     resolve_resources,
 )
 
@@ -65,6 +66,7 @@ class Topology(BaseModel):
     resources: dict[str, Resource]
     groups: tuple[Group, ...]
     problems: tuple[str, ...] = ()
+    hastd_pidfile: str | None = None  # from hast.conf; finds hastd's own workers
 
     def group(self, name: str) -> Group | None:
         """The group called `name`."""
@@ -97,8 +99,10 @@ def build_topology(
 ) -> Topology:
     """Join config and hast.conf for this node; never raises for a mismatch, lists it."""
     problems: list[str] = []
+    pidfile = None
     try:
         resolved = resolve_resources(hast_conf, node_names)
+        pidfile = resolve_pidfile(hast_conf, node_names)
     except HastConfError as exc:
         problems.append(f"{config.paths.hast_conf}: {exc}")
         resolved = []
@@ -119,6 +123,7 @@ def build_topology(
         resources=resources,
         groups=tuple(groups),
         problems=tuple(problems),
+        hastd_pidfile=pidfile,
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 
 from carpswitch.config import FsckPolicy
 from carpswitch.engine.step import Step, StepContext, StepFailed
-from carpswitch.errors import CommandError, CommandFailed
+from carpswitch.errors import CommandError, CommandFailed, CommandTimedOut
 from carpswitch.model import PoolHealth
 from carpswitch.system import commands
 from carpswitch.topology import Resource
@@ -99,25 +100,40 @@ class MountUfs(ResourceStep):
 
 
 class Unmount(ResourceStep):
-    """`umount MNT`, then `umount -f MNT` when that fails or hangs past the grace period."""
+    """`umount MNT`, retried while busy for `umount_grace` seconds, then `umount -f MNT`.
+
+    A hung umount goes straight to `-f`: the provider is about to be destroyed anyway
+    (`hastctl role secondary` removes it even when mounted), and two primaries are worse.
+    """
 
     kind = "umount"
     timeout_key = "umount"
 
     def describe(self) -> str:
-        return f"umount {self.mountpoint} (umount -f if busy)"
+        return f"umount {self.mountpoint} (umount -f if still busy after the grace period)"
 
     def is_done(self, ctx: StepContext) -> bool:
         return not _is_mounted(ctx, self.target)
 
     def do(self, ctx: StepContext) -> str:
         timeout = ctx.timeout(self.timeout_key)
-        try:
-            ctx.runner.run(*commands.umount(self.mountpoint), timeout=timeout)
-            return "unmounted"
-        except CommandError as first:
-            ctx.runner.run(*commands.umount(self.mountpoint, force=True), timeout=timeout)
-            return f"forced: {first}"
+        deadline = time.monotonic() + ctx.timeout("umount_grace")
+        busy = 0
+        while True:
+            try:
+                ctx.runner.run(*commands.umount(self.mountpoint), timeout=timeout)
+                return f"unmounted after {busy} busy attempts" if busy else "unmounted"
+            except CommandTimedOut as exc:
+                last: CommandError = exc  # a hang does not clear by itself: force now
+                break
+            except CommandError as exc:
+                last, busy = exc, busy + 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                ctx.sleep(min(0.5, remaining))
+        ctx.runner.run(*commands.umount(self.mountpoint, force=True), timeout=timeout)
+        return f"forced: {last}"
 
 
 class ImportPool(ResourceStep):

@@ -7,7 +7,7 @@ import os
 from carpswitch.engine.step import Step, StepContext, StepFailed, StepTimedOut, wait_until
 from carpswitch.model import HastResource, HastRole
 from carpswitch.system import commands
-from carpswitch.system.processes import hastd_workers
+from carpswitch.system.processes import hastd_pid, hastd_workers
 
 
 def hast_resource(ctx: StepContext, name: str) -> HastResource:
@@ -65,8 +65,13 @@ class WaitRelease(Step):
         assert self.resource is not None
         name = self.resource
         timeout = ctx.timeout(self.timeout_key)
-        if not wait_until(lambda: not hastd_workers(name, "secondary"), timeout, ctx.sleep):
-            pids = ", ".join(map(str, hastd_workers(name, "secondary")))
+        parent = hastd_pid(ctx.topology.hastd_pidfile)
+
+        def workers() -> list[int]:
+            return hastd_workers(name, "secondary", parent)
+
+        if not wait_until(lambda: not workers(), timeout, ctx.sleep):
+            pids = ", ".join(map(str, workers()))
             raise StepTimedOut(
                 f"the old primary still holds {name} after {timeout:g} s "
                 f"(secondary worker pid {pids})"

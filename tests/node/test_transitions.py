@@ -41,6 +41,7 @@ mount = 10
 import = 10
 export = 1.5
 umount = 1.5
+umount_grace = 1
 service = 10
 hook = 5
 observe = 10

@@ -145,7 +145,7 @@ def test_fsck_full_policy_repairs_after_a_failed_preen():
     assert runner.calls[-1] == ("fsck", "-t", "ufs", "-y", "/dev/hast/data")
 
 
-def test_busy_unmount_escalates_to_force():
+def test_busy_unmount_is_retried_for_the_grace_period_then_forced():
     runner = FakeRunner()
     runner.reply(
         commands.umount("/hast/data"),
@@ -153,8 +153,27 @@ def test_busy_unmount_escalates_to_force():
         stderr="umount: unmount of /hast/data failed: Device busy\n",
     )
     runner.reply(commands.umount("/hast/data", force=True))
-    output = Unmount(RESOURCES["data"]).do(context(runner))
+    ctx = context(runner, {"timeouts": {"umount_grace": 0.3}})
+    output = Unmount(RESOURCES["data"]).do(ctx)
     assert output.startswith("forced:") and "Device busy" in output
+    assert runner.calls.count(("umount", "/hast/data")) >= 2
+    assert runner.calls[-1] == ("umount", "-f", "/hast/data")
+
+
+def test_unmount_that_stops_being_busy_is_not_forced():
+    runner = FakeRunner()
+    runner.reply(commands.umount("/hast/data"), exit_status=1, stderr="Device busy\n")
+    ctx = context(runner, {"timeouts": {"umount_grace": 5}})
+    ctx.sleep = lambda seconds: runner.reply(commands.umount("/hast/data"))  # files closed
+    assert Unmount(RESOURCES["data"]).do(ctx) == "unmounted after 1 busy attempts"
+    assert ("umount", "-f", "/hast/data") not in runner.calls
+
+
+def test_hung_unmount_is_forced_at_once():
+    runner = FakeRunner()
+    runner.reply(commands.umount("/hast/data"), timed_out=True)
+    runner.reply(commands.umount("/hast/data", force=True))
+    Unmount(RESOURCES["data"]).do(context(runner, {"timeouts": {"umount_grace": 60}}))
     assert runner.calls == [("umount", "/hast/data"), ("umount", "-f", "/hast/data")]
 
 
