@@ -1,18 +1,15 @@
-"""`carpswitch` command line.
+"""`carpswitch` command line: the entry point.
 
-Kept light on purpose: only the standard library is imported here; each command imports
-what it needs when it runs, so the devd hook (`carpswitch master|backup IFACE`) starts fast.
+Kept light on purpose: the devd hook (`carpswitch master|backup IFACE`) is recognised here
+without argparse and handed to carpswitch.intake.hook, which imports only the standard
+library; every other command goes through the argparse parser in carpswitch.cli_parser,
+and each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn
-
-from carpswitch import __version__
-from carpswitch.exitcodes import ExitCode
+from collections.abc import Sequence
 
 HOOK_WORDS = ("master", "backup")
 
@@ -28,79 +25,44 @@ COMMANDS: dict[str, str] = {
     "clear": "forget failed promotions, lift the hold and take back carpswitch's demotion",
     "reconcile": "act once on what CARP says now (what the rc.d script does at boot)",
     "daemon": "run as the rc.d service: take devd events, reconcile on a timer",
+    "pause": "maintenance: observe only, never act (survives reboots) until resume",
+    "resume": "end maintenance and act on what CARP says now",
     "setup": "render hast.conf, the devd rule and rc.conf lines for both nodes",
     "lab": "simulated FreeBSD node, for tests and for trying carpswitch by hand",
 }
 
 # Commands whose issue has not landed yet: they say so instead of pretending to work.
 PLANNED: dict[str, str] = {
-    "reconcile": "event intake (issue #5)",
-    "daemon": "event intake (issue #5)",
     "setup": "the set-up issue",
-    "master": "event intake (issue #5)",
-    "backup": "event intake (issue #5)",
 }
 
 EPILOG = """\
 devd runs `carpswitch master|backup VHID@IFACE` on CARP events (conf/devd-carp.conf).
 Config: -c PATH, else $CARPSWITCH_CONFIG, else /usr/local/etc/carpswitch.toml; without a
 config file carpswitch works from hast.conf alone (every resource raw, one group per vhid).
-Exit status: 0 ok, 1 failed, 64 usage, 69 unavailable, 78 config error. See carpswitch(8).
+Exit status: 0 ok, 1 failed, 64 usage, 69 unavailable, 75 busy, 78 config error.
+See carpswitch(8).
 """
-
-
-class UsageParser(argparse.ArgumentParser):
-    """ArgumentParser that exits 64 (EX_USAGE) on bad arguments, as sysexits(3) says."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
-
-
-def build_parser() -> UsageParser:
-    """The argument parser with one subcommand per entry of COMMANDS."""
-    parser = UsageParser(
-        prog="carpswitch",
-        description="Failover controller for two-node HAST + CARP storage on FreeBSD.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("-c", "--config", metavar="PATH", help="config file (carpswitch.toml)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
-    parser.add_argument("--version", action="version", version=f"carpswitch {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
-    sub.required = True
-    parsers = {
-        name: sub.add_parser(name, help=text, description=text) for name, text in COMMANDS.items()
-    }
-    for word in HOOK_WORDS:
-        parsers[word].add_argument("subsystem", metavar="VHID@IFACE|IFACE")
-    for name in ("promote", "demote"):
-        parsers[name].add_argument("groups", nargs="*", metavar="GROUP")
-        parsers[name].add_argument(
-            "--force", action="store_true", help="even when CARP disagrees (risks two primaries)"
-        )
-    parsers["plan"].add_argument("target", choices=HOOK_WORDS)
-    parsers["plan"].add_argument("groups", nargs="*", metavar="GROUP")
-    parsers["status"].add_argument("--json", action="store_true", help="machine-readable")
-    parsers["history"].add_argument("--json", action="store_true", help="JSON lines")
-    parsers["history"].add_argument("-n", type=int, default=20, metavar="N", help="last N")
-    parsers["lab"].add_argument("args", nargs=argparse.REMAINDER, help="see `carpswitch lab -h`")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `carpswitch` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    lab_at = _first_positional(args_list)
-    if lab_at is not None and args_list[lab_at] == "lab":
+    at = _first_positional(args_list)
+    if at is not None and args_list[at] == "lab":
         from carpswitch.lab.cli import main as lab_main
 
-        return int(lab_main(args_list[lab_at + 1 :]))
-    if lab_at is not None and args_list[lab_at].lower() in HOOK_WORDS:
-        args_list[lab_at] = args_list[lab_at].lower()  # devd may pass MASTER/BACKUP
-    args = build_parser().parse_args(args_list)
-    return _run(args)
+        return int(lab_main(args_list[at + 1 :]))
+    if at is not None and args_list[at].lower() in HOOK_WORDS:
+        hook = _hook_options(args_list[:at], args_list[at:])
+        if hook is not None:
+            from carpswitch.intake.hook import run_hook
+
+            return run_hook(args_list[at:], *hook)
+        args_list[at] = args_list[at].lower()  # devd may pass MASTER/BACKUP
+    from carpswitch.cli_parser import build_parser, run_command
+
+    return run_command(build_parser().parse_args(args_list))
 
 
 def _first_positional(argv: list[str]) -> int | None:
@@ -117,79 +79,30 @@ def _first_positional(argv: list[str]) -> int | None:
     return None
 
 
-def _run(args: argparse.Namespace) -> int:
-    from carpswitch.errors import CarpswitchError, ConfigError
-    from carpswitch.logsetup import setup_logging
+def _hook_options(before: list[str], words: list[str]) -> tuple[str | None, int] | None:
+    """(config, verbosity) of a devd hook call, read without argparse (it must start fast).
 
-    setup_logging(args.verbose)
-    if args.command in PLANNED:
-        print(
-            f"carpswitch: {args.command} is not available yet: it comes with "
-            f"{PLANNED[args.command]}",
-            file=sys.stderr,
-        )
-        return ExitCode.UNAVAILABLE
-    handler = _HANDLERS[args.command]
-    try:
-        return handler(args)
-    except ConfigError as exc:
-        print(f"carpswitch: configuration error:\n{exc}", file=sys.stderr)
-        return ExitCode.CONFIG
-    except CarpswitchError as exc:
-        print(f"carpswitch: {exc}", file=sys.stderr)
-        return ExitCode.FAILED
-
-
-def _status(args: argparse.Namespace) -> int:
-    from carpswitch.commands.status import run_status
-
-    return run_status(args.config, as_json=args.json)
-
-
-def _check(args: argparse.Namespace) -> int:
-    from carpswitch.commands.check import run_check
-
-    return run_check(args.config)
-
-
-def _promote(args: argparse.Namespace) -> int:
-    from carpswitch.commands.transition import run_transition
-    from carpswitch.model import TransitionKind
-
-    return run_transition(args.config, TransitionKind.PROMOTE, args.groups, args.force)
-
-
-def _demote(args: argparse.Namespace) -> int:
-    from carpswitch.commands.transition import run_transition
-    from carpswitch.model import TransitionKind
-
-    return run_transition(args.config, TransitionKind.DEMOTE, args.groups, args.force)
-
-
-def _plan(args: argparse.Namespace) -> int:
-    from carpswitch.commands.transition import run_plan
-
-    return run_plan(args.config, args.target, args.groups)
-
-
-def _history(args: argparse.Namespace) -> int:
-    from carpswitch.commands.history import run_history
-
-    return run_history(args.config, args.n, args.json)
-
-
-def _clear(args: argparse.Namespace) -> int:
-    from carpswitch.commands.clear import run_clear
-
-    return run_clear(args.config)
-
-
-_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "status": _status,
-    "check": _check,
-    "promote": _promote,
-    "demote": _demote,
-    "plan": _plan,
-    "history": _history,
-    "clear": _clear,
-}
+    None sends the call through argparse instead: a help request, or an option the fast
+    path does not know.
+    """
+    if any(word in ("-h", "--help") for word in words):
+        return None
+    config: str | None = None
+    verbose = 0
+    i = 0
+    while i < len(before):
+        word = before[i]
+        if word in ("-c", "--config") and i + 1 < len(before):
+            config = before[i + 1]
+            i += 2
+            continue
+        if word.startswith("--config="):
+            config = word.removeprefix("--config=")
+        elif word == "--verbose":
+            verbose += 1
+        elif len(word) > 1 and word.startswith("-") and set(word[1:]) == {"v"}:
+            verbose += len(word) - 1
+        else:
+            return None
+        i += 1
+    return config, verbose

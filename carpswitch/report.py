@@ -21,6 +21,7 @@ class ControllerStatus(BaseModel):
     demotion_added: int = 0  # what carpswitch added to net.inet.carp.demotion
     paused: str | None = None  # why and since when, when paused
     last: TransitionRecord | None = None
+    intake: list[str] = Field(default_factory=list)  # pause, daemon/worker, events waiting
 
 
 def status_document(
@@ -72,8 +73,7 @@ def controller_text(controller: ControllerStatus) -> list[str]:
     )
     if controller.demotion_added:
         lines.append(f"  CARP demotion added by carpswitch: {controller.demotion_added}")
-    if controller.paused:
-        lines.append(f"  PAUSED (carpswitch resume): {controller.paused}")
+    lines += [f"  {line}" for line in controller.intake]
     return lines
 
 

@@ -10,6 +10,7 @@ from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.exitcodes import ExitCode
+from carpswitch.intake.describe import describe_intake
 from carpswitch.report import ControllerStatus, status_document, status_text
 
 
@@ -25,6 +26,7 @@ def controller_status(config: Config) -> ControllerStatus:
         demotion_added=book.demotion_added,
         paused=PauseFlag(config.paths.state_dir).reason(),
         last=records[-1] if records else None,
+        intake=describe_intake(config),
     )
 
 

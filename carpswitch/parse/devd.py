@@ -1,7 +1,8 @@
 """Parse devd(8) event lines and the arguments devd passes to the carpswitch hook.
 
 The devd hook imports this module and must start in a few milliseconds: it uses only the
-standard library and carpswitch.errors (no pydantic, no carpswitch.model).
+standard library and carpswitch.errors (no pydantic, no carpswitch.model), and NamedTuple
+rather than dataclasses (whose import alone costs the hook ~8 ms).
 
 Event text (sys/kern/subr_bus.c devctl_notify; sbin/devd/devd.cc process_event):
 `!system=CARP subsystem=1@vtnet0 type=MASTER` for notifications, `+NAME at k=v ... on BUS`
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from carpswitch.errors import ParseError
 
@@ -33,12 +34,11 @@ _VHID = re.compile(r"[0-9]{1,3}")
 _INTERFACE = re.compile(r"[A-Za-z0-9_.]{1,15}")  # ifnet name, IFNAMSIZ 16 incl. NUL
 
 
-@dataclass(frozen=True)
-class DevdEvent:
+class DevdEvent(NamedTuple):
     """One devd event: its kind (`!`, `+`, `-`, `?`) and the variables devd sets from it."""
 
     kind: str
-    variables: dict[str, str] = field(hash=False)
+    variables: dict[str, str]
 
     @property
     def system(self) -> str | None:
@@ -56,8 +56,7 @@ class DevdEvent:
         return self.variables.get("type")
 
 
-@dataclass(frozen=True)
-class CarpEvent:
+class CarpEvent(NamedTuple):
     """A CARP state change: vhid `vhid` on `interface` became `state` (upper case).
 
     `vhid` is None when the hook was called Handbook style with a bare interface name.

@@ -32,6 +32,8 @@ def test_help_lists_every_command_with_its_line(capsys):
         "history",
         "reconcile",
         "daemon",
+        "pause",
+        "resume",
         "setup",
         "lab",
     ):
@@ -74,15 +76,59 @@ def test_missing_config_given_with_c_exits_78(capsys, tmp_path):
 
 
 def test_commands_of_later_issues_say_so_and_exit_69(capsys):
-    code, _, err = run(capsys, "reconcile")
+    code, _, err = run(capsys, "setup")
     assert code == 69
-    assert "reconcile is not available yet" in err
+    assert "setup is not available yet" in err
 
 
-def test_hook_words_are_case_insensitive(capsys):
-    code, _, err = run(capsys, "MASTER", "1@vtnet0")
-    assert code == 69  # accepted as the hook; intake comes with issue 5
-    assert "master is not available yet" in err
+@pytest.fixture
+def hook_calls(mocker):
+    """The hook's hand-off and syslog, recorded instead of done."""
+    mocker.patch("syslog.openlog")
+    mocker.patch("syslog.syslog")
+    return mocker.patch("carpswitch.intake.hook.hand_on", return_value="handed on")
+
+
+@pytest.mark.parametrize("word", ["MASTER", "master", "Master"])
+def test_hook_words_are_case_insensitive(capsys, hook_calls, word):
+    code, out, err = run(capsys, word, "1@vtnet0")
+    assert (code, out, err) == (0, "", "")
+    event = hook_calls.call_args.args[1]
+    assert (event.state, event.subsystem) == ("MASTER", "1@vtnet0")
+
+
+def test_the_hook_takes_config_and_verbosity_before_its_word(capsys, hook_calls, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(f'[paths]\nrun_dir = "{tmp_path}/run"\n')
+    for argv in (["-c", str(config), "-vv"], [f"--config={config}", "-v", "--verbose"]):
+        assert run(capsys, *argv, "backup", "vtnet0")[0] == 0
+        settings, event, verbose = hook_calls.call_args.args
+        assert settings.run_dir == f"{tmp_path}/run"
+        assert (event.state, event.subsystem, verbose) == ("BACKUP", "vtnet0", 2)
+
+
+def test_hook_help_goes_through_argparse(capsys, hook_calls):
+    code, out, _ = run(capsys, "master", "--help")
+    assert code == 0
+    assert "VHID@IFACE|IFACE" in out
+    hook_calls.assert_not_called()
+
+
+def test_bad_hook_arguments_print_nothing(capsys, hook_calls):
+    assert run(capsys, "master", "1@") == (64, "", "")
+    hook_calls.assert_not_called()
+
+
+def test_pause_joins_its_reason_words(capsys, mocker):
+    pause = mocker.patch("carpswitch.commands.intake.run_pause", return_value=0)
+    assert run(capsys, "pause", "new", "disks")[0] == 0
+    assert pause.call_args.args == (None, "new disks")
+
+
+def test_reconcile_takes_boot(capsys, mocker):
+    reconcile = mocker.patch("carpswitch.commands.intake.run_reconcile", return_value=0)
+    assert run(capsys, "reconcile", "--boot")[0] == 0
+    assert reconcile.call_args.kwargs == {"boot": True}
 
 
 def test_module_runs_as_python_dash_m():
@@ -96,7 +142,9 @@ def test_module_runs_as_python_dash_m():
     assert result.stdout.startswith("carpswitch ")
 
 
-@pytest.mark.parametrize("command", ["status", "check", "plan", "lab"])
+@pytest.mark.parametrize(
+    "command", ["status", "check", "plan", "lab", "reconcile", "daemon", "pause", "resume"]
+)
 def test_each_command_has_its_own_help(capsys, command):
     if command == "lab":
         pytest.importorskip("carpswitch.lab.cli")

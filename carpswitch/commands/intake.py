@@ -1,0 +1,72 @@
+"""`carpswitch reconcile [--boot]`, `daemon`, `pause [REASON]` and `resume`."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from carpswitch.config import load_config
+from carpswitch.context import NodeContext
+from carpswitch.controller import Controller
+from carpswitch.engine.lock import LockBusy
+from carpswitch.engine.pause import PauseFlag
+from carpswitch.exitcodes import ExitCode
+from carpswitch.intake.hook import hand_on
+from carpswitch.intake.inbox import IntakeEvent
+from carpswitch.intake.settings import read_hook_settings
+from carpswitch.model import TransitionOutcome
+
+#: How long `reconcile` waits for a worker or an admin command to finish acting.
+RECONCILE_LOCK_WAIT = 60.0
+
+
+def run_reconcile(config_path: str | None, boot: bool = False) -> int:
+    """Act once on what CARP says now; exit 1 when a transition failed, 75 when busy."""
+    controller = Controller(NodeContext(load_config(config_path)), lock_wait=RECONCILE_LOCK_WAIT)
+    trigger = "boot reconcile" if boot else "admin reconcile"
+    try:
+        records = controller.reconcile(trigger, boot=boot)
+    except LockBusy as exc:
+        print(f"carpswitch: {exc}", file=sys.stderr)
+        return ExitCode.TEMPFAIL
+    finally:
+        controller.wait_for_notifications()
+    if not records:
+        print("nothing to do")
+    for record in records:
+        print(f"{record.kind} {record.group}: {record.outcome} ({record.reason})")
+    failed = any(r.outcome is TransitionOutcome.FAILED for r in records)
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+def run_daemon(config_path: str | None) -> int:
+    """Serve as the rc.d service until SIGTERM; 71 when its socket cannot be set up."""
+    from carpswitch.intake.daemon import Daemon
+
+    try:
+        return Daemon(config_path).run()
+    except OSError as exc:
+        print(f"carpswitch: daemon: {exc}", file=sys.stderr)
+        return ExitCode.OSERR
+
+
+def run_pause(config_path: str | None, reason: str) -> int:
+    """Observe only from now on, across reboots, until `carpswitch resume`."""
+    config = load_config(config_path)
+    flag = PauseFlag(config.paths.state_dir)
+    flag.set(reason)
+    print(f"paused: {flag.reason()}")
+    print("carpswitch observes but runs no transition until `carpswitch resume`")
+    return ExitCode.OK
+
+
+def run_resume(config_path: str | None) -> int:
+    """Lift the pause, then hand intake a wake-up so the node catches up with CARP now."""
+    config = load_config(config_path)
+    if not PauseFlag(config.paths.state_dir).clear():
+        print("carpswitch was not paused")
+        return ExitCode.OK
+    settings = read_hook_settings(config_path)
+    outcome = hand_on(settings, IntakeEvent("resume", at=time.time()))
+    print(f"resumed; reconciling now: {outcome}")
+    return ExitCode.OK

@@ -1,0 +1,68 @@
+"""The reconcile a worker or the daemon runs for each round: the controller, logged.
+
+Boot circumstances are the rc.d script's business (`carpswitch reconcile --boot`); events
+reconcile normally. A CarpswitchError of one round is logged and counts as a round that
+changed nothing, so the daemon lives on and the next event or the timer tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from carpswitch.config import Config
+from carpswitch.context import NodeContext
+from carpswitch.controller import Controller
+from carpswitch.engine.lock import LockBusy
+from carpswitch.errors import CarpswitchError
+from carpswitch.model import TransitionRecord
+
+log = logging.getLogger(__name__)
+
+
+class ReconcilingController(Protocol):
+    """The part of carpswitch.controller.Controller that intake uses."""
+
+    notifications: list[threading.Thread]
+
+    def reconcile(
+        self, trigger: str, boot: bool = False, flapping: bool = False
+    ) -> list[TransitionRecord]: ...
+
+    def wait_for_notifications(self) -> None: ...
+
+
+class Reconciler:
+    """`reconcile(trigger, flapping) -> transitions run`, for carpswitch.intake.coalesce."""
+
+    def __init__(self, config: Config, controller: ReconcilingController | None = None) -> None:
+        self.controller = controller or Controller(NodeContext(config))
+
+    def __call__(self, trigger: str, flapping: bool) -> int:
+        try:
+            records = self.controller.reconcile(trigger, flapping=flapping)
+        except LockBusy:
+            raise
+        except CarpswitchError as exc:
+            log.error("reconcile (%s) failed: %s", trigger, exc)
+            return 0
+        for record in records:
+            log.info(
+                "%s %s: %s (%s; %s)",
+                record.kind,
+                record.group,
+                record.outcome,
+                record.reason,
+                record.trigger,
+            )
+        self._forget_finished_notifications()
+        return len(records)
+
+    def finish(self) -> None:
+        """Let notify hooks still running end (each is bounded by its timeout)."""
+        self.controller.wait_for_notifications()
+
+    def _forget_finished_notifications(self) -> None:
+        """Keep the daemon's list of notify threads from growing without bound."""
+        self.controller.notifications = [t for t in self.controller.notifications if t.is_alive()]

@@ -1,0 +1,206 @@
+"""`carpswitch daemon`: the rc.d service. devd's socket, the hook's socket, and a timer.
+
+It holds the intake lock for its whole life (so no worker acts beside it), listens on
+run_dir/intake.sock for the hook's wake-ups and on devd's seqpacket socket for CARP
+events, and reconciles every `[intake] timer` seconds so a missed event is healed. Events
+are coalesced as a worker does (carpswitch.intake.coalesce). SIGTERM lets the transition
+in progress finish and exits 0; SIGHUP reloads the config at the top of the next cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import socket
+import time
+from collections.abc import Callable
+from contextlib import suppress
+
+from carpswitch.config import Config, load_config
+from carpswitch.errors import ConfigError
+from carpswitch.exitcodes import ExitCode
+from carpswitch.intake.act import Reconciler
+from carpswitch.intake.coalesce import run_until_quiet
+from carpswitch.intake.describe import lock_holder
+from carpswitch.intake.devdsocket import DevdSocket
+from carpswitch.intake.inbox import Inbox, IntakeEvent
+from carpswitch.intake.lockfile import IntakeLock
+from carpswitch.intake.signals import SignalFlags
+from carpswitch.intake.wire import MAX_RECORD, intake_socket_path
+from carpswitch.intake.worker import InboxSource, pacing_from
+
+log = logging.getLogger(__name__)
+
+#: How often the daemon looks whether the worker holding the intake lock has finished.
+LOCK_POLL = 0.2
+
+ReconcilerFactory = Callable[[Config], Reconciler]
+
+
+class DaemonSource:
+    """The daemon's EventSource: select() on the signal pipe, its own socket and devd's."""
+
+    def __init__(
+        self,
+        flags: SignalFlags,
+        listener: socket.socket,
+        devd: DevdSocket,
+        inbox: InboxSource,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.flags = flags
+        self.listener = listener
+        self.devd = devd
+        self.inbox = inbox
+        self.clock = clock
+
+    def wait(self, timeout: float, until_reload: bool = False) -> list[IntakeEvent]:
+        """Events within `timeout`; with `until_reload`, also return early on SIGHUP."""
+        deadline = self.clock() + timeout
+        while True:
+            events = self.collect()
+            remaining = deadline - self.clock()
+            if events or remaining <= 0 or self.stopping():
+                return events
+            if until_reload and self.flags.reload:
+                return []
+            retry = self.devd.seconds_to_retry()
+            timeout_now = remaining if retry is None else min(remaining, retry)
+            fds = [self.flags.wakeup_read, self.listener.fileno()]
+            devd_fd = self.devd.fileno()
+            if devd_fd is not None:
+                fds.append(devd_fd)
+            ready, _w, _x = select.select(fds, [], [], timeout_now)
+            if self.flags.wakeup_read in ready:
+                self.flags.drain()
+
+    def collect(self) -> list[IntakeEvent]:
+        """Everything that has arrived, without waiting."""
+        events = self.devd.connect_if_due()
+        events += self.devd.read()
+        self._drain_wakeups()
+        return events + self.inbox.take()
+
+    def stopping(self) -> bool:
+        return self.flags.stop
+
+    def _drain_wakeups(self) -> None:
+        """The hook's datagrams only wake us up: its events are taken from the inbox."""
+        while True:
+            try:
+                self.listener.recv(MAX_RECORD)
+            except BlockingIOError:
+                return
+
+
+class Daemon:
+    """One daemon run: `run()` returns the exit status once it was asked to stop."""
+
+    def __init__(
+        self,
+        config_path: str | None,
+        flags: SignalFlags | None = None,
+        make_reconciler: ReconcilerFactory = Reconciler,
+        install_signals: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config_path = config_path
+        self.config = load_config(config_path)
+        self.flags = flags or SignalFlags()
+        self.make_reconciler = make_reconciler
+        self.install_signals = install_signals
+        self.clock = clock
+
+    def run(self) -> int:
+        """Serve until SIGTERM; 0 then."""
+        if self.install_signals:
+            self.flags.install()
+        run_dir = self.config.paths.run_dir
+        lock = IntakeLock(run_dir, "daemon")
+        try:
+            if not self._wait_for(lock):
+                return ExitCode.OK
+            with self._listen(run_dir) as listener:
+                self._serve(listener)
+            return ExitCode.OK
+        finally:
+            lock.release()
+            with suppress(FileNotFoundError):
+                os.unlink(intake_socket_path(run_dir))
+            if self.install_signals:
+                self.flags.uninstall()
+
+    def _wait_for(self, lock: IntakeLock) -> bool:
+        """Take the intake lock once a worker lets go of it; False when asked to stop first."""
+        told = False
+        while not lock.try_acquire():
+            if self.flags.stop:
+                return False
+            if not told:
+                holder = lock_holder(os.path.dirname(lock.path))
+                who = f"{holder.role} pid {holder.pid}" if holder else "the intake lock"
+                log.info("waiting for %s to finish", who)
+                told = True
+            select.select([self.flags.wakeup_read], [], [], LOCK_POLL)
+            self.flags.drain()
+        return True
+
+    def _listen(self, run_dir: str) -> socket.socket:
+        path = intake_socket_path(run_dir)
+        with suppress(FileNotFoundError):
+            os.unlink(path)  # left by a daemon that died: we hold the lock, so it is stale
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        listener.bind(path)
+        os.chmod(path, 0o600)
+        listener.setblocking(False)
+        return listener
+
+    def _serve(self, listener: socket.socket) -> None:
+        config = self.config
+        reconcile = self.make_reconciler(config)
+        devd = DevdSocket(config.paths.devd_socket, self.clock)
+        inbox = InboxSource(Inbox(config.paths.run_dir), lambda: self.flags.stop)
+        source = DaemonSource(self.flags, listener, devd, inbox, self.clock)
+        log.info("daemon started (pid %d)", os.getpid())
+        idle_trigger, events = "daemon start", source.collect()
+        try:
+            while True:
+                summary = run_until_quiet(
+                    events, source, reconcile, pacing_from(config), idle_trigger, self.clock
+                )
+                if summary.rounds or summary.gave_up:
+                    log.info("%s", summary.describe())
+                next_timer = self.clock() + config.intake.timer
+                events = []
+                while not events and not self.flags.stop:
+                    if self.flags.take_reload():
+                        config, reconcile = self._reload(config, reconcile, source)
+                    events = source.wait(max(0.0, next_timer - self.clock()), until_reload=True)
+                    if self.clock() >= next_timer:
+                        break
+                if self.flags.stop:
+                    log.info("daemon stopping (SIGTERM)")
+                    return
+                idle_trigger = "timer"
+        finally:
+            reconcile.finish()
+            source.devd.close()
+
+    def _reload(
+        self, config: Config, reconcile: Reconciler, source: DaemonSource
+    ) -> tuple[Config, Reconciler]:
+        """SIGHUP: read the config again; keep the old one when the new one is invalid."""
+        try:
+            fresh = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload: configuration error, keeping the old one:\n%s", exc)
+            return config, reconcile
+        if fresh.paths.run_dir != config.paths.run_dir:
+            log.warning("reload: paths.run_dir changed: takes effect at the next restart")
+        if fresh.paths.devd_socket != config.paths.devd_socket:
+            source.devd.close()
+            source.devd = DevdSocket(fresh.paths.devd_socket, self.clock)
+        reconcile.finish()
+        log.info("configuration reloaded")
+        return fresh, self.make_reconciler(fresh)

@@ -1,0 +1,219 @@
+"""The daemon with a fake controller: devd's socket, the hook's socket, timer, reload, stop."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from carpswitch.intake.act import Reconciler
+from carpswitch.intake.daemon import Daemon
+from carpswitch.intake.describe import lock_holder
+from carpswitch.intake.inbox import Inbox, IntakeEvent
+from carpswitch.intake.lockfile import IntakeLock
+from carpswitch.intake.signals import SignalFlags
+from carpswitch.intake.wire import Delivery, intake_socket_path, send_to_daemon
+
+from .test_devdsocket import FakeDevd
+
+
+class FakeController:
+    def __init__(self):
+        self.notifications = []
+        self.calls = []
+        self.finished = 0
+
+    def reconcile(self, trigger, boot=False, flapping=False):
+        self.calls.append((trigger, flapping))
+        return []
+
+    def wait_for_notifications(self):
+        self.finished += 1
+
+
+def wait_for(predicate, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+class Running:
+    """A Daemon serving in a thread; stopped and joined by the fixture."""
+
+    def __init__(self, root, timer=30.0):
+        self.root = root
+        self.run_dir = str(root / "run")
+        self.config = root / "carpswitch.toml"
+        self.devd_path = str(root / "devd.seqpacket.pipe")
+        self.write_config(timer=timer)
+        self.controllers = []
+        self.flags = SignalFlags()
+        self.result = None
+        self.daemon = Daemon(
+            str(self.config), self.flags, self.make_reconciler, install_signals=False
+        )
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def write_config(self, timer=30.0, settle=0.05):
+        self.config.write_text(
+            f'[paths]\nrun_dir = "{self.run_dir}"\nstate_dir = "{self.root}/db"\n'
+            f'devd_socket = "{self.devd_path}"\n'
+            f"[intake]\nsettle = {settle}\nflap_limit = 2.0\ntimer = {timer}\n"
+        )
+
+    def make_reconciler(self, config):
+        controller = FakeController()
+        self.controllers.append((config, controller))
+        return Reconciler(config, controller=controller)
+
+    @property
+    def calls(self):
+        return [call for _config, c in self.controllers for call in c.calls]
+
+    def _run(self):
+        self.result = self.daemon.run()
+
+    def start(self):
+        self.thread.start()
+        assert wait_for(lambda: os.path.exists(intake_socket_path(self.run_dir)))
+        return self
+
+    def stop(self):
+        self.flags.request_stop()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def make_daemon(tmp_path):
+    started = []
+
+    def make(timer=30.0):
+        running = Running(tmp_path, timer)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        if running.thread.is_alive():
+            running.stop()
+        running.flags.uninstall()
+
+
+def test_the_daemon_reconciles_at_start_and_holds_the_intake_lock(make_daemon):
+    running = make_daemon().start()
+    assert wait_for(lambda: running.calls == [("daemon start", False)])
+    holder = lock_holder(running.run_dir)
+    assert holder is not None
+    assert holder.role == "daemon"
+
+
+def test_a_devd_record_on_the_seqpacket_socket_makes_a_round(make_daemon):
+    running = make_daemon()
+    devd = FakeDevd(running.devd_path)
+    try:
+        running.start()
+        client = devd.accept()
+        assert wait_for(lambda: len(running.calls) == 1)
+        client.send(b"!system=CARP subsystem=1@vtnet0 type=MASTER\n")
+        assert wait_for(lambda: len(running.calls) == 2)
+        assert running.calls[1] == ("devd MASTER 1@vtnet0", False)
+    finally:
+        devd.close()
+
+
+def test_a_devd_restart_is_healed_by_a_round_after_reconnecting(make_daemon, tmp_path):
+    running = make_daemon()
+    devd = FakeDevd(running.devd_path)
+    try:
+        running.start()
+        devd.accept()
+        assert wait_for(lambda: len(running.calls) == 1)
+        devd.close()
+        (tmp_path / "devd.seqpacket.pipe").unlink()
+        devd = FakeDevd(running.devd_path)
+        devd.accept()
+        assert wait_for(lambda: len(running.calls) == 2)
+        assert running.calls[1] == ("devd reconnected", False)
+    finally:
+        devd.close()
+
+
+def test_a_hook_wake_up_makes_a_round_for_the_recorded_events(make_daemon):
+    running = make_daemon().start()
+    assert wait_for(lambda: len(running.calls) == 1)
+    for state in ("BACKUP", "MASTER"):
+        event = IntakeEvent("hook", state, "1@vtnet0", time.time())
+        Inbox(running.run_dir).record(event)
+        assert send_to_daemon(running.run_dir, event) is Delivery.DELIVERED
+    assert wait_for(lambda: len(running.calls) >= 2)
+    time.sleep(0.2)
+    assert running.calls[1:] == [("hook MASTER 1@vtnet0 (+1 coalesced)", False)]
+    assert Inbox(running.run_dir).pending() == 0
+
+
+def test_the_timer_reconciles_without_events(make_daemon):
+    running = make_daemon(timer=0.1).start()
+    assert wait_for(lambda: len(running.calls) >= 3)
+    assert running.calls[1:3] == [("timer", False), ("timer", False)]
+
+
+def test_sighup_reloads_the_config_at_the_next_cycle(make_daemon):
+    running = make_daemon().start()
+    assert wait_for(lambda: len(running.calls) == 1)
+    running.write_config(settle=0.25)
+    running.flags.request_reload()
+    assert wait_for(lambda: len(running.controllers) == 2)
+    fresh_config, _controller = running.controllers[1]
+    assert fresh_config.intake.settle == 0.25
+    assert running.controllers[0][1].finished == 1  # the old one's notify hooks were awaited
+
+
+def test_a_bad_config_on_reload_keeps_the_old_one(make_daemon):
+    running = make_daemon().start()
+    assert wait_for(lambda: len(running.calls) == 1)
+    running.config.write_text("[intake]\nsettle = -5\n")
+    running.flags.request_reload()
+    time.sleep(0.3)
+    assert len(running.controllers) == 1
+    assert running.thread.is_alive()
+
+
+def test_stop_ends_the_run_with_0_and_cleans_up(make_daemon):
+    running = make_daemon().start()
+    assert wait_for(lambda: len(running.calls) == 1)
+    running.stop()
+    assert running.result == 0
+    assert not os.path.exists(intake_socket_path(running.run_dir))
+    assert lock_holder(running.run_dir) is None
+    assert running.controllers[0][1].finished >= 1
+
+
+def test_the_daemon_waits_for_a_worker_to_finish_before_acting(make_daemon):
+    running = make_daemon()
+    (running.root / "run").mkdir()
+    worker = IntakeLock(running.run_dir, "worker")
+    assert worker.try_acquire()
+    running.thread.start()
+    time.sleep(0.5)
+    assert running.calls == []
+    worker.release()
+    assert wait_for(lambda: running.calls == [("daemon start", False)])
+
+
+def test_a_stop_while_waiting_for_the_lock_exits_0(make_daemon):
+    running = make_daemon()
+    (running.root / "run").mkdir()
+    worker = IntakeLock(running.run_dir, "worker")
+    assert worker.try_acquire()
+    try:
+        running.thread.start()
+        time.sleep(0.3)
+        running.stop()
+    finally:
+        worker.release()
+    assert running.result == 0
+    assert running.calls == []
