@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from carpswitch.context import NodeContext
 from carpswitch.engine.decide import Circumstances, decide
@@ -81,12 +81,18 @@ class Controller:
             return records
 
     def reconcile(
-        self, trigger: str, boot: bool = False, flapping: bool = False
+        self,
+        trigger: str,
+        boot: bool = False,
+        flapping: bool = False,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> list[TransitionRecord]:
         """Observe, decide per group, and run what the decisions ask for (level-triggered).
 
         Each decision's reason is logged. A promotion the guard rails refuse is logged and
-        skipped. Returns the records of the transitions that ran.
+        skipped. `should_stop` (SIGTERM) is asked before each group's transition: a running
+        transition always finishes, the next one does not start. Returns the records of the
+        transitions that ran.
         """
         with ActorLock(self.config.paths.run_dir, self.lock_wait):
             self.journal.mark_interrupted()
@@ -102,6 +108,9 @@ class Controller:
                 log.info("group %s: %s", decision.group.name, decision.reason)
                 if decision.action is None:
                     continue
+                if should_stop():
+                    log.warning("stopping: group %s not acted on", decision.group.name)
+                    break
                 try:
                     plan = self.plan(decision.action, topology, state, decision.group, force=False)
                 except Refused as exc:

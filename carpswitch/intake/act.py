@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from carpswitch.config import Config
@@ -27,7 +28,11 @@ class ReconcilingController(Protocol):
     notifications: list[threading.Thread]
 
     def reconcile(
-        self, trigger: str, boot: bool = False, flapping: bool = False
+        self,
+        trigger: str,
+        boot: bool = False,
+        flapping: bool = False,
+        should_stop: Callable[[], bool] = ...,
     ) -> list[TransitionRecord]: ...
 
     def wait_for_notifications(self) -> None: ...
@@ -38,10 +43,14 @@ class Reconciler:
 
     def __init__(self, config: Config, controller: ReconcilingController | None = None) -> None:
         self.controller = controller or Controller(NodeContext(config))
+        #: Asked before each group's transition (the daemon points it at its SIGTERM flag).
+        self.should_stop: Callable[[], bool] = lambda: False
 
     def __call__(self, trigger: str, flapping: bool) -> int:
         try:
-            records = self.controller.reconcile(trigger, flapping=flapping)
+            records = self.controller.reconcile(
+                trigger, flapping=flapping, should_stop=self.should_stop
+            )
         except LockBusy:
             raise
         except CarpswitchError as exc:

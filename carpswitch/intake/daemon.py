@@ -158,7 +158,7 @@ class Daemon:
 
     def _serve(self, listener: socket.socket) -> None:
         config = self.config
-        reconcile = self.make_reconciler(config)
+        reconcile = self._reconciler(config)
         devd = DevdSocket(config.paths.devd_socket, self.clock)
         inbox = InboxSource(Inbox(config.paths.run_dir), lambda: self.flags.stop)
         source = DaemonSource(self.flags, listener, devd, inbox, self.clock)
@@ -203,4 +203,10 @@ class Daemon:
             source.devd = DevdSocket(fresh.paths.devd_socket, self.clock)
         reconcile.finish()
         log.info("configuration reloaded")
-        return fresh, self.make_reconciler(fresh)
+        return fresh, self._reconciler(fresh)
+
+    def _reconciler(self, config: Config) -> Reconciler:
+        """A reconciler that starts no further group's transition once SIGTERM came."""
+        reconciler = self.make_reconciler(config)
+        reconciler.should_stop = lambda: self.flags.stop
+        return reconciler

@@ -52,7 +52,8 @@ class FakeController:
         self.calls = []
         self.waited = False
 
-    def reconcile(self, trigger, boot=False, flapping=False):
+    def reconcile(self, trigger, boot=False, flapping=False, should_stop=lambda: False):
+        self.stop_seen = should_stop()
         self.calls.append((trigger, boot))
         if self.busy:
             raise LockBusy("another carpswitch is acting (pid 7)")

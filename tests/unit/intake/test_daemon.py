@@ -23,7 +23,8 @@ class FakeController:
         self.calls = []
         self.finished = 0
 
-    def reconcile(self, trigger, boot=False, flapping=False):
+    def reconcile(self, trigger, boot=False, flapping=False, should_stop=lambda: False):
+        self.stop_seen = should_stop()
         self.calls.append((trigger, flapping))
         return []
 
@@ -217,3 +218,14 @@ def test_a_stop_while_waiting_for_the_lock_exits_0(make_daemon):
         worker.release()
     assert running.result == 0
     assert running.calls == []
+
+
+def test_daemon_reconcilers_stop_starting_transitions_after_sigterm(tmp_path):
+    running = Running(tmp_path)
+    reconciler = running.daemon._reconciler(running.daemon.config)
+    reconciler("timer", flapping=False)
+    controller = running.controllers[-1][1]
+    assert controller.stop_seen is False
+    running.flags.stop = True
+    reconciler("timer", flapping=False)
+    assert controller.stop_seen is True
