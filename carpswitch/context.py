@@ -45,8 +45,11 @@ class NodeContext:
 
     def hast_conf(self) -> tuple[HastConf, list[str]]:
         """Parsed hast.conf, or an empty one plus the reason it could not be read."""
+        path = self.config.paths.hast_conf
         try:
-            return read_hast_conf(self.config.paths.hast_conf), []
+            return read_hast_conf(path), []
+        except OSError as exc:
+            return parse_hast_conf(""), [f"cannot read {path}: {exc.strerror}"]
         except ParseError as exc:
             return parse_hast_conf(""), [str(exc)]
 

@@ -52,14 +52,18 @@ class CommandTimedOut(CommandError):
 
 
 class ParseError(CarpswitchError):
-    """Output of a FreeBSD command (or a file) did not have the documented shape."""
+    """Output of a FreeBSD command, or a file, did not have the documented shape.
+
+    `source` names the command (`hastctl list`) or the file (an absolute path).
+    """
 
     def __init__(self, source: str, reason: str, line: int | None = None) -> None:
         self.source = source
         self.reason = reason
         self.line = line
         where = f" (line {line})" if line is not None else ""
-        super().__init__(f"cannot parse output of {source}{where}: {reason}")
+        what = source if source.startswith("/") else f"output of {source}"
+        super().__init__(f"cannot parse {what}{where}: {reason}")
 
 
 class ConfigError(CarpswitchError):

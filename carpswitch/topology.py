@@ -15,7 +15,6 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from carpswitch.config import Config, FsckPolicy, ResourceKind
-from carpswitch.errors import ParseError
 from carpswitch.model import CarpVhid
 from carpswitch.parse.hastconf import (
     HastConf,
@@ -83,12 +82,8 @@ class Topology(BaseModel):
 
 
 def read_hast_conf(path: str) -> HastConf:
-    """Parse hast.conf at `path`; ParseError (naming the file) when missing or invalid."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParseError(path, f"cannot read: {exc.strerror}") from exc
-    return parse_hast_conf(text, source=path)
+    """Parse hast.conf at `path`: OSError when unreadable, ParseError (naming it) when invalid."""
+    return parse_hast_conf(Path(path).read_text(encoding="utf-8"), source=path)
 
 
 def build_topology(
