@@ -45,10 +45,6 @@ class Plan:
     after: list[Step] = field(default_factory=list)
     give_away: list[Step] = field(default_factory=list)
 
-    def all_steps(self) -> list[Step]:
-        """Every step in the order a person reads it."""
-        return [*self.before, *(s for chain in self.chains.values() for s in chain), *self.after]
-
 
 def promote_chain(resource: Resource) -> list[Step]:
     """Guard, release, role primary, provider, then what the kind needs."""

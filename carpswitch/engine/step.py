@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from carpswitch.config import Config
 from carpswitch.errors import CarpswitchError
-from carpswitch.model import NodeState, StepRecord
+from carpswitch.model import StepRecord
 from carpswitch.system.observe import Observer
 from carpswitch.system.runner import CommandRunner
 from carpswitch.topology import Topology
@@ -107,9 +107,3 @@ def wait_until(
             return False
         sleep(min(interval, remaining))
         interval = min(interval * 1.5, longest_interval)
-
-
-def observed_state(ctx: StepContext) -> NodeState:
-    """A fresh observation of what the topology covers (used by verify steps)."""
-    carp = ctx.observer.carp(sorted({g.interface for g in ctx.topology.groups if g.interface}))
-    return ctx.observer.node_state("", ctx.topology, carp)
