@@ -20,7 +20,7 @@ def controller_status(config: Config) -> ControllerStatus:
     records = journal.records()
     book = FailureBook(config.paths.state_dir).load()
     return ControllerStatus(
-        running=journal.running(),
+        running=journal.running(records),
         failures=len(book.failures),
         held=book.held,
         demotion_added=book.demotion_added,

@@ -72,10 +72,13 @@ class Journal:
                 latest[record.id] = record
         return sorted(latest.values(), key=lambda r: r.started_at)
 
-    def running(self) -> list[TransitionRecord]:
-        """Transitions in progress right now (their process is alive)."""
+    def running(self, records: list[TransitionRecord] | None = None) -> list[TransitionRecord]:
+        """Transitions in progress right now (their process is alive), among `records`
+        (default: the whole journal)."""
         return [
-            r for r in self.records() if r.outcome is TransitionOutcome.RUNNING and _alive(r.pid)
+            r
+            for r in (self.records() if records is None else records)
+            if r.outcome is TransitionOutcome.RUNNING and _alive(r.pid)
         ]
 
     def mark_interrupted(self) -> list[TransitionRecord]:
