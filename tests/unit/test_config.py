@@ -1,5 +1,7 @@
 """carpswitch.toml: defaults, the documented shape, and errors that name file and key."""
 
+from pathlib import Path
+
 import pytest
 
 from carpswitch.config import (
@@ -216,3 +218,10 @@ def test_bad_interface_and_service_names_are_rejected():
     text = "\n".join(caught.value.problems)
     assert "group[0].interface" in text
     assert "group[0].services[0]: String should match pattern" in text
+
+
+def test_the_shipped_sample_config_is_valid():
+    sample = Path(__file__).parents[2] / "conf" / "carpswitch.toml.sample"
+    config = load_config(str(sample))
+    assert config.group[0].services == ["ctld"]
+    assert config.resource[0].kind is ResourceKind.ZFS
