@@ -60,6 +60,7 @@ def build_parser() -> UsageParser:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; map carpswitch's errors to sysexits statuses."""
+    from carpswitch.engine.lock import LockBusy
     from carpswitch.errors import CarpswitchError, ConfigError
     from carpswitch.logsetup import setup_logging
 
@@ -77,6 +78,9 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"carpswitch: configuration error:\n{exc}", file=sys.stderr)
         return ExitCode.CONFIG
+    except LockBusy as exc:
+        print(f"carpswitch: {exc}", file=sys.stderr)
+        return ExitCode.TEMPFAIL
     except CarpswitchError as exc:
         print(f"carpswitch: {exc}", file=sys.stderr)
         return ExitCode.FAILED

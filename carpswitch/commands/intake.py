@@ -8,7 +8,6 @@ import time
 from carpswitch.config import load_config
 from carpswitch.context import NodeContext
 from carpswitch.controller import Controller
-from carpswitch.engine.lock import LockBusy
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.hook import hand_on
@@ -26,9 +25,6 @@ def run_reconcile(config_path: str | None, boot: bool = False) -> int:
     trigger = "boot reconcile" if boot else "admin reconcile"
     try:
         records = controller.reconcile(trigger, boot=boot)
-    except LockBusy as exc:
-        print(f"carpswitch: {exc}", file=sys.stderr)
-        return ExitCode.TEMPFAIL
     finally:
         controller.wait_for_notifications()
     if not records:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from carpswitch.config import load_config
 from carpswitch.context import NodeContext
 from carpswitch.controller import Controller, Refused
-from carpswitch.engine.lock import LockBusy
 from carpswitch.engine.step import Step, StepContext
 from carpswitch.errors import CarpswitchError
 from carpswitch.exitcodes import ExitCode
@@ -41,9 +40,6 @@ def run_transition(
     except Refused as exc:
         print(f"carpswitch: refused: {exc}", file=sys.stderr)
         return ExitCode.FAILED
-    except LockBusy as exc:
-        print(f"carpswitch: {exc}", file=sys.stderr)
-        return ExitCode.TEMPFAIL
     finally:
         controller.wait_for_notifications()
     for record in records:

@@ -151,3 +151,14 @@ def test_each_command_has_its_own_help(capsys, command):
     code, out, _ = run(capsys, command, "--help")
     assert code == 0
     assert "usage:" in out
+
+
+def test_any_command_finding_the_lock_held_exits_75(capsys, tmp_path):
+    from carpswitch.engine.lock import ActorLock
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'[paths]\nrun_dir = "{tmp_path}/run"\nstate_dir = "{tmp_path}/db"\n')
+    with ActorLock(str(tmp_path / "run")):
+        code, _, err = run(capsys, "-c", str(config), "clear")
+    assert code == 75
+    assert "another carpswitch is acting" in err

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from carpswitch.cli import main
 from carpswitch.commands import intake as commands
 from carpswitch.engine.lock import LockBusy
 from carpswitch.engine.pause import PauseFlag
@@ -90,7 +91,7 @@ def test_reconcile_by_hand_is_not_boot(config, fake_controller):
 
 def test_reconcile_while_another_acts_exits_75(config, fake_controller, capsys):
     fake_controller(busy=True)
-    assert commands.run_reconcile(config) == 75
+    assert main(["-c", config, "reconcile"]) == 75
     assert "pid 7" in capsys.readouterr().err
 
 
