@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from carpswitch.config import Config, load_config
 from carpswitch.context import NodeContext
 from carpswitch.errors import CommandError, ParseError
@@ -36,7 +34,7 @@ def find_problems(context: NodeContext) -> list[str]:
 
 
 def _command_problems(config: Config) -> list[str]:
-    from carpswitch.system.runner import FREEBSD_COMMANDS
+    from carpswitch.system.runner import Runner
 
     needed = ["hastctl", "ifconfig", "sysctl", "service"]
     kinds = {r.kind for r in config.resource}
@@ -44,11 +42,11 @@ def _command_problems(config: Config) -> list[str]:
         needed += ["fsck", "mount", "umount"]
     if "zfs" in kinds:
         needed += ["zpool", "zfs"]
-    paths = {**FREEBSD_COMMANDS, **config.commands}
+    runner = Runner(config.commands)
     return [
-        f"command {name}: {paths[name]} is not an executable file"
+        f"command {name}: {runner.path_of(name)} is not an executable file"
         for name in needed
-        if not (os.path.isfile(paths[name]) and os.access(paths[name], os.X_OK))
+        if not runner.is_runnable(name)
     ]
 
 

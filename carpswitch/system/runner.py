@@ -93,6 +93,11 @@ class Runner:
             return command
         return self._paths.get(command, command)
 
+    def is_runnable(self, command: str) -> bool:
+        """Whether the command resolves to an absolute path of an executable file."""
+        path = self.path_of(command)
+        return os.path.isabs(path) and os.path.isfile(path) and os.access(path, os.X_OK)
+
     def run(
         self,
         command: str,
@@ -110,7 +115,7 @@ class Runner:
         path = self.path_of(command)
         argv = (path, *args)
         limit = self.default_timeout if timeout is None else timeout
-        if not os.path.isabs(path) or not os.access(path, os.X_OK) or os.path.isdir(path):
+        if not self.is_runnable(path):
             log.debug("run %s: not found", " ".join(argv))
             raise CommandNotFound(argv, path)
         started = time.monotonic()
