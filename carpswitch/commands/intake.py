@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+from contextlib import suppress
 
 from carpswitch.config import load_config
 from carpswitch.context import NodeContext
 from carpswitch.controller import Controller
 from carpswitch.engine.pause import PauseFlag
+from carpswitch.errors import CarpswitchError, ConfigError
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.hook import hand_on
 from carpswitch.intake.inbox import IntakeEvent
 from carpswitch.intake.settings import read_hook_settings
+from carpswitch.logsetup import StderrHandler
 from carpswitch.model import TransitionOutcome
+
+log = logging.getLogger(__name__)
 
 #: How long `reconcile` waits for a worker or an admin command to finish acting.
 RECONCILE_LOCK_WAIT = 60.0
@@ -36,14 +42,32 @@ def run_reconcile(config_path: str | None, boot: bool = False) -> int:
 
 
 def run_daemon(config_path: str | None) -> int:
-    """Serve as the rc.d service until SIGTERM; 71 when its socket cannot be set up."""
+    """Serve as the rc.d service until SIGTERM; 78 on a config error, 71 on an OS error.
+
+    A fatal error is one line in syslog and one on stderr: daemon(8) passes stderr on to
+    syslog only with -S, and an admin who runs `carpswitch daemon` by hand reads stderr.
+    """
     from carpswitch.intake.daemon import Daemon
 
     try:
         return Daemon(config_path).run()
+    except ConfigError as exc:
+        return _fatal(f"configuration error: {'; '.join(str(exc).splitlines())}", ExitCode.CONFIG)
     except OSError as exc:
-        print(f"carpswitch: daemon: {exc}", file=sys.stderr)
-        return ExitCode.OSERR
+        detail = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else exc
+        return _fatal(str(detail), ExitCode.OSERR)
+    except CarpswitchError as exc:
+        return _fatal(str(exc), ExitCode.FAILED)
+
+
+def _fatal(message: str, status: ExitCode) -> int:
+    """Log why the daemon cannot run, once to syslog and once to stderr; return `status`."""
+    log.error("daemon: cannot run: %s", message)
+    handlers = logging.getLogger("carpswitch").handlers
+    if not any(isinstance(handler, StderrHandler) for handler in handlers):
+        with suppress(OSError):  # daemon(8) gone: its pipe is closed, syslog has the line
+            print(f"carpswitch: daemon: cannot run: {message}", file=sys.stderr, flush=True)
+    return status
 
 
 def run_pause(config_path: str | None, reason: str) -> int:

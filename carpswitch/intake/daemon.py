@@ -151,7 +151,12 @@ class Daemon:
         with suppress(FileNotFoundError):
             os.unlink(path)  # left by a daemon that died: we hold the lock, so it is stale
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        listener.bind(path)
+        try:
+            listener.bind(path)
+        except OSError as exc:
+            listener.close()
+            # bind() names no path ("AF_UNIX path too long"): the log line must
+            raise OSError(exc.errno, exc.strerror or str(exc), path) from exc
         os.chmod(path, 0o600)
         listener.setblocking(False)
         return listener

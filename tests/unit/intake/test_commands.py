@@ -1,9 +1,13 @@
 """`carpswitch pause`, `resume` and `reconcile` (controller faked)."""
 
+import contextlib
+import logging
+import socket
 from datetime import UTC, datetime
 
 import pytest
 
+from carpswitch import logsetup
 from carpswitch.cli import main
 from carpswitch.commands import intake as commands
 from carpswitch.engine.lock import LockBusy
@@ -102,6 +106,57 @@ def test_a_daemon_that_cannot_bind_its_socket_exits_71(tmp_path, capsys):
     config.write_text(f'[paths]\nrun_dir = "{blocker}/run"\n')
     assert commands.run_daemon(str(config)) == 71
     assert "daemon:" in capsys.readouterr().err
+
+
+@pytest.fixture
+def syslog(tmp_path, monkeypatch):
+    """A syslogd stand-in: a datagram socket where setup_logging finds one."""
+    path = str(tmp_path / "log")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(5)
+    monkeypatch.setattr(logsetup, "SYSLOG_SOCKETS", (path,))
+    yield server
+    for handler in logging.getLogger("carpswitch").handlers:
+        handler.close()
+    logging.getLogger("carpswitch").handlers.clear()
+    server.close()
+
+
+def _syslog_lines(server: socket.socket) -> list[str]:
+    lines = []
+    server.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            lines.append(server.recv(4096).decode().rstrip("\x00"))
+    return lines
+
+
+def test_a_daemon_whose_socket_path_is_too_long_says_so_in_syslog_and_stderr(
+    tmp_path, syslog, capsys
+):
+    # AF_UNIX paths are limited (104 bytes on FreeBSD, 108 on Linux): bind() fails with no
+    # errno and names no path; under daemon(8) -R 5 this failed every 5 s, silently
+    run_dir = tmp_path / ("r" * 110)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[paths]\nrun_dir = "{run_dir}"\nstate_dir = "{tmp_path}/db"\n')
+    assert main(["-c", str(config), "daemon"]) == 71
+    err = capsys.readouterr().err
+    want = f"{run_dir}/intake.sock: AF_UNIX path too long"
+    assert err == f"carpswitch: daemon: cannot run: {want}\n"
+    lines = _syslog_lines(syslog)
+    assert len(lines) == 1 and lines[0].endswith(f"]: daemon: cannot run: {want}"), lines
+
+
+def test_a_daemon_with_an_invalid_config_logs_one_line_and_exits_78(tmp_path, syslog, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('[intake]\nsettle = "soon"\ntimer = -1\n')
+    assert main(["-c", str(config), "daemon"]) == 78
+    err = capsys.readouterr().err
+    assert err.startswith(f"carpswitch: daemon: cannot run: configuration error: {config}: ")
+    assert err.count("\n") == 1, err
+    lines = _syslog_lines(syslog)
+    assert len(lines) == 1 and "daemon: cannot run: configuration error: " in lines[0], lines
 
 
 def test_reconcile_exits_1_when_a_transition_failed(config, fake_controller, capsys):
