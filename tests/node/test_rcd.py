@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from carpswitch.engine.lock import ActorLock
 from carpswitch.lab.paths import NODE_MARKER_ENV
 from carpswitch.lab.procs import node_processes, terminate, wait_gone
 from tests.node.conftest import wait_until
@@ -154,6 +155,26 @@ def test_shutdown_demotes_a_primary_whose_daemon_is_not_running(make_lab_node, t
     assert [(r.kind, r.outcome) for r in intake.journal()][-1] == ("demote", "succeeded")
 
 
+def test_shutdown_demotes_once_a_carpswitch_that_is_acting_lets_go(make_lab_node, tmp_path):
+    intake = primary_lab_node(make_lab_node)
+    rc = rc_for_node(tmp_path, intake)
+    output = tmp_path / "faststop.out"
+    with ActorLock(intake.run_dir), output.open("w") as out:  # a worker is acting
+        shutdown = subprocess.Popen(
+            ["dash", str(rc.script), "faststop"], env=rc.env, stdout=out, stderr=out
+        )
+        try:
+            refused = wait_until(lambda: "another carpswitch is acting" in output.read_text(), 30)
+            assert refused, output.read_text()
+            assert intake.role() == "primary"
+        except BaseException:
+            shutdown.kill()
+            raise
+    assert shutdown.wait(timeout=60) == 0
+    assert intake.role() == "secondary", output.read_text()
+    assert "WARNING" not in output.read_text()
+
+
 def test_shutdown_stops_the_daemon_and_then_demotes(make_lab_node, tmp_path):
     intake = primary_lab_node(make_lab_node)
     rc = rc_for_node(tmp_path, intake)
@@ -221,6 +242,23 @@ def test_the_shutdown_demotion_is_bounded_by_its_deadline(rc):
     assert "carpswitch_shutdown_timeout" in result.stderr
     assert "below rcshutdown_timeout" not in result.stderr
     assert not node_processes(rc.marker), "the demotion outlived its deadline"
+
+
+def test_a_shutdown_demotion_waits_for_another_carpswitch_to_let_go(rc):
+    # `carpswitch demote` exits 75 at once when a worker (started by the devd hook while no
+    # daemon runs) or an admin holds the actor lock: that must not skip the demotion
+    result = rc.run("faststop", FAKE_DEMOTE_BUSY="2")
+    assert result.returncode == 0
+    assert [c for c in rc.calls() if c.endswith(" demote")] == [f"-c {rc.config} demote"] * 3
+    assert "WARNING" not in result.stderr, result.stderr
+
+
+def test_a_busy_shutdown_demotion_gives_up_at_the_deadline(rc):
+    rc.rc_conf(carpswitch_shutdown_timeout="8")
+    began = time.monotonic()
+    result = rc.run("faststop", FAKE_DEMOTE_BUSY="1000")
+    assert time.monotonic() - began < 8 + 2
+    assert "shutdown demotion failed (exit 75)" in result.stderr
 
 
 def test_a_daemon_that_ignores_sigterm_gets_half_the_deadline(rc):
