@@ -138,8 +138,9 @@ class Controller:
             return plan_demote(topology, group)
         saved = self.book.load()
         if saved.held:
+            why = saved.note or f"{len(saved.failures)} failed promotions"
             raise Refused(
-                f"group {group.name}: {len(saved.failures)} failed promotions; this node stays "
+                f"group {group.name}: {why}; this node stays "
                 "BACKUP until an admin runs `carpswitch clear`"
             )
         vhid = state.vhid(group.vhid, group.interface)
