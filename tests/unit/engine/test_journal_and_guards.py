@@ -272,23 +272,16 @@ class FakeSysctl:
     def run(self, command, *args, timeout=None, ok_codes=(0,), stdin=None):
         assert command == "sysctl"
         if args[0] == "-n":
-            return CommandResult(
-                argv=(command, *args),
-                exit_status=0,
-                stdout=f"{self.demotion}\n",
-                stderr="",
-                duration=0.0,
-            )
+            return printed((command, *args), f"{self.demotion}\n")
         name, _, value = args[0].partition("=")
         old, self.demotion = self.demotion, self.demotion + int(value)
         self.writes.append(int(value))
-        return CommandResult(
-            argv=(command, *args),
-            exit_status=0,
-            stdout=f"{name}: {old} -> {self.demotion}\n",
-            stderr="",
-            duration=0.0,
-        )
+        return printed((command, *args), f"{name}: {old} -> {self.demotion}\n")
+
+
+def printed(argv, stdout):
+    """What the runner returns for a command that printed `stdout` and exited 0."""
+    return CommandResult(argv=argv, exit_status=0, stdout=stdout, stderr="", duration=0.0)
 
 
 @pytest.mark.parametrize(
@@ -312,8 +305,7 @@ def test_boottime_is_read_with_sysctl_and_none_when_it_cannot_be():
             assert (command, *args) == ("sysctl", "-n", "kern.boottime")
             if self.error:
                 raise CommandFailed((command, *args), 1, "", self.error)
-            text = "{ sec = 5, usec = 6 } Thu Jan  1 00:00:05 1970\n"
-            return CommandResult(argv=args, exit_status=0, stdout=text, stderr="", duration=0.0)
+            return printed(args, "{ sec = 5, usec = 6 } Thu Jan  1 00:00:05 1970\n")
 
     assert current_boottime(Sysctl(), 5) == 5
     assert current_boottime(Sysctl("sysctl: unknown oid 'kern.boottime'"), 5) is None
