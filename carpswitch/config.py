@@ -18,7 +18,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from carpswitch.errors import ConfigError
-from carpswitch.statefiles import check_config_file, check_private_dir
+from carpswitch.strictmodes import check_config_file, check_private_dir
 
 DEFAULT_CONFIG_PATH = "/usr/local/etc/carpswitch.toml"
 CONFIG_ENV = "CARPSWITCH_CONFIG"

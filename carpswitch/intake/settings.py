@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from carpswitch.errors import ConfigError
-from carpswitch.statefiles import check_config_file, check_private_dir
+from carpswitch.strictmodes import check_config_file, check_private_dir
 
 # The same values as carpswitch.config (a unit test keeps them equal).
 DEFAULT_CONFIG_PATH = "/usr/local/etc/carpswitch.toml"
