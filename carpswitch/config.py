@@ -18,6 +18,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from carpswitch.errors import ConfigError
+from carpswitch.strictmodes import check_config_file, check_private_dir
 
 DEFAULT_CONFIG_PATH = "/usr/local/etc/carpswitch.toml"
 CONFIG_ENV = "CARPSWITCH_CONFIG"
@@ -209,21 +210,30 @@ def load_config(explicit: str | None = None, environ: Mapping[str, str] | None =
     """Read and validate the config; a missing default file means "hast.conf alone".
 
     Raises ConfigError (every problem, each prefixed with the file) for a missing explicit
-    file, bad TOML or values that do not validate.
+    file, bad TOML or values that do not validate, and UnsafePath (a ConfigError) for a
+    config file, state_dir or run_dir that another user owns or can write.
     """
     path = config_path(explicit, environ)
     file = Path(path)
     if not file.exists():
         if path == DEFAULT_CONFIG_PATH:
-            return Config()
+            return _private_dirs_checked(Config())
         raise ConfigError(path, ["no such file"])
+    check_config_file(path)
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
     except OSError as exc:
         raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
-    return parse_config(data, path)
+    return _private_dirs_checked(parse_config(data, path))
+
+
+def _private_dirs_checked(config: Config) -> Config:
+    """`config`, once its state_dir and run_dir are safe (carpswitch.statefiles)."""
+    check_private_dir(config.paths.state_dir)
+    check_private_dir(config.paths.run_dir)
+    return config
 
 
 def parse_config(data: Mapping[str, Any], path: str = "carpswitch.toml") -> Config:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from carpswitch.context import NodeContext
 from carpswitch.engine.decide import Circumstances, decide
+from carpswitch.engine.demotion import current_boottime
 from carpswitch.engine.executor import Executor, StepListener
 from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
@@ -137,8 +138,9 @@ class Controller:
             return plan_demote(topology, group)
         saved = self.book.load()
         if saved.held:
+            why = saved.note or f"{len(saved.failures)} failed promotions"
             raise Refused(
-                f"group {group.name}: {len(saved.failures)} failed promotions; this node stays "
+                f"group {group.name}: {why}; this node stays "
                 "BACKUP until an admin runs `carpswitch clear`"
             )
         vhid = state.vhid(group.vhid, group.interface)
@@ -149,7 +151,8 @@ class Controller:
                 "promote anyway with --force (risks two primaries)"
             )
         interface = group.interface or (vhid.interface if vhid else None)
-        return plan_promote(topology, group, self.config, interface, saved.demotion_added)
+        added = saved.demotion_of_boot(self._boottime())
+        return plan_promote(topology, group, self.config, interface, added)
 
     def _select(self, topology: Topology, names: Sequence[str]) -> list[Group]:
         if not names:
@@ -193,7 +196,10 @@ class Controller:
                 if r.step.kind == "carp_demote" and r.outcome is StepOutcome.OK
             )
             state = self.book.record_failure(
-                self.config.failover.max_failures, self.config.failover.failure_window, added
+                self.config.failover.max_failures,
+                self.config.failover.failure_window,
+                added,
+                self._boottime(),
             )
             if state.held:
                 log.error(
@@ -205,6 +211,10 @@ class Controller:
             r.step.kind == "carp_undemote" and r.outcome is StepOutcome.OK for r in record.steps
         ):
             self.book.record_success()
+
+    def _boottime(self) -> int | None:
+        """This boot (kern.boottime), which the demotion carpswitch added is tied to."""
+        return current_boottime(self.context.runner, self.config.timeouts.observe)
 
     def wait_for_notifications(self) -> None:
         """Let running notify hooks finish (each is bounded by its timeout)."""

@@ -11,6 +11,9 @@ from carpswitch.config import ResourceKind
 from carpswitch.model import NodeState, TransitionRecord
 from carpswitch.topology import Resource, Topology
 
+#: Problems with state files listed one by one in `status`; the rest are counted.
+STATE_PROBLEMS_SHOWN = 3
+
 
 class ControllerStatus(BaseModel):
     """carpswitch's own state: transitions in progress, guard rails, maintenance."""
@@ -18,10 +21,13 @@ class ControllerStatus(BaseModel):
     running: list[TransitionRecord] = Field(default_factory=list)
     failures: int = 0  # failed promotions within the window
     held: bool = False  # staying BACKUP until `carpswitch clear`
-    demotion_added: int = 0  # what carpswitch added to net.inet.carp.demotion
+    held_because: str | None = None  # when not by counted failures (an unreadable book)
+    demotion_added: int = 0  # what carpswitch added to net.inet.carp.demotion in this boot
     paused: str | None = None  # why and since when, when paused
     last: TransitionRecord | None = None
     intake: list[str] = Field(default_factory=list)  # pause, daemon/worker, events waiting
+    state_problems: list[str] = Field(default_factory=list)  # journal lines skipped, ...
+    set_aside: list[str] = Field(default_factory=list)  # unreadable state files kept aside
 
 
 def status_document(
@@ -71,9 +77,17 @@ def controller_text(controller: ControllerStatus) -> list[str]:
         f"  failed promotions (window): {controller.failures}"
         + ("; HELD BACKUP until `carpswitch clear`" if controller.held else "")
     )
+    if controller.held_because:
+        lines.append(f"  held because {controller.held_because}")
     if controller.demotion_added:
         lines.append(f"  CARP demotion added by carpswitch: {controller.demotion_added}")
     lines += [f"  {line}" for line in controller.intake]
+    shown = controller.state_problems[:STATE_PROBLEMS_SHOWN]
+    lines += [f"  state file: {problem}" for problem in shown]
+    if len(controller.state_problems) > len(shown):
+        lines.append(f"  state file: ... and {len(controller.state_problems) - len(shown)} more")
+    if controller.set_aside:
+        lines.append(f"  unreadable state files set aside: {', '.join(controller.set_aside)}")
     return lines
 
 

@@ -6,27 +6,36 @@ import json
 
 from carpswitch.config import Config, load_config
 from carpswitch.context import NodeContext
+from carpswitch.engine.demotion import current_boottime
 from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.describe import describe_intake
 from carpswitch.report import ControllerStatus, status_document, status_text
+from carpswitch.statefiles import set_aside_files
 
 
-def controller_status(config: Config) -> ControllerStatus:
-    """carpswitch's own state from the journal, the failure book and the pause flag."""
-    journal = Journal(config.paths.state_dir)
+def controller_status(config: Config, boottime: int | None) -> ControllerStatus:
+    """carpswitch's own state from the journal, the failure book and the pause flag.
+
+    Reads only: an unreadable book shows as held with its reason (actors set it aside).
+    """
+    state_dir = config.paths.state_dir
+    journal = Journal(state_dir)
     records = journal.records()
-    book = FailureBook(config.paths.state_dir).load()
+    book = FailureBook(state_dir).peek()
     return ControllerStatus(
         running=journal.running(records),
         failures=len(book.failures),
         held=book.held,
-        demotion_added=book.demotion_added,
-        paused=PauseFlag(config.paths.state_dir).reason(),
+        held_because=book.note,
+        demotion_added=book.demotion_of_boot(boottime),
+        paused=PauseFlag(state_dir).reason(),
         last=records[-1] if records else None,
         intake=describe_intake(config),
+        state_problems=journal.problems,
+        set_aside=set_aside_files(state_dir),
     )
 
 
@@ -35,7 +44,7 @@ def run_status(config_path: str | None, as_json: bool = False) -> int:
     config = load_config(config_path)
     context = NodeContext(config)
     topology, state = context.observe()
-    ours = controller_status(config)
+    ours = controller_status(config, current_boottime(context.runner, config.timeouts.observe))
     if as_json:
         print(json.dumps(status_document(topology, state, ours), indent=2))
     else:

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 from carpswitch.errors import CarpswitchError
+from carpswitch.statefiles import make_private_dir, open_lock_file
 
 LOCK_NAME = "carpswitch.lock"
 
@@ -26,8 +27,8 @@ class ActorLock:
         self._fd: int | None = None
 
     def __enter__(self) -> ActorLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        make_private_dir(str(self.path.parent))
+        fd = open_lock_file(str(self.path))
         deadline = time.monotonic() + self.wait
         while True:
             try:

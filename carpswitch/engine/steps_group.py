@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from carpswitch.config import ResourceKind
+from carpswitch.engine.demotion import take_back
 from carpswitch.engine.step import Step, StepContext, StepFailed
 from carpswitch.engine.steps_fs import USABLE_HEALTH
 from carpswitch.errors import CommandError, CommandFailed
@@ -196,7 +197,8 @@ class ForceBackup(Step):
 
 
 class LowerDemotion(Step):
-    """Take back the demotion an earlier failed promotion added (`sysctl ...=-N`)."""
+    """Take back the demotion an earlier failed promotion added (`sysctl ...=-N`), never
+    more than is there (carpswitch.engine.demotion)."""
 
     kind = "carp_undemote"
     timeout_key = "observe"
@@ -209,5 +211,4 @@ class LowerDemotion(Step):
         return f"sysctl {commands.DEMOTION_SYSCTL}=-{self.amount} (take back our demotion)"
 
     def do(self, ctx: StepContext) -> str:
-        argv = commands.sysctl_set(commands.DEMOTION_SYSCTL, -self.amount)
-        return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        return take_back(ctx.observer, self.amount, ctx.timeout(self.timeout_key))

@@ -16,6 +16,7 @@ import time
 from typing import NamedTuple
 
 from carpswitch.errors import ParseError
+from carpswitch.statefiles import FILE_MODE, describe_os_error, make_private_dir, read_state_file
 
 INBOX_NAME = "events"
 EVENT_SOURCE = "intake event"
@@ -85,14 +86,17 @@ class Inbox:
     """run_dir/events: `record` from any number of hooks, `take` from the one acting process."""
 
     def __init__(self, run_dir: str) -> None:
+        self.run_dir = run_dir
         self.directory = os.path.join(run_dir, INBOX_NAME)
 
     def record(self, event: IntakeEvent) -> str:
         """Store `event` atomically; return its file."""
-        os.makedirs(self.directory, exist_ok=True)
+        make_private_dir(self.run_dir)
+        make_private_dir(self.directory)
         name = f"{time.time_ns():020d}-{os.getpid()}{EVENT_SUFFIX}"
         temporary = os.path.join(self.directory, f".{name}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(temporary, flags, FILE_MODE)
         try:
             os.write(fd, event.encode())
         finally:
@@ -105,17 +109,23 @@ class Inbox:
         """Every stored event, oldest first, removed from the inbox.
 
         A file that does not hold an event is removed too (so it cannot come back on every
-        call) and named in `problems`.
+        call) and named in `problems`; so is what is not a regular file (never followed).
         """
         events: list[IntakeEvent] = []
         problems: list[str] = []
         for path in self._event_files():
             try:
-                with open(path, "rb") as file:
-                    data = file.read()
-                os.unlink(path)
+                data = read_state_file(path)
             except FileNotFoundError:
                 continue
+            except OSError as exc:
+                problems.append(f"{os.path.basename(path)}: {describe_os_error(exc)}")
+                _remove(path)
+                continue
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue  # another taker was first: the event is theirs
             try:
                 events.append(decode_event(data))
             except ParseError as exc:
@@ -149,6 +159,19 @@ class Inbox:
                     os.unlink(path)
             except FileNotFoundError:
                 continue
+
+
+def _remove(path: str) -> None:
+    """Remove a file or (empty) directory that is not an event; leave what cannot be."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
 
 
 def _is_event_name(name: str) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import os
 
+from carpswitch.statefiles import make_private_dir, open_lock_file
+
 INTAKE_LOCK_NAME = "intake.lock"
 
 
@@ -31,8 +33,8 @@ class IntakeLock:
         """Take the lock if nobody holds it; return whether this process now holds it."""
         if self._fd is not None:
             return True
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        make_private_dir(os.path.dirname(self.path))
+        fd = open_lock_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -61,8 +63,10 @@ def is_busy(run_dir: str) -> bool:
     replaced by the one the hook then starts.
     """
     try:
-        fd = os.open(os.path.join(run_dir, INTAKE_LOCK_NAME), os.O_RDWR)
-    except FileNotFoundError:
+        fd = os.open(
+            os.path.join(run_dir, INTAKE_LOCK_NAME), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
+        )
+    except OSError:  # absent, or not a lock file: the worker's IntakeLock sets it aside
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from carpswitch.errors import ConfigError
+from carpswitch.strictmodes import check_config_file, check_private_dir
 
 # The same values as carpswitch.config (a unit test keeps them equal).
 DEFAULT_CONFIG_PATH = "/usr/local/etc/carpswitch.toml"
@@ -39,14 +40,18 @@ def read_hook_settings(
 ) -> HookSettings:
     """run_dir and state_dir from the config's `[paths]`, defaults where absent.
 
-    Raises ConfigError for a missing explicit file, bad TOML or a non-string path.
+    Raises ConfigError for a missing explicit file, bad TOML or a non-string path, and
+    UnsafePath (a ConfigError) for a config, run_dir or state_dir another user can change.
     """
     path = config_path(explicit, environ)
     try:
+        check_config_file(path)
         with open(path, "rb") as file:
             data = tomllib.load(file)
     except FileNotFoundError:
         if path == DEFAULT_CONFIG_PATH:
+            check_private_dir(DEFAULT_RUN_DIR)
+            check_private_dir(DEFAULT_STATE_DIR)
             return HookSettings(None, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR)
         raise ConfigError(path, ["no such file"]) from None
     except tomllib.TOMLDecodeError as exc:
@@ -58,6 +63,8 @@ def read_hook_settings(
         raise ConfigError(path, ["paths: expected a table"])
     run_dir = _path_value(paths, "run_dir", DEFAULT_RUN_DIR, path)
     state_dir = _path_value(paths, "state_dir", DEFAULT_STATE_DIR, path)
+    check_private_dir(run_dir)
+    check_private_dir(state_dir)
     return HookSettings(os.path.abspath(path), run_dir, state_dir)
 
 

@@ -173,6 +173,7 @@ def _sysctls(facts: NodeFacts) -> SysctlState:
             "kern.hostname": facts.name,
             "kern.hostuuid": facts.hostuuid,
             "kern.hostid": facts.hostid,
+            "kern.boottime": f"{time.time():.6f}",  # SEC.USEC, as sysctl's timeval
             "net.inet.carp.allow": 1,
             "net.inet.carp.preempt": 0,
             "net.inet.carp.log": 1,

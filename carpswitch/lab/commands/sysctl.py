@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getopt
+import time
 from dataclasses import dataclass
 
 from carpswitch.lab.context import ShimContext
@@ -28,6 +29,7 @@ OIDS: dict[str, Oid] = {
     "kern.hostname": Oid("string"),
     "kern.hostuuid": Oid("string"),
     "kern.hostid": Oid("unsigned integer"),
+    "kern.boottime": Oid("struct timeval", writable=False),
     "net.inet.carp.allow": Oid("integer"),
     "net.inet.carp.dscp": Oid("integer"),
     "net.inet.carp.preempt": Oid("integer"),
@@ -87,7 +89,16 @@ def _values(ctx: ShimContext) -> dict[str, int | str]:
     values = dict(ctx.store.read(SysctlState).values)
     values["kern.osrelease"] = ctx.facts.osrelease
     values["security.jail.jailed"] = 0
+    values["kern.boottime"] = timeval_text(str(values.get("kern.boottime", "0.0")))
     return values
+
+
+def timeval_text(stored: str) -> str:
+    """A struct timeval as S_timeval prints it: `{ sec = S, usec = U } ` and ctime(3)
+    without its newline. The node keeps kern.boottime as `SEC.USEC`."""
+    sec_text, _, usec_text = stored.partition(".")
+    sec = int(sec_text)
+    return f"{{ sec = {sec}, usec = {int(usec_text or 0)} }} {time.ctime(sec)}"
 
 
 def _format(ctx: ShimContext, flags: _Flags, name: str, value: int | str) -> str:

@@ -100,10 +100,10 @@ def test_reconcile_while_another_acts_exits_75(config, fake_controller, capsys):
 
 
 def test_a_daemon_that_cannot_bind_its_socket_exits_71(tmp_path, capsys):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
+    run_dir = tmp_path / "run"
+    (run_dir / "intake.sock" / "blocker").mkdir(parents=True)  # cannot be removed for bind
     config = tmp_path / "c.toml"
-    config.write_text(f'[paths]\nrun_dir = "{blocker}/run"\n')
+    config.write_text(f'[paths]\nrun_dir = "{run_dir}"\n')
     assert commands.run_daemon(str(config)) == 71
     assert "daemon:" in capsys.readouterr().err
 

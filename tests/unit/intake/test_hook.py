@@ -130,10 +130,11 @@ def test_a_broken_config_exits_78_with_one_syslog_line(tmp_path, syslog_lines, s
 
 
 def test_an_unwritable_run_dir_exits_71_with_one_syslog_line(tmp_path, syslog_lines, spawned):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "events").write_text("")  # the inbox cannot be made there
     config = tmp_path / "c.toml"
-    config.write_text(f'[paths]\nrun_dir = "{blocker}/run"\n')
+    config.write_text(f'[paths]\nrun_dir = "{run_dir}"\n')
     assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 71
     assert len(syslog_lines) == 1
     spawned.assert_not_called()

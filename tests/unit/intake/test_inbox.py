@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -120,3 +121,29 @@ def test_the_encoding_is_one_tab_separated_line():
 def test_describe_reads_like_a_journal_trigger():
     assert IntakeEvent("hook", "MASTER", "1@vtnet0").describe() == "hook MASTER 1@vtnet0"
     assert IntakeEvent("resume").describe() == "resume"
+
+
+def test_the_inbox_is_private_and_its_events_too(tmp_path):
+    run_dir = tmp_path / "run"
+    path = Inbox(str(run_dir)).record(IntakeEvent("hook", "MASTER", "1@vtnet0", 1.0))
+    assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((run_dir / "events").stat().st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_an_event_that_is_a_symlink_or_a_directory_is_dropped_never_followed(tmp_path):
+    inbox = Inbox(str(tmp_path))
+    good = IntakeEvent("hook", "MASTER", "1@vtnet0", 1.0)
+    inbox.record(good)
+    victim = tmp_path / "victim"
+    victim.write_bytes(IntakeEvent("forged", "MASTER", "1@vtnet0", 2.0).encode())
+    link = Path(inbox.directory) / "00000000000000000001-1.event"
+    link.symlink_to(victim)
+    directory = Path(inbox.directory) / "00000000000000000002-1.event"
+    directory.mkdir()
+    taken = inbox.take()
+    assert taken.events == [good]
+    assert [p.split(":")[0] for p in taken.problems] == [link.name, directory.name]
+    assert "symbolic link" in taken.problems[0]
+    assert not os.path.lexists(link) and not directory.exists()
+    assert victim.exists()
