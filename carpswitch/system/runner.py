@@ -96,6 +96,7 @@ class Runner:
         self.default_timeout = default_timeout
         self.stuck_grace = stuck_grace
         base = dict(os.environ if env is None else env)
+        base.pop(INFLIGHT_ENV, None)  # run by a recorded command (a hook): not its token
         self._env = {**base, "LANG": "C", "LC_ALL": "C"}
         self._inflight = InflightBook(run_dir) if run_dir else None
 

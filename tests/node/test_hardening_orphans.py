@@ -19,12 +19,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from carpswitch.cli import main
 from carpswitch.config import load_config
 from carpswitch.lab.faults import Fault
 from carpswitch.lab.node import LabNode, LabResource
 from carpswitch.lab.state import FaultCounterState
 from tests.node.conftest import wait_until
+from tests.node.test_transitions import carpswitch
 
 pytestmark = pytest.mark.node
 
@@ -50,13 +50,6 @@ def configure(node: LabNode) -> str:
     path = Path(node.config_path)
     path.write_text(path.read_text() + TIMEOUTS)
     return str(path)
-
-
-def carpswitch(config: str, *args: str) -> int:
-    try:
-        return main(["-c", config, *args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
 
 
 def running(node: LabNode, command: str, *args: str) -> list[psutil.Process]:

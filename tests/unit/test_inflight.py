@@ -6,6 +6,7 @@ import os
 import psutil
 import pytest
 
+from carpswitch.system import inflight
 from carpswitch.system.inflight import (
     INFLIGHT_ENV,
     InflightBook,
@@ -60,7 +61,8 @@ def test_the_runner_records_each_command_while_it_runs_and_removes_it_after(tmp_
 
 
 def test_without_a_run_dir_commands_run_unrecorded(tmp_path):
-    result = Runner().run("/bin/sh", "-c", f'echo "${{{INFLIGHT_ENV}:-none}}"')
+    inherited = {**os.environ, INFLIGHT_ENV: "0123456789abcdef"}  # carpswitch run by a hook
+    result = Runner(env=inherited).run("/bin/sh", "-c", f'echo "${{{INFLIGHT_ENV}:-none}}"')
     assert result.stdout == "none\n"
     missing = tmp_path / "not-yet"
     assert Runner(run_dir=str(missing)).run("/bin/true").exit_status == 0
@@ -126,3 +128,14 @@ def test_a_record_of_another_user_is_removed_unread(tmp_path):
     os.chown(forged, 65534, 65534)
     assert "forged" not in {r.token for r in book.records()}
     assert not forged.exists()
+
+
+def test_the_psutil_identity_used_off_linux_agrees_with_proc(monkeypatch):
+    child = psutil.Popen(["/bin/sleep", "5"])
+    try:
+        from_proc = identify(child.pid)
+        monkeypatch.setattr(inflight, "_PROC_STAT", False)
+        assert from_proc is not None and from_proc.same_as(identify(child.pid))
+    finally:
+        child.kill()
+        child.wait()

@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from carpswitch.system.inflight import INFLIGHT_ENV, boot_time, identify
 from carpswitch.system.orphans import end_orphans
+from tests.node.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,15 +30,6 @@ _COMMAND = 'sleep 60 & echo "$$ $!" > {pids}; wait'
 
 def _alive(pid: int) -> bool:
     return identify(pid) is not None
-
-
-def _wait(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def _has_pid_line(run_dir: Path) -> bool:
@@ -65,9 +58,9 @@ def actor(tmp_path):
             cwd=ROOT,
         )
         started.append(process)
-        assert _wait(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2)
+        assert wait_until(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2, 15)
         pids.extend(int(p) for p in pidfile.read_text().split())
-        assert _wait(lambda: _has_pid_line(tmp_path))
+        assert wait_until(lambda: _has_pid_line(tmp_path), 15)
         return process, list(pids)
 
     yield start
@@ -149,40 +142,37 @@ def test_a_record_of_an_earlier_boot_kills_nothing(tmp_path, bystander):
     assert not path.exists()
 
 
+@contextlib.contextmanager
+def _carrying(token: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A process in its own session with `token` in its environment, as the runner starts."""
+    process = subprocess.Popen(
+        ["/bin/sleep", "60"], start_new_session=True, env={**os.environ, INFLIGHT_ENV: token}
+    )
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_a_command_spawned_just_before_its_actor_died_is_found_by_its_token(tmp_path):
     head = {"owner": _dead_owner(), "boot": boot_time(), "argv": ["/bin/sleep", "60"]}
     path = _write_record(tmp_path, "f00dfeedf00dfeed", head)  # write 2 never happened
-    spawned = subprocess.Popen(
-        ["/bin/sleep", "60"],
-        start_new_session=True,
-        env={**os.environ, INFLIGHT_ENV: "f00dfeedf00dfeed"},
-    )
-    try:
+    with _carrying("f00dfeedf00dfeed") as spawned:
         assert end_orphans(str(tmp_path)) == []
-        assert _wait(lambda: spawned.poll() is not None, 3)
+        assert wait_until(lambda: spawned.poll() is not None, 3)
         assert spawned.returncode == -signal.SIGKILL
-        assert not path.exists()
-    finally:
-        spawned.kill()
-        spawned.wait()
+    assert not path.exists()
 
 
 def test_a_token_carrier_started_long_after_the_record_is_not_its_command(tmp_path):
     head = {"owner": _dead_owner(), "boot": boot_time(), "argv": ["/bin/sleep", "60"]}
     path = _write_record(tmp_path, "0123456789abcdef", head)
     os.utime(path, (time.time() - 3600, time.time() - 3600))
-    later = subprocess.Popen(
-        ["/bin/sleep", "60"],
-        start_new_session=True,
-        env={**os.environ, INFLIGHT_ENV: "0123456789abcdef"},
-    )
-    try:
+    with _carrying("0123456789abcdef") as later:
         assert end_orphans(str(tmp_path)) == []
         assert later.poll() is None
-        assert not path.exists()
-    finally:
-        later.kill()
-        later.wait()
+    assert not path.exists()
 
 
 def test_an_orphan_that_survives_sigkill_keeps_its_record_and_the_actor_goes_on(
