@@ -24,15 +24,8 @@ from dataclasses import dataclass
 
 import psutil
 
-from carpswitch.system.inflight import (
-    INFLIGHT_ENV,
-    InflightBook,
-    Record,
-    boot_time,
-    identify,
-    is_running_here,
-    own_identity,
-)
+from carpswitch.system.identity import boot_time, identify, own_identity
+from carpswitch.system.inflight import INFLIGHT_ENV, InflightBook, Record, is_running_here
 
 log = logging.getLogger(__name__)
 

@@ -6,15 +6,8 @@ import os
 import psutil
 import pytest
 
-from carpswitch.system import inflight
-from carpswitch.system.inflight import (
-    INFLIGHT_ENV,
-    InflightBook,
-    ProcessIdentity,
-    identify,
-    is_running_here,
-    own_identity,
-)
+from carpswitch.system.identity import identify, own_identity
+from carpswitch.system.inflight import INFLIGHT_ENV, InflightBook, is_running_here
 from carpswitch.system.runner import Runner
 
 
@@ -100,24 +93,6 @@ def test_an_unreadable_record_still_yields_its_token(tmp_path):
     assert (torn.owner, torn.command, torn.argv) == (None, None, ())
 
 
-def test_identity_tells_a_reused_pid_apart():
-    me = own_identity()
-    assert me is not None
-    assert me.same_as(identify(os.getpid()))
-    assert not me.same_as(ProcessIdentity(me.pid, me.start + 1.0))
-    assert not me.same_as(ProcessIdentity(me.pid + 1, me.start))
-
-
-def test_a_zombie_has_no_identity():
-    child = psutil.Popen(["/bin/true"])
-    try:
-        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
-        assert identify(child.pid) is None
-        assert identify(child.pid, zombie_is_gone=False) is not None
-    finally:
-        child.wait()
-
-
 def test_a_record_of_another_user_is_removed_unread(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root to give a file away")
@@ -128,14 +103,3 @@ def test_a_record_of_another_user_is_removed_unread(tmp_path):
     os.chown(forged, 65534, 65534)
     assert "forged" not in {r.token for r in book.records()}
     assert not forged.exists()
-
-
-def test_the_psutil_identity_used_off_linux_agrees_with_proc(monkeypatch):
-    child = psutil.Popen(["/bin/sleep", "5"])
-    try:
-        from_proc = identify(child.pid)
-        monkeypatch.setattr(inflight, "_PROC_STAT", False)
-        assert from_proc is not None and from_proc.same_as(identify(child.pid))
-    finally:
-        child.kill()
-        child.wait()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from carpswitch.system.inflight import INFLIGHT_ENV, boot_time, identify
+from carpswitch.system.identity import boot_time, identify
+from carpswitch.system.inflight import INFLIGHT_ENV
 from carpswitch.system.orphans import end_orphans
 from tests.node.conftest import wait_until
 
