@@ -129,9 +129,11 @@ class InflightBook:
             {"owner": [owner.pid, owner.start], "boot": boot_time(), "argv": list(argv)}
         )
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        _RUNNING.add(token)  # before the file exists: a reaper in another thread skips it
         try:
             fd = os.open(path, flags, 0o600)
         except OSError as exc:
+            _RUNNING.discard(token)
             self._cannot_record(exc)
             return None
         try:
@@ -142,9 +144,9 @@ class InflightBook:
             os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(path)
+            _RUNNING.discard(token)
             self._cannot_record(exc)
             return None
-        _RUNNING.add(token)
         return CommandRecord(path, token, fd)
 
     def records(self) -> Iterator[Record]:

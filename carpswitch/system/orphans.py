@@ -7,10 +7,12 @@ and start no longer match), or when it is this process's own and no longer runni
 beside us, an actor's notify hook finishing) are left alone.
 
 An orphan's whole process group is SIGKILLed. The group is the command's pid: the command
-is a session leader, and neither FreeBSD nor Linux reuse a pid while a group of that id
-exists, so survivors of a dead leader are still found by it. If the pid belongs to a later
-process, the command is long gone. The wait after SIGKILL is bounded: a process stuck in
-the kernel keeps its record, is logged, and is tried again by the next actor.
+is a session leader, and no pid is reused while a group of that id exists (FreeBSD:
+sys/kern/kern_fork.c fork_findpid skips ids in proc_id_grpidmap; Linux keeps the struct
+pid), so survivors of a dead leader are still found by it. If the pid belongs to a later
+process (kern.randompid makes that come early), the command is long gone. The wait after
+SIGKILL is bounded: a process stuck in the kernel keeps its record, is logged, and is
+tried again by the next actor.
 """
 
 from __future__ import annotations

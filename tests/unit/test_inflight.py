@@ -1,5 +1,6 @@
 """The record of running commands (run_dir/inflight): written before, completed after spawn."""
 
+import errno
 import json
 import os
 
@@ -103,3 +104,15 @@ def test_a_record_of_another_user_is_removed_unread(tmp_path):
     os.chown(forged, 65534, 65534)
     assert "forged" not in {r.token for r in book.records()}
     assert not forged.exists()
+
+
+def test_a_full_run_dir_never_stops_a_command(tmp_path, monkeypatch, caplog):
+    def disk_full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", disk_full)
+    result = Runner(run_dir=str(tmp_path)).run("/bin/echo", "demoted")
+    monkeypatch.undo()
+    assert result.stdout == "demoted\n"
+    assert list((tmp_path / "inflight").iterdir()) == []  # no half record left behind
+    assert "commands run unrecorded" in caplog.text and "No space left" in caplog.text
