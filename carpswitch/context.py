@@ -23,7 +23,7 @@ class NodeContext:
 
     def __init__(self, config: Config, runner: CommandRunner | None = None) -> None:
         self.config = config
-        self.runner = runner or Runner(config.commands)
+        self.runner = runner or Runner(config.commands, run_dir=config.paths.run_dir)
         self.observer = Observer(self.runner, config)
 
     def node_names(self) -> list[str]:

@@ -41,6 +41,14 @@ class CommandFailed(CommandError):
         super().__init__(argv, f"exit status {exit_status}: {detail}")
 
 
+class CommandNotStarted(CommandError):
+    """The command exists but the system could not start it (no fork, no file descriptor)."""
+
+    def __init__(self, argv: Sequence[str], reason: str) -> None:
+        self.reason = reason
+        super().__init__(argv, f"cannot start: {reason}")
+
+
 class CommandTimedOut(CommandError):
     """The command ran past its timeout and was killed (with its process group)."""
 
@@ -48,7 +56,31 @@ class CommandTimedOut(CommandError):
         self.timeout = timeout
         self.stdout = stdout
         self.stderr = stderr
-        super().__init__(argv, f"timed out after {timeout:g} s and was killed")
+        super().__init__(argv, self._describe())
+
+    def _describe(self) -> str:
+        return f"timed out after {self.timeout:g} s and was killed"
+
+
+class CommandStuck(CommandTimedOut):
+    """A timed-out command had not ended `grace` seconds after SIGKILL of its group.
+
+    A process in the kernel (`zpool export` on a suspended pool) or a process outside the
+    group holding its output open. The runner stops waiting so that no lock is held
+    forever; the command's record stays in run_dir and the next actor tries again.
+    """
+
+    def __init__(
+        self, argv: Sequence[str], timeout: float, stdout: str, stderr: str, grace: float
+    ) -> None:
+        self.grace = grace
+        super().__init__(argv, timeout, stdout, stderr)
+
+    def _describe(self) -> str:
+        return (
+            f"timed out after {self.timeout:g} s and had not ended {self.grace:g} s after "
+            "SIGKILL (stuck in the kernel?); left for the next actor to end"
+        )
 
 
 class ParseError(CarpswitchError):

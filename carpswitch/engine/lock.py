@@ -1,8 +1,14 @@
-"""One actor at a time: an flock on run_dir/carpswitch.lock (a crash releases it)."""
+"""One actor at a time: an flock on run_dir/carpswitch.lock (a crash releases it).
+
+A crash does not end the commands the dead actor was running (each has its own session),
+so the new holder ends them first (carpswitch.system.orphans): no orphan changes the node
+while this actor observes and acts.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from pathlib import Path
@@ -10,6 +16,9 @@ from types import TracebackType
 
 from carpswitch.errors import CarpswitchError
 from carpswitch.statefiles import make_private_dir, open_lock_file
+from carpswitch.system.orphans import end_orphans
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "carpswitch.lock"
 
@@ -42,6 +51,10 @@ class ActorLock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        try:
+            end_orphans(str(self.path.parent))
+        except Exception:  # never keep an actor (a demotion) from running
+            log.exception("cannot end the commands a dead carpswitch left running")
         return self
 
     def __exit__(

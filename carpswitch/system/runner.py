@@ -6,24 +6,33 @@ named by their FreeBSD name (`hastctl`, `zpool`, ...) and resolved to an absolut
 the config's `[commands]` table or FreeBSD's default location, so a lab config can point
 the controller at simulated commands without it knowing.
 
-`sh` costs ~60 ms to import; the devd hook never imports this module.
+Each command runs in its own session (pgid = pid). A timeout SIGKILLs the whole group; a
+command still not ended a few seconds later is reported stuck (CommandStuck) instead of
+being waited for. With a run_dir, each command is recorded in run_dir/inflight while it
+runs, so that the next actor ends what a killed carpswitch left running (system/inflight).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
-import threading
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import sh
-
-from carpswitch.errors import CommandFailed, CommandNotFound, CommandTimedOut
+from carpswitch.errors import (
+    CommandFailed,
+    CommandNotFound,
+    CommandNotStarted,
+    CommandStuck,
+    CommandTimedOut,
+)
+from carpswitch.system.inflight import INFLIGHT_ENV, CommandRecord, InflightBook
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +53,8 @@ FREEBSD_COMMANDS: Mapping[str, str] = {
 }
 
 DEFAULT_TIMEOUT = 30.0
-
-# Every exit status and every signal is "ok" to sh: the runner judges them itself.
-_ALL_EXIT_CODES = list(range(-64, 256))
+#: How long a command may take to end after SIGKILL of its group before it counts as stuck.
+STUCK_GRACE = 3.0
 
 
 @dataclass(frozen=True)
@@ -81,11 +89,16 @@ class Runner:
         commands: Mapping[str, str] | None = None,
         default_timeout: float = DEFAULT_TIMEOUT,
         env: Mapping[str, str] | None = None,
+        run_dir: str | None = None,
+        stuck_grace: float = STUCK_GRACE,
     ) -> None:
         self._paths = {**FREEBSD_COMMANDS, **(commands or {})}
         self.default_timeout = default_timeout
+        self.stuck_grace = stuck_grace
         base = dict(os.environ if env is None else env)
+        base.pop(INFLIGHT_ENV, None)  # run by a recorded command (a hook): not its token
         self._env = {**base, "LANG": "C", "LC_ALL": "C"}
+        self._inflight = InflightBook(run_dir) if run_dir else None
 
     def path_of(self, command: str) -> str:
         """Absolute path the command name resolves to (a path is returned as is)."""
@@ -109,7 +122,8 @@ class Runner:
         """Run `command args...`; return its result or raise a CommandError.
 
         Raises CommandNotFound (no such executable), CommandTimedOut (killed, with its whole
-        process group, after `timeout` seconds) or CommandFailed (exit status not in
+        process group, after `timeout` seconds), CommandStuck (a CommandTimedOut that had
+        not ended `stuck_grace` seconds after the kill) or CommandFailed (exit status not in
         `ok_codes`; killed by a signal counts as 128 + signal number).
         """
         path = self.path_of(command)
@@ -119,7 +133,27 @@ class Runner:
             log.debug("run %s: not found", " ".join(argv))
             raise CommandNotFound(argv, path)
         started = time.monotonic()
-        exit_status, stdout, stderr, timed_out = _run_with_sh(argv, limit, self._env, stdin)
+        record = self._inflight.begin(argv) if self._inflight else None
+        env = self._env if record is None else {**self._env, INFLIGHT_ENV: record.token}
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            if record is not None:
+                record.finished()
+            if isinstance(exc, FileNotFoundError | PermissionError) or exc.errno == errno.ENOEXEC:
+                raise CommandNotFound(argv, path) from exc
+            raise CommandNotStarted(argv, exc.strerror or str(exc)) from exc
+        if record is not None:
+            record.started(process.pid)
+        ended = _wait_for(process, argv, limit, stdin, self.stuck_grace, record)
+        exit_status, stdout, stderr, timed_out = ended
         duration = time.monotonic() - started
         log.debug(
             "run %s: exit %s in %.3f s%s",
@@ -135,42 +169,57 @@ class Runner:
         return CommandResult(argv, exit_status, stdout, stderr, duration)
 
 
-def _run_with_sh(
-    argv: tuple[str, ...], timeout: float, env: Mapping[str, str], stdin: str | None
+def _wait_for(
+    process: subprocess.Popen[bytes],
+    argv: tuple[str, ...],
+    timeout: float,
+    stdin: str | None,
+    grace: float,
+    record: CommandRecord | None,
 ) -> tuple[int, str, str, bool]:
-    """Run argv in its own session; on timeout SIGKILL the whole session's group."""
-    try:
-        command = sh.Command(argv[0])
-    except sh.CommandNotFound as exc:
-        raise CommandNotFound(argv, argv[0]) from exc
-    process = command(
-        *argv[1:],
-        _bg=True,
-        _bg_exc=False,
-        _new_session=True,
-        _tty_out=False,
-        _env=dict(env),
-        _in=stdin if stdin is not None else "",
-        _ok_code=_ALL_EXIT_CODES,
-        _decode_errors="replace",
-        _truncate_exc=False,
-    )
-    killed = threading.Event()
+    """Collect output and exit status; on timeout SIGKILL the group and wait `grace` more.
 
-    def kill_group() -> None:
-        killed.set()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-
-    watchdog = threading.Timer(timeout, kill_group)
-    watchdog.daemon = True
-    watchdog.start()
+    A command has ended when its process has exited and its output pipes are closed. One
+    that is not ended `grace` seconds after the kill raises CommandStuck; its record stays.
+    """
+    timed_out = False
     try:
-        process.wait()
-    finally:
-        watchdog.cancel()
-    code = process.exit_code
-    exit_status = 128 - code if code is not None and code < 0 else (code or 0)
-    stdout = process.stdout.decode("utf-8", "replace")
-    stderr = process.stderr.decode("utf-8", "replace")
-    return exit_status, stdout, stderr, killed.is_set()
+        try:
+            out, err = process.communicate(stdin.encode() if stdin is not None else None, timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(process.pid)
+            out, err = process.communicate(timeout=grace)
+    except subprocess.TimeoutExpired as exc:
+        _abandon(process, record)
+        raise CommandStuck(argv, timeout, _text(exc.stdout), _text(exc.stderr), grace) from None
+    except BaseException:  # interrupted (KeyboardInterrupt): never leave the command running
+        _kill_group(process.pid)
+        _abandon(process, record)
+        raise
+    if record is not None:
+        record.finished()
+    code = process.returncode
+    exit_status = 128 - code if code < 0 else code
+    return exit_status, _text(out), _text(err), timed_out
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _abandon(process: subprocess.Popen[bytes], record: CommandRecord | None) -> None:
+    """Stop waiting for a command: close our pipe ends, keep its record for the next actor."""
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    if record is not None:
+        record.left_running()
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")

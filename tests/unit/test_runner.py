@@ -1,12 +1,17 @@
 """The command runner: argv only, timeouts, typed errors naming the command."""
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import psutil
 import pytest
 
-from carpswitch.errors import CommandFailed, CommandNotFound, CommandTimedOut
+from carpswitch.engine.lock import ActorLock
+from carpswitch.errors import CommandFailed, CommandNotFound, CommandStuck, CommandTimedOut
 from carpswitch.system.runner import FREEBSD_COMMANDS, Runner
 
 
@@ -126,3 +131,101 @@ def test_each_call_is_logged_at_debug_with_its_duration(caplog):
     caplog.set_level("DEBUG", logger="carpswitch.system.runner")
     Runner().run("/bin/true")
     assert any("/bin/true: exit 0 in" in r.getMessage() for r in caplog.records)
+
+
+#: A grandchild in a session of its own keeps the command's stdout and stderr open: from
+#: the runner's side the command has not ended after the SIGKILL of its group.
+_HOLD_OUTPUT = (
+    '"$0" -c "import os, time; os.setsid(); time.sleep(60)" & echo $! > "$1"; '
+    "echo started; sleep 60"
+)
+
+
+def _kill_holder(pidfile):
+    if pidfile.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_output_held_open_after_the_kill_is_reported_stuck_and_not_waited_for(tmp_path):
+    pidfile = tmp_path / "holder.pid"
+    runner = Runner(run_dir=str(tmp_path), stuck_grace=1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(CommandStuck) as caught:
+            runner.run("/bin/sh", "-c", _HOLD_OUTPUT, sys.executable, str(pidfile), timeout=0.5)
+        assert time.monotonic() - started < 0.5 + 1.0 + 1.5
+    finally:
+        _kill_holder(pidfile)
+    error = caught.value
+    assert isinstance(error, CommandTimedOut)  # existing timeout handling applies
+    assert (error.timeout, error.grace) == (0.5, 1.0)
+    assert error.stdout == "started\n"
+    assert "had not ended 1 s after SIGKILL" in str(error)
+    assert len(list((tmp_path / "inflight").iterdir())) == 1  # for the next actor
+    with ActorLock(str(tmp_path)):  # leader and group are gone: the record is dropped
+        assert list((tmp_path / "inflight").iterdir()) == []
+
+
+def _alive(pid):
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_command_that_survives_sigkill_is_reported_stuck_and_left_to_the_next_actor(
+    tmp_path, monkeypatch
+):
+    real_killpg = os.killpg
+
+    def in_the_kernel(group, sig):  # SIGKILL has no effect until the kernel lets go
+        if sig != signal.SIGKILL:
+            real_killpg(group, sig)
+
+    monkeypatch.setattr(os, "killpg", in_the_kernel)
+    pidfile = tmp_path / "command.pid"
+    runner = Runner(run_dir=str(tmp_path), stuck_grace=1.0)
+    started = time.monotonic()
+    try:
+        with ActorLock(str(tmp_path)), pytest.raises(CommandStuck):
+            runner.run("/bin/sh", "-c", f"echo $$ > {pidfile}; exec sleep 60", timeout=0.5)
+        assert time.monotonic() - started < 0.5 + 1.0 + 1.5  # not the command's 60 s
+        pid = int(pidfile.read_text())
+        assert _alive(pid)
+        assert len(list((tmp_path / "inflight").iterdir())) == 1
+        monkeypatch.undo()  # the kernel lets go
+        with ActorLock(str(tmp_path)):  # the lock was released; the next actor ends it
+            assert not _alive(pid)
+            assert list((tmp_path / "inflight").iterdir()) == []
+    finally:
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError):
+                real_killpg(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_a_command_that_ends_normally_is_not_waited_for_longer(tmp_path):
+    started = time.monotonic()
+    Runner(run_dir=str(tmp_path), stuck_grace=5.0).run("/bin/sleep", "0.1", timeout=10)
+    assert time.monotonic() - started < 2
+
+
+def test_an_interrupted_run_kills_its_command(tmp_path, monkeypatch):
+    pidfile = tmp_path / "sleep.pid"
+
+    def interrupted(self, *args, **kwargs):  # e.g. KeyboardInterrupt while waiting
+        deadline = time.monotonic() + 5
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Runner(run_dir=str(tmp_path)).run(
+            "/bin/sh", "-c", f"echo $$ > {pidfile}; exec sleep 30", timeout=30
+        )
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 3
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
