@@ -6,7 +6,8 @@ import os
 
 from carpswitch.config import ResourceKind
 from carpswitch.engine.step import Step, StepContext, StepFailed
-from carpswitch.engine.steps_fs import USABLE_HEALTH
+from carpswitch.engine.steps_fs import is_mounted
+from carpswitch.engine.storage_rules import USABLE_HEALTH, pool_health
 from carpswitch.errors import CommandError, CommandFailed
 from carpswitch.model import HastRole
 from carpswitch.system import commands
@@ -53,11 +54,11 @@ class StartService(Step):
     Uses rc.subr's `one` prefix (`onestart`, `onereload`): HA-managed services stay
     disabled in rc.conf so that they do not start at boot on the wrong node. A reload that
     fails becomes a restart. Nothing runs when the service runs and no storage changed.
+    The demotion's StopService takes it back.
     """
 
     kind = "service_start"
     timeout_key = "service"
-    reversible = True
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -83,9 +84,6 @@ class StartService(Step):
             return ctx.runner.run(
                 *commands.service(self.service, "onerestart"), timeout=timeout
             ).stdout.strip()
-
-    def undo(self, ctx: StepContext) -> str:
-        return StopService(self.service).do(ctx)
 
 
 class StopService(Step):
@@ -128,12 +126,8 @@ class Verify(Step):
         wrong = []
         hast = {r.name: r for r in ctx.observer.hast()}
         kinds = {ctx.topology.resources[n].kind for n in self.group.resources}
-        mounts = (
-            {m.mountpoint for m in ctx.observer.mounts()} if ResourceKind.UFS in kinds else set()
-        )
-        pools = (
-            {p.name: p.health for p in ctx.observer.pools()} if ResourceKind.ZFS in kinds else {}
-        )
+        mounts = ctx.observer.mounts() if ResourceKind.UFS in kinds else []
+        pools = ctx.observer.pools() if ResourceKind.ZFS in kinds else []
         for name in self.group.resources:
             resource = ctx.topology.resources[name]
             observed = hast.get(name)
@@ -141,15 +135,11 @@ class Verify(Step):
                 wrong.append(f"{name} is not primary")
             if not os.path.exists(resource.device):
                 wrong.append(f"{resource.device} is missing")
-            if resource.kind is ResourceKind.UFS and resource.mountpoint not in mounts:
-                wrong.append(f"{resource.mountpoint} is not mounted")
-            if (
-                resource.kind is ResourceKind.ZFS
-                and pools.get(resource.pool or "") not in USABLE_HEALTH
-            ):
-                wrong.append(
-                    f"pool {resource.pool} is {pools.get(resource.pool or '', 'not imported')}"
-                )
+            if resource.kind is ResourceKind.UFS and not is_mounted(ctx, resource, mounts):
+                wrong.append(f"{resource.device} is not mounted at {resource.mountpoint}")
+            health = pool_health(pools, resource.pool or "")
+            if resource.kind is ResourceKind.ZFS and health not in USABLE_HEALTH:
+                wrong.append(f"pool {resource.pool} is {health or 'not imported'}")
         for service in self.group.services:
             if not _service_running(ctx, service):
                 wrong.append(f"service {service} is not running")
@@ -196,10 +186,15 @@ class ForceBackup(Step):
 
 
 class LowerDemotion(Step):
-    """Take back the demotion an earlier failed promotion added (`sysctl ...=-N`)."""
+    """Take back the demotion an earlier failed promotion added (`sysctl ...=-N`).
+
+    Undone (added again) when the promotion fails after it: the demotion plan does not
+    know about it, and failover.json still remembers it as added.
+    """
 
     kind = "carp_undemote"
     timeout_key = "observe"
+    reversible = True
 
     def __init__(self, amount: int) -> None:
         super().__init__()
@@ -211,3 +206,6 @@ class LowerDemotion(Step):
     def do(self, ctx: StepContext) -> str:
         argv = commands.sysctl_set(commands.DEMOTION_SYSCTL, -self.amount)
         return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+
+    def undo(self, ctx: StepContext) -> str:
+        return RaiseDemotion(self.amount).do(ctx)
