@@ -170,7 +170,9 @@ class Unmount(ResourceStep):
             except CommandTimedOut as exc:
                 last: CommandError = exc  # a hang does not clear by itself: force now
                 break
-            except CommandError as exc:
+            except CommandFailed as exc:
+                if _not_mounted(exc, self.mountpoint):  # run in doubt: nothing was there
+                    return "not mounted"
                 last, busy = exc, busy + 1
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -178,6 +180,11 @@ class Unmount(ResourceStep):
                 ctx.sleep(min(0.5, remaining))
         ctx.runner.run(*commands.umount(self.mountpoint, force=True), timeout=timeout)
         return f"forced: {last}"
+
+
+def _not_mounted(exc: CommandFailed, mountpoint: str) -> bool:
+    """umount's own word that nothing is mounted on the directory (umount.c checkname)."""
+    return f"{mountpoint}: not a file system root directory" in exc.stderr
 
 
 class ImportPool(ResourceStep):

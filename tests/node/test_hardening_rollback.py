@@ -168,6 +168,21 @@ def test_demotion_sends_role_secondary_when_hastctl_list_cannot_be_read(make_lab
     assert fired(node) >= 2  # the controller's observation and the step's check
 
 
+def test_demotion_unmounts_before_secondary_when_mount_p_fails(make_lab_node):
+    node = make_lab_node(resources=[UFS], carp_state="MASTER")
+    config = settle(node)
+    assert carpswitch(config, "promote") == 0
+    node.set_faults(
+        [Fault(command="mount", args="^-p$", exit=1, stderr="mount: getmntinfo: Bad address\n")]
+    )
+    node.set_carp("BACKUP")
+    assert carpswitch(config, "demote") == 0
+    assert node.mounts() == []  # unmounted, not left under a destroyed provider
+    assert node.role("data") == "secondary"
+    umount = next(s for s in last(config).steps if s.step.kind == "umount")
+    assert umount.outcome is StepOutcome.OK and "ran it anyway" in umount.detail
+
+
 def test_rollback_sends_role_secondary_when_hastctl_list_turns_to_garbage(make_lab_node):
     node = make_lab_node(resources=[UFS], carp_state="MASTER")
     config = quick_observe(node)

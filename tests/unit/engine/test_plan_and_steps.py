@@ -229,6 +229,19 @@ def test_unmount_that_stops_being_busy_is_not_forced():
     assert ("umount", "-f", "/hast/data") not in runner.calls
 
 
+def test_unmount_run_in_doubt_of_nothing_mounted_is_done_at_once():
+    runner = FakeRunner()
+    runner.reply(
+        commands.umount("/hast/data"),
+        exit_status=1,
+        stderr="umount: /hast/data: not a file system root directory\n",
+    )
+    ctx = context(runner, {"timeouts": {"umount_grace": 60}})
+    ctx.sleep = lambda seconds: pytest.fail("retried a umount of nothing")
+    assert Unmount(RESOURCES["data"]).do(ctx) == "not mounted"
+    assert runner.calls == [("umount", "/hast/data")]
+
+
 def test_hung_unmount_is_forced_at_once():
     runner = FakeRunner()
     runner.reply(commands.umount("/hast/data"), timed_out=True)
