@@ -183,7 +183,8 @@ def test_demotion_unmounts_before_secondary_when_mount_p_fails(make_lab_node):
     assert umount.outcome is StepOutcome.OK and "ran it anyway" in umount.detail
 
 
-def test_rollback_sends_role_secondary_when_hastctl_list_turns_to_garbage(make_lab_node):
+@pytest.mark.parametrize("fault", list(UNREADABLE_LIST.values()), ids=list(UNREADABLE_LIST))
+def test_rollback_sends_role_secondary_when_hastctl_list_cannot_be_read(make_lab_node, fault):
     node = make_lab_node(resources=[UFS], carp_state="MASTER")
     config = quick_observe(node)
     # Primary already (as after a crash before fsck): only the rollback's own
@@ -197,11 +198,10 @@ def test_rollback_sends_role_secondary_when_hastctl_list_turns_to_garbage(make_l
         stdout="UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.\n",
     )
     node.set_faults([fsck_fails])
-    garbage = UNREADABLE_LIST["garbage"]
-    status = when_a_fault_fired(node, config, ("promote",), lambda: node.set_faults([garbage]))
+    status = when_a_fault_fired(node, config, ("promote",), lambda: node.set_faults([fault]))
     assert status == 1
     assert node.role("data") == "secondary"
-    assert fired(node) >= 1  # the rollback read garbage
+    assert fired(node) >= 1  # the rollback could not read hastctl list
     record = last(config)
     assert [s.step.kind for s in record.steps if s.outcome is StepOutcome.FAILED] == ["fsck"]
     role = next(s for s in record.undo if s.step.kind == "hast_role")
