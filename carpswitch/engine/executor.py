@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
 from carpswitch.engine.step import Step, StepContext, StepFailed, StepTimedOut
+from carpswitch.engine.witness import Witness
 from carpswitch.errors import CarpswitchError, CommandTimedOut
 from carpswitch.model import (
     StepOutcome,
-    StepRecord,
     StepResult,
     TransitionKind,
     TransitionOutcome,
@@ -65,13 +65,13 @@ ROLLING_BACK = Mode(stop_on_failure=False, undo=True, act_in_doubt=True)
 class Executor:
     """Executes plans against a node through a StepContext, journaling every step."""
 
+    _witness: Witness  # journals the transition that runs now
+
     def __init__(self, ctx: StepContext, journal: Journal, on_step: StepListener | None = None):
         self.ctx = ctx
         self.journal = journal
         self.on_step = on_step or (lambda record, result: None)
         self._lock = threading.Lock()
-        self._journal_error: OSError | None = None
-        self._after_journal_error = ""  # what happens next, for the log line
 
     def run(self, plan: Plan, trigger: str, reason: str) -> TransitionRecord:
         """Execute `plan`; return the record (never raises for a step failure).
@@ -88,17 +88,14 @@ class Executor:
             pid=os.getpid(),
         )
         promoting = plan.kind is TransitionKind.PROMOTE
-        self._journal_error = None
-        self._after_journal_error = (
+        self._witness = witness = Witness(self.journal, record)
+        witness.consequence = (
             "the promotion does not start" if promoting else "the demotion goes on without it"
         )
-        if not self._write(record) and promoting:
-            raise NotStarted(
-                f"promotion of group {plan.group.name} not started: {self._journal_problem()}"
-            )
-        self._after_journal_error = (
-            "rolling the promotion back" if promoting else "the demotion goes on without it"
-        )
+        if not witness.write() and promoting:
+            raise NotStarted(f"promotion of group {plan.group.name} not started: {witness.problem}")
+        if promoting:
+            witness.consequence = "rolling the promotion back"
         self.ctx.abort.clear()
         self.ctx.changed = False
         completed: list[Step] = []
@@ -115,8 +112,8 @@ class Executor:
             record.outcome = TransitionOutcome.SUCCEEDED
         else:
             record.outcome = TransitionOutcome.NOOP
-        self._after_journal_error = "the record stays unfinished in the journal"
-        self._write(record)
+        witness.consequence = "the record stays unfinished in the journal"
+        witness.write()
         log.info("%s %s: %s (%s)", record.kind, record.group, record.outcome, _summary(record))
         return record
 
@@ -134,9 +131,11 @@ class Executor:
 
     def _roll_back(self, plan: Plan, record: TransitionRecord, completed: list[Step]) -> None:
         """The group's demotion, undo of what it does not cover, then the give-away."""
-        self._after_journal_error = "the rollback goes on without it"
-        if self._journal_error is not None:
-            self._record_journal_failure(record)
+        self._witness.consequence = "the rollback goes on without it"
+        if self._witness.error is not None:  # say in the record (shown, notified) why
+            with self._lock:
+                record.steps.append(failure := self._witness.failure())
+                self.on_step(record, failure)
         if plan.rollback is not None:
             self._run_plan(plan.rollback, record, ROLLING_BACK, [])
         for step in reversed(completed):
@@ -250,12 +249,10 @@ class Executor:
             )
             self._journal(record, result, PROMOTING)
 
-    # -- the journal -----------------------------------------------------------------
-
     def _journal(self, record: TransitionRecord, result: StepResult, mode: Mode) -> None:
         with self._lock:
             (record.undo if mode.undo else record.steps).append(result)
-            written = self._write(record)
+            written = self._witness.write()
             self.on_step(record, result)
         if not written and mode.stop_on_failure:
             self.ctx.abort.set()  # a promotion the journal cannot follow is rolled back
@@ -272,44 +269,6 @@ class Executor:
             result.step.description,
             f" ({result.detail})" if result.detail else "",
         )
-
-    def _write(self, record: TransitionRecord) -> bool:
-        """Journal the record; on OSError log once (with what happens next) and say False."""
-        try:
-            self.journal.write(record)
-            return True
-        except OSError as exc:
-            if self._journal_error is None:
-                self._journal_error = exc
-                log.error(
-                    "%s %s: %s%s",
-                    record.kind,
-                    record.group,
-                    self._journal_problem(),
-                    f"; {self._after_journal_error}" if self._after_journal_error else "",
-                )
-            return False
-
-    def _journal_problem(self) -> str:
-        exc = self._journal_error
-        why = (exc.strerror or str(exc)) if exc is not None else "unknown error"
-        return f"cannot write the journal {self.journal.path}: {why}"
-
-    def _record_journal_failure(self, record: TransitionRecord) -> None:
-        """Say in the record (kept in memory, shown and notified) why it rolled back."""
-        now = datetime.now(UTC)
-        result = StepResult(
-            step=StepRecord(
-                kind="journal", description=f"write the journal {self.journal.path}", timeout=0
-            ),
-            outcome=StepOutcome.FAILED,
-            started_at=now,
-            ended_at=now,
-            detail=self._journal_problem(),
-        )
-        with self._lock:
-            record.steps.append(result)
-            self.on_step(record, result)
 
 
 def _summary(record: TransitionRecord) -> str:
