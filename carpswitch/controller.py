@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from carpswitch.context import NodeContext
 from carpswitch.engine.decide import Circumstances, decide
 from carpswitch.engine.demotion import current_boottime
-from carpswitch.engine.executor import Executor, StepListener
+from carpswitch.engine.executor import Executor, NotStarted, StepListener
 from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.lock import ActorLock
@@ -117,7 +117,10 @@ class Controller:
                 except Refused as exc:
                     log.warning("%s", exc)
                     continue
-                records.append(self._execute(plan, topology, trigger, decision.reason))
+                try:
+                    records.append(self._execute(plan, topology, trigger, decision.reason))
+                except NotStarted as exc:  # the journal cannot be written: other groups go on
+                    log.error("%s", exc)
             return records
 
     def plans(

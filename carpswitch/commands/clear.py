@@ -32,7 +32,9 @@ def run_clear(config_path: str | None) -> int:
         boottime = current_boottime(context.runner, timeout)
         added = state.demotion_of_boot(boottime)
         if added:
-            print(f"carpswitch: CARP demotion: {take_back(context.observer, added, timeout)}")
+            print(
+                f"carpswitch: CARP demotion: {take_back(context.observer, added, timeout).message}"
+            )
         elif state.demotion_added:
             why = "kern.boottime cannot be read" if boottime is None else "added in another boot"
             print(f"carpswitch: CARP demotion {state.demotion_added} not taken back: {why}")

@@ -68,7 +68,7 @@ def run_plan(config_path: str | None, target: str, groups: Sequence[str]) -> int
                 timeout = ctx.timeout(step.timeout_key)
                 print(f"  {state}  {prefix}{step.describe()}  (timeout {timeout:g}s)")
         if plan.give_away:
-            print("  if it fails: roll back, every resource secondary, then:")
+            print("  if it fails: demote the group (services, storage, role secondary), then:")
             for step in plan.give_away:
                 print(f"        {step.describe()}")
     return ExitCode.OK

@@ -10,6 +10,7 @@ a demotion the kernel added itself (link down, send errors) or push it below zer
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from carpswitch.errors import CommandError, ParseError
 from carpswitch.parse.sysctl import parse_boottime
@@ -32,7 +33,14 @@ def current_boottime(runner: CommandRunner, timeout: float) -> int | None:
         return None
 
 
-def take_back(observer: Observer, added: int, timeout: float) -> str:
+class TakenBack(NamedTuple):
+    """How much was taken back, and what to say about it."""
+
+    amount: int
+    message: str
+
+
+def take_back(observer: Observer, added: int, timeout: float) -> TakenBack:
     """Lower net.inet.carp.demotion by min(`added`, its current value); say what was done.
 
     Raises CommandError or ParseError when the current value cannot be read or written.
@@ -40,9 +48,9 @@ def take_back(observer: Observer, added: int, timeout: float) -> str:
     current = observer.demotion()
     amount = min(added, current)
     if amount <= 0:
-        return f"nothing taken back: {commands.DEMOTION_SYSCTL} is {current}"
+        return TakenBack(0, f"nothing taken back: {commands.DEMOTION_SYSCTL} is {current}")
     argv = commands.sysctl_set(commands.DEMOTION_SYSCTL, -amount)
     output = observer.runner.run(*argv, timeout=timeout).stdout.strip()
     if amount < added:
-        return f"{output} (took back {amount} of {added}: no more was there)"
-    return output
+        return TakenBack(amount, f"{output} (took back {amount} of {added}: no more was there)")
+    return TakenBack(amount, output)

@@ -1,8 +1,16 @@
 """Run a plan: steps journaled with timings, resources in parallel, rollback on failure.
 
-Promotion stops at the first failure, undoes what it did in reverse, makes sure every
-resource of the group is secondary, then gives the CARP address away. Demotion never
-stops: every step runs, failures are reported, and role secondary always comes last.
+Promotion stops at the first failure. Its rollback is the group's demotion (services
+stopped in reverse, unmount or export, then role secondary), which also takes down what
+was up before the promotion began; then the few completed steps a demotion does not take
+back are undone, then the CARP address is given away. Demotion never stops: every step
+runs, failures are reported, and role secondary always comes last. In a demotion and a
+rollback a step whose "already done?" check fails runs anyway: when in doubt, act.
+
+The journal is the promotion's witness: a promotion starts only once its first record is
+written (NotStarted otherwise, nothing ran), and a journal write that fails later stops
+the promotion and rolls it back. Demotions and rollbacks go on without a journal; the
+error is logged once.
 """
 
 from __future__ import annotations
@@ -13,15 +21,15 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
 from carpswitch.engine.step import Step, StepContext, StepFailed, StepTimedOut
-from carpswitch.engine.steps_hast import SetRole
+from carpswitch.engine.witness import Witness
 from carpswitch.errors import CarpswitchError, CommandTimedOut
 from carpswitch.model import (
-    HastRole,
     StepOutcome,
     StepResult,
     TransitionKind,
@@ -36,8 +44,28 @@ StepListener = Callable[[TransitionRecord, StepResult], None]
 PASSED = (StepOutcome.OK, StepOutcome.NOOP)
 
 
+class NotStarted(CarpswitchError):
+    """The transition was not started and nothing ran; the message says why."""
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How a pass over a plan runs its steps."""
+
+    stop_on_failure: bool  # a promotion stops; a demotion goes on
+    undo: bool  # results are journaled in the record's undo list
+    act_in_doubt: bool  # an is_done that raises runs the step instead of failing it
+
+
+PROMOTING = Mode(stop_on_failure=True, undo=False, act_in_doubt=False)
+DEMOTING = Mode(stop_on_failure=False, undo=False, act_in_doubt=True)
+ROLLING_BACK = Mode(stop_on_failure=False, undo=True, act_in_doubt=True)
+
+
 class Executor:
     """Executes plans against a node through a StepContext, journaling every step."""
+
+    _witness: Witness  # journals the transition that runs now
 
     def __init__(self, ctx: StepContext, journal: Journal, on_step: StepListener | None = None):
         self.ctx = ctx
@@ -46,7 +74,10 @@ class Executor:
         self._lock = threading.Lock()
 
     def run(self, plan: Plan, trigger: str, reason: str) -> TransitionRecord:
-        """Execute `plan`; return the journaled record (never raises for a step failure)."""
+        """Execute `plan`; return the record (never raises for a step failure).
+
+        Raises NotStarted when a promotion's first journal record cannot be written.
+        """
         record = TransitionRecord(
             id=uuid.uuid4().hex[:12],
             kind=plan.kind,
@@ -56,16 +87,24 @@ class Executor:
             started_at=datetime.now(UTC),
             pid=os.getpid(),
         )
-        self.journal.write(record)
+        promoting = plan.kind is TransitionKind.PROMOTE
+        self._witness = witness = Witness(self.journal, record)
+        witness.consequence = (
+            "the promotion does not start" if promoting else "the demotion goes on without it"
+        )
+        if not witness.write() and promoting:
+            raise NotStarted(f"promotion of group {plan.group.name} not started: {witness.problem}")
+        if promoting:
+            witness.consequence = "rolling the promotion back"
         self.ctx.abort.clear()
         self.ctx.changed = False
         completed: list[Step] = []
-        if plan.kind is TransitionKind.PROMOTE:
-            ok = self._promote(plan, record, completed)
+        if promoting:
+            ok = self._run_plan(plan, record, PROMOTING, completed)
             if not ok:
                 self._roll_back(plan, record, completed)
         else:
-            ok = self._demote(plan, record)
+            ok = self._run_plan(plan, record, DEMOTING, completed)
         record.ended_at = datetime.now(UTC)
         if not ok:
             record.outcome = TransitionOutcome.FAILED
@@ -73,62 +112,59 @@ class Executor:
             record.outcome = TransitionOutcome.SUCCEEDED
         else:
             record.outcome = TransitionOutcome.NOOP
-        self.journal.write(record)
+        witness.consequence = "the record stays unfinished in the journal"
+        witness.write()
         log.info("%s %s: %s (%s)", record.kind, record.group, record.outcome, _summary(record))
         return record
 
-    # -- promotion -------------------------------------------------------------------
+    # -- plans -----------------------------------------------------------------------
 
-    def _promote(self, plan: Plan, record: TransitionRecord, completed: list[Step]) -> bool:
-        if not self._sequence(plan.before, record, completed, stop_on_failure=True):
-            return False
-        if not self._parallel(plan, record, completed, stop_on_failure=True):
-            return False
-        return self._sequence(plan.after, record, completed, stop_on_failure=True)
+    def _run_plan(
+        self, plan: Plan, record: TransitionRecord, mode: Mode, completed: list[Step]
+    ) -> bool:
+        ok = self._sequence(plan.before, record, completed, mode)
+        if ok or not mode.stop_on_failure:
+            ok = self._parallel(plan, record, completed, mode) and ok
+        if ok or not mode.stop_on_failure:
+            ok = self._sequence(plan.after, record, completed, mode) and ok
+        return ok
 
     def _roll_back(self, plan: Plan, record: TransitionRecord, completed: list[Step]) -> None:
+        """The group's demotion, undo of what it does not cover, then the give-away."""
+        self._witness.consequence = "the rollback goes on without it"
+        if self._witness.error is not None:  # say in the record (shown, notified) why
+            with self._lock:
+                record.steps.append(failure := self._witness.failure())
+                self.on_step(record, failure)
+        if plan.rollback is not None:
+            self._run_plan(plan.rollback, record, ROLLING_BACK, [])
         for step in reversed(completed):
             if step.reversible:
                 self._undo(step, record)
-        for name in plan.group.resources:
-            if name in self.ctx.topology.resources:
-                self._run_step(SetRole(name, HastRole.SECONDARY), record, undo=True)
-        for step in plan.give_away:
-            self._run_step(step, record, undo=True)
-
-    # -- demotion --------------------------------------------------------------------
-
-    def _demote(self, plan: Plan, record: TransitionRecord) -> bool:
-        ok = self._sequence(plan.before, record, [], stop_on_failure=False)
-        ok = self._parallel(plan, record, [], stop_on_failure=False) and ok
-        return self._sequence(plan.after, record, [], stop_on_failure=False) and ok
+        self._sequence(plan.give_away, record, [], ROLLING_BACK)
 
     # -- running steps ---------------------------------------------------------------
 
     def _sequence(
-        self,
-        steps: list[Step],
-        record: TransitionRecord,
-        completed: list[Step],
-        stop_on_failure: bool,
+        self, steps: list[Step], record: TransitionRecord, completed: list[Step], mode: Mode
     ) -> bool:
         ok = True
         for index, step in enumerate(steps):
-            if stop_on_failure and (not ok or self.ctx.abort.is_set()):
+            if mode.stop_on_failure and (not ok or self.ctx.abort.is_set()):
                 self._skip(steps[index:], record)
                 break
-            ok = self._run_and_remember(step, record, completed) and ok
-        return ok and not (stop_on_failure and self.ctx.abort.is_set())
+            ok = self._run_and_remember(step, record, completed, mode) and ok
+        return ok and not (mode.stop_on_failure and self.ctx.abort.is_set())
 
     def _parallel(
-        self, plan: Plan, record: TransitionRecord, completed: list[Step], stop_on_failure: bool
+        self, plan: Plan, record: TransitionRecord, completed: list[Step], mode: Mode
     ) -> bool:
         if not plan.chains:
             return True
 
         def run_chain(chain: list[Step]) -> bool:
-            ok = self._sequence(chain, record, completed, stop_on_failure)
-            if not ok and stop_on_failure:
+            ok = self._sequence(chain, record, completed, mode)
+            if not ok and mode.stop_on_failure:
                 self.ctx.abort.set()  # the other resources stop after their current step
             return ok
 
@@ -137,20 +173,28 @@ class Executor:
         return all(results)
 
     def _run_and_remember(
-        self, step: Step, record: TransitionRecord, completed: list[Step]
+        self, step: Step, record: TransitionRecord, completed: list[Step], mode: Mode
     ) -> bool:
-        result = self._run_step(step, record)
+        result = self._run_step(step, record, mode)
         if result.outcome is StepOutcome.OK:
             with self._lock:
                 completed.append(step)
         return result.outcome in PASSED
 
-    def _run_step(self, step: Step, record: TransitionRecord, undo: bool = False) -> StepResult:
+    def _run_step(self, step: Step, record: TransitionRecord, mode: Mode) -> StepResult:
         started = datetime.now(UTC)
         description = step.record(self.ctx)
-        detail = output = ""
+        doubt = detail = output = ""
         try:
-            if step.is_done(self.ctx):
+            try:
+                done = step.is_done(self.ctx)
+            except Exception as exc:  # any doubt, also a bug in is_done, means act
+                if not mode.act_in_doubt:
+                    raise
+                doubt = f"could not tell whether it was already done ({exc}); ran it anyway"
+                log.warning("%s %s: %s: %s", record.kind, record.group, description.kind, doubt)
+                done = False
+            if done:
                 outcome = StepOutcome.NOOP
                 detail = "already done"
             else:
@@ -170,10 +214,10 @@ class Executor:
             outcome=outcome,
             started_at=started,
             ended_at=datetime.now(UTC),
-            detail=detail,
+            detail="; ".join(d for d in (doubt, detail) if d),
             output=output,
         )
-        self._journal(record, result, undo)
+        self._journal(record, result, mode)
         return result
 
     def _undo(self, step: Step, record: TransitionRecord) -> None:
@@ -191,7 +235,7 @@ class Executor:
             detail=detail,
             output=output,
         )
-        self._journal(record, result, undo=True)
+        self._journal(record, result, ROLLING_BACK)
 
     def _skip(self, steps: list[Step], record: TransitionRecord) -> None:
         now = datetime.now(UTC)
@@ -203,20 +247,22 @@ class Executor:
                 ended_at=now,
                 detail="not run: an earlier step failed",
             )
-            self._journal(record, result, undo=False)
+            self._journal(record, result, PROMOTING)
 
-    def _journal(self, record: TransitionRecord, result: StepResult, undo: bool) -> None:
+    def _journal(self, record: TransitionRecord, result: StepResult, mode: Mode) -> None:
         with self._lock:
-            (record.undo if undo else record.steps).append(result)
-            self.journal.write(record)
+            (record.undo if mode.undo else record.steps).append(result)
+            written = self._witness.write()
             self.on_step(record, result)
+        if not written and mode.stop_on_failure:
+            self.ctx.abort.set()  # a promotion the journal cannot follow is rolled back
         bad = result.outcome in (StepOutcome.FAILED, StepOutcome.TIMED_OUT)
         log.log(
             logging.WARNING if bad else logging.INFO,
             "%s %s: %s%s %s in %.2fs: %s%s",
             record.kind,
             record.group,
-            "undo " if undo else "",
+            "undo " if mode.undo else "",
             result.step.kind,
             result.outcome,
             result.duration,

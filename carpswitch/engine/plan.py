@@ -17,6 +17,7 @@ from carpswitch.engine.steps_fs import (
     MountDatasets,
     MountUfs,
     Unmount,
+    UnmountStale,
 )
 from carpswitch.engine.steps_group import (
     ForceBackup,
@@ -35,26 +36,32 @@ from carpswitch.topology import Group, Resource, Topology
 @dataclass
 class Plan:
     """Steps of one transition: `before` in order, then `chains` (one per resource, in
-    parallel, steps in order), then `after` in order. `give_away` runs only when a
-    promotion fails, after the rollback."""
+    parallel, steps in order), then `after` in order.
+
+    A promotion that fails runs `rollback` (the group's demotion: it also takes down what
+    was up before the promotion began), then `give_away`.
+    """
 
     kind: TransitionKind
     group: Group
     before: list[Step] = field(default_factory=list)
     chains: dict[str, list[Step]] = field(default_factory=dict)
     after: list[Step] = field(default_factory=list)
+    rollback: Plan | None = None
     give_away: list[Step] = field(default_factory=list)
 
 
 def promote_chain(resource: Resource) -> list[Step]:
-    """Guard, release, role primary, provider, then what the kind needs."""
+    """Guard, release, role primary, provider, then what the kind needs.
+
+    A UFS clears a stale mount off its mount point before the provider comes back: then
+    anything mounted there is stale, afterwards the name alone could not tell.
+    """
     name = resource.name
-    steps: list[Step] = [
-        Guard(name),
-        WaitRelease(name),
-        SetRole(name, HastRole.PRIMARY),
-        WaitDevice(name, resource.device),
-    ]
+    steps: list[Step] = [Guard(name), WaitRelease(name)]
+    if resource.kind is ResourceKind.UFS:
+        steps.append(UnmountStale(resource))
+    steps += [SetRole(name, HastRole.PRIMARY), WaitDevice(name, resource.device)]
     if resource.kind is ResourceKind.UFS:
         steps += [Fsck(resource), MountUfs(resource)]
     elif resource.kind is ResourceKind.ZFS:
@@ -85,7 +92,7 @@ def plan_promote(
     `demotion_added` is what earlier failed promotions added to net.inet.carp.demotion:
     a success takes it back; a failure does not add more.
     """
-    plan = Plan(TransitionKind.PROMOTE, group)
+    plan = Plan(TransitionKind.PROMOTE, group, rollback=plan_demote(topology, group))
     if config.hooks.pre_promote:
         plan.before.append(PrePromoteHook(group, config.hooks.pre_promote))
     for name in group.resources:

@@ -1,8 +1,10 @@
 """A step: one bounded, idempotent, undoable action of a transition.
 
 The executor knows nothing about HAST: it asks a step whether it is already done
-(`is_done` -> NOOP), runs `do`, and on rollback runs `undo`. Steps raise StepFailed (or a
-CommandError from the runner) to fail; they never wait longer than their timeout.
+(`is_done` -> NOOP) and runs `do`. A failed promotion is taken back by the group's
+demotion plan; `undo` is only for the few effects a demotion does not take back
+(`reversible`). Steps raise StepFailed (or a CommandError from the runner) to fail; they
+never wait longer than their timeout.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Step(ABC):
 
     kind: ClassVar[str]
     timeout_key: ClassVar[str]
-    reversible: bool = False  # True when `undo` takes back what `do` did
+    reversible: bool = False  # True when `undo` takes back what the demotion does not
     changes_node: ClassVar[bool] = True  # False for checks and waits: they only look
 
     def __init__(self, resource: str | None = None) -> None:
@@ -64,7 +66,11 @@ class Step(ABC):
         """One line for `plan`, the terminal and the journal."""
 
     def is_done(self, ctx: StepContext) -> bool:
-        """True when the node is already where `do` would bring it (then nothing runs)."""
+        """True when the node is already where `do` would bring it (then nothing runs).
+
+        In a demotion or a rollback an is_done that raises does not skip the step: the
+        executor runs `do` anyway (when in doubt, act).
+        """
         return False
 
     @abstractmethod
@@ -72,7 +78,7 @@ class Step(ABC):
         """Bring the node one step further; return the output that matters."""
 
     def undo(self, ctx: StepContext) -> str:
-        """Take back what `do` did (only called when `reversible`)."""
+        """Take back what `do` did (only called on rollback, when `reversible`)."""
         return ""
 
     def record(self, ctx: StepContext) -> StepRecord:

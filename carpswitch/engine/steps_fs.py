@@ -7,20 +7,33 @@ import time
 
 from carpswitch.config import FsckPolicy
 from carpswitch.engine.step import Step, StepContext, StepFailed
+from carpswitch.engine.storage_rules import (
+    USABLE_HEALTH,
+    mounted_here,
+    mounts_at,
+    pool_health,
+    pool_imported,
+    stale_mounts,
+)
 from carpswitch.errors import CommandError, CommandFailed, CommandTimedOut
-from carpswitch.model import PoolHealth
+from carpswitch.model import Mount
 from carpswitch.system import commands
 from carpswitch.topology import Resource
 
-USABLE_HEALTH = (PoolHealth.ONLINE, PoolHealth.DEGRADED)
 
-
-def _is_mounted(ctx: StepContext, resource: Resource) -> bool:
-    return any(m.mountpoint == resource.mountpoint for m in ctx.observer.mounts())
+def is_mounted(ctx: StepContext, resource: Resource, mounts: list[Mount] | None = None) -> bool:
+    """This resource's device, present now, is mounted at its mount point."""
+    assert resource.mountpoint is not None
+    return mounted_here(
+        ctx.observer.mounts() if mounts is None else mounts,
+        resource.device,
+        resource.mountpoint,
+        os.path.exists(resource.device),
+    )
 
 
 def _is_imported(ctx: StepContext, pool: str) -> bool:
-    return any(p.name == pool for p in ctx.observer.pools())
+    return pool_imported(ctx.observer.pools(), pool)
 
 
 class ResourceStep(Step):
@@ -56,7 +69,7 @@ class Fsck(ResourceStep):
         return f"fsck -t ufs -p {self.target.device}{extra}"
 
     def is_done(self, ctx: StepContext) -> bool:
-        return _is_mounted(ctx, self.target)  # checked before it was mounted
+        return is_mounted(ctx, self.target)  # checked before it was mounted
 
     def do(self, ctx: StepContext) -> str:
         timeout = ctx.timeout(self.timeout_key)
@@ -76,27 +89,58 @@ class Fsck(ResourceStep):
         return full.stdout.strip()
 
 
+class UnmountStale(ResourceStep):
+    """`umount -f MNT` for whatever sits on the mount point that is not DEV's live provider.
+
+    A provider that vanished under a mounted UFS (role init, a dead worker) leaves its
+    entry in the mount table; the file system on it was never checked since. It runs
+    before `hastctl role primary` creates the device again: with no device, anything
+    mounted there is stale. Not undone: nothing alive was there.
+    """
+
+    kind = "umount_stale"
+    timeout_key = "umount"
+
+    def describe(self) -> str:
+        return f"umount -f {self.mountpoint} if a stale mount is there"
+
+    def _stale(self, ctx: StepContext) -> list[Mount]:
+        return stale_mounts(
+            ctx.observer.mounts(),
+            self.target.device,
+            self.mountpoint,
+            os.path.exists(self.target.device),
+        )
+
+    def is_done(self, ctx: StepContext) -> bool:
+        return not self._stale(ctx)
+
+    def do(self, ctx: StepContext) -> str:
+        removed = []
+        for entry in self._stale(ctx):
+            argv = commands.umount(self.mountpoint, force=True)
+            ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
+            removed.append(f"{entry.device} on {entry.mountpoint}")
+        return "forced off: " + ", ".join(removed) if removed else "nothing stale"
+
+
 class MountUfs(ResourceStep):
-    """`mount -t ufs DEV MNT`; undone by unmounting."""
+    """`mount -t ufs DEV MNT` (the demotion's Unmount takes it back)."""
 
     kind = "mount"
     timeout_key = "mount"
-    reversible = True
 
     def describe(self) -> str:
         return f"mount -t ufs {self.target.device} {self.mountpoint}"
 
     def is_done(self, ctx: StepContext) -> bool:
-        return _is_mounted(ctx, self.target)
+        return is_mounted(ctx, self.target)
 
     def do(self, ctx: StepContext) -> str:
         if not os.path.isdir(self.mountpoint):
             raise StepFailed(f"mount point {self.mountpoint} is not a directory")
         argv = commands.mount_ufs(self.target.device, self.mountpoint, self.target.mount_options)
         return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
-
-    def undo(self, ctx: StepContext) -> str:
-        return Unmount(self.target).do(ctx)
 
 
 class Unmount(ResourceStep):
@@ -113,7 +157,7 @@ class Unmount(ResourceStep):
         return f"umount {self.mountpoint} (umount -f if still busy after the grace period)"
 
     def is_done(self, ctx: StepContext) -> bool:
-        return not _is_mounted(ctx, self.target)
+        return not mounts_at(ctx.observer.mounts(), self.mountpoint)  # whatever is there
 
     def do(self, ctx: StepContext) -> str:
         timeout = ctx.timeout(self.timeout_key)
@@ -126,7 +170,9 @@ class Unmount(ResourceStep):
             except CommandTimedOut as exc:
                 last: CommandError = exc  # a hang does not clear by itself: force now
                 break
-            except CommandError as exc:
+            except CommandFailed as exc:
+                if _not_mounted(exc, self.mountpoint):  # run in doubt: nothing was there
+                    return "not mounted"
                 last, busy = exc, busy + 1
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -136,12 +182,16 @@ class Unmount(ResourceStep):
         return f"forced: {last}"
 
 
+def _not_mounted(exc: CommandFailed, mountpoint: str) -> bool:
+    """umount's own word that nothing is mounted on the directory (umount.c checkname)."""
+    return f"{mountpoint}: not a file system root directory" in exc.stderr
+
+
 class ImportPool(ResourceStep):
-    """`zpool import -f -N -d /dev/hast POOL`; undone by exporting it."""
+    """`zpool import -f -N -d /dev/hast POOL` (the demotion's ExportPool takes it back)."""
 
     kind = "zpool_import"
     timeout_key = "import_"
-    reversible = True
 
     def describe(self) -> str:
         return f"zpool import -f -N -d {provider_dir(self.target)} {self.pool}"
@@ -152,9 +202,6 @@ class ImportPool(ResourceStep):
     def do(self, ctx: StepContext) -> str:
         argv = commands.zpool_import(self.pool, provider_dir(self.target))
         return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
-
-    def undo(self, ctx: StepContext) -> str:
-        return ExportPool(self.target).do(ctx)
 
 
 def provider_dir(resource: Resource) -> str:
@@ -191,12 +238,12 @@ class CheckPool(ResourceStep):
         return f"check that pool {self.pool} is ONLINE"
 
     def do(self, ctx: StepContext) -> str:
-        pool = next((p for p in ctx.observer.pools() if p.name == self.pool), None)
-        if pool is None:
+        health = pool_health(ctx.observer.pools(), self.pool)
+        if health is None:
             raise StepFailed(f"pool {self.pool} is not imported")
-        if pool.health not in USABLE_HEALTH:
-            raise StepFailed(f"pool {self.pool} is {pool.health}")
-        return f"pool {self.pool} {pool.health}"
+        if health not in USABLE_HEALTH:
+            raise StepFailed(f"pool {self.pool} is {health}")
+        return f"pool {self.pool} {health}"
 
 
 class ExportPool(ResourceStep):

@@ -7,7 +7,8 @@ import os
 from carpswitch.config import ResourceKind
 from carpswitch.engine.demotion import take_back
 from carpswitch.engine.step import Step, StepContext, StepFailed
-from carpswitch.engine.steps_fs import USABLE_HEALTH
+from carpswitch.engine.steps_fs import is_mounted
+from carpswitch.engine.storage_rules import USABLE_HEALTH, pool_health
 from carpswitch.errors import CommandError, CommandFailed
 from carpswitch.model import HastRole
 from carpswitch.system import commands
@@ -54,11 +55,11 @@ class StartService(Step):
     Uses rc.subr's `one` prefix (`onestart`, `onereload`): HA-managed services stay
     disabled in rc.conf so that they do not start at boot on the wrong node. A reload that
     fails becomes a restart. Nothing runs when the service runs and no storage changed.
+    The demotion's StopService takes it back.
     """
 
     kind = "service_start"
     timeout_key = "service"
-    reversible = True
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -84,9 +85,6 @@ class StartService(Step):
             return ctx.runner.run(
                 *commands.service(self.service, "onerestart"), timeout=timeout
             ).stdout.strip()
-
-    def undo(self, ctx: StepContext) -> str:
-        return StopService(self.service).do(ctx)
 
 
 class StopService(Step):
@@ -129,12 +127,8 @@ class Verify(Step):
         wrong = []
         hast = {r.name: r for r in ctx.observer.hast()}
         kinds = {ctx.topology.resources[n].kind for n in self.group.resources}
-        mounts = (
-            {m.mountpoint for m in ctx.observer.mounts()} if ResourceKind.UFS in kinds else set()
-        )
-        pools = (
-            {p.name: p.health for p in ctx.observer.pools()} if ResourceKind.ZFS in kinds else {}
-        )
+        mounts = ctx.observer.mounts() if ResourceKind.UFS in kinds else []
+        pools = ctx.observer.pools() if ResourceKind.ZFS in kinds else []
         for name in self.group.resources:
             resource = ctx.topology.resources[name]
             observed = hast.get(name)
@@ -142,15 +136,11 @@ class Verify(Step):
                 wrong.append(f"{name} is not primary")
             if not os.path.exists(resource.device):
                 wrong.append(f"{resource.device} is missing")
-            if resource.kind is ResourceKind.UFS and resource.mountpoint not in mounts:
-                wrong.append(f"{resource.mountpoint} is not mounted")
-            if (
-                resource.kind is ResourceKind.ZFS
-                and pools.get(resource.pool or "") not in USABLE_HEALTH
-            ):
-                wrong.append(
-                    f"pool {resource.pool} is {pools.get(resource.pool or '', 'not imported')}"
-                )
+            if resource.kind is ResourceKind.UFS and not is_mounted(ctx, resource, mounts):
+                wrong.append(f"{resource.device} is not mounted at {resource.mountpoint}")
+            health = pool_health(pools, resource.pool or "")
+            if resource.kind is ResourceKind.ZFS and health not in USABLE_HEALTH:
+                wrong.append(f"pool {resource.pool} is {health or 'not imported'}")
         for service in self.group.services:
             if not _service_running(ctx, service):
                 wrong.append(f"service {service} is not running")
@@ -198,17 +188,30 @@ class ForceBackup(Step):
 
 class LowerDemotion(Step):
     """Take back the demotion an earlier failed promotion added (`sysctl ...=-N`), never
-    more than is there (carpswitch.engine.demotion)."""
+    more than is there (carpswitch.engine.demotion).
+
+    Undone (what was taken back is added again) when the promotion fails after it: the
+    demotion plan does not know about it, and failover.json still remembers it as added.
+    """
 
     kind = "carp_undemote"
     timeout_key = "observe"
+    reversible = True
 
     def __init__(self, amount: int) -> None:
         super().__init__()
         self.amount = amount
+        self.taken = 0  # what `do` really took back: what `undo` adds again
 
     def describe(self) -> str:
         return f"sysctl {commands.DEMOTION_SYSCTL}=-{self.amount} (take back our demotion)"
 
     def do(self, ctx: StepContext) -> str:
-        return take_back(ctx.observer, self.amount, ctx.timeout(self.timeout_key))
+        taken = take_back(ctx.observer, self.amount, ctx.timeout(self.timeout_key))
+        self.taken = taken.amount
+        return taken.message
+
+    def undo(self, ctx: StepContext) -> str:
+        if not self.taken:
+            return "nothing to add again: nothing was taken back"
+        return RaiseDemotion(self.taken).do(ctx)

@@ -80,7 +80,11 @@ class WaitRelease(Step):
 
 
 class SetRole(Step):
-    """`hastctl role ROLE NAME`; undone by going back to secondary."""
+    """`hastctl role ROLE NAME` (role primary is taken back by the demotion's secondary).
+
+    Skipped only when hastctl positively says the resource already has the role: `role
+    secondary` is harmless to repeat, and a read that fails must never leave a primary.
+    """
 
     kind = "hast_role"
     timeout_key = "role"
@@ -88,7 +92,6 @@ class SetRole(Step):
     def __init__(self, resource: str, role: HastRole) -> None:
         super().__init__(resource)
         self.role = role
-        self.reversible = role is HastRole.PRIMARY
 
     def describe(self) -> str:
         return f"hastctl role {self.role} {self.resource}"
@@ -100,12 +103,6 @@ class SetRole(Step):
     def do(self, ctx: StepContext) -> str:
         assert self.resource is not None
         argv = commands.hastctl_role(ctx.config.paths.hast_conf, self.role, [self.resource])
-        result = ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
-        return (result.stdout + result.stderr).strip()
-
-    def undo(self, ctx: StepContext) -> str:
-        assert self.resource is not None
-        argv = commands.hastctl_role(ctx.config.paths.hast_conf, "secondary", [self.resource])
         result = ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
         return (result.stdout + result.stderr).strip()
 

@@ -278,7 +278,13 @@ def test_service_that_fails_to_start_rolls_everything_back(make_lab_node):
     )
     assert carpswitch(config, "promote") == 1
     record = assert_failed_safely(config, node, [UFS], "ctld: no config")
-    assert [u.step.kind for u in record.undo][:1] == ["mount"]
+    assert [u.step.kind for u in record.undo] == [
+        "service_stop",
+        "umount",
+        "hast_role",
+        "carp_demote",
+        "carp_backup",
+    ]
 
 
 def test_pre_promote_veto_changes_nothing_but_gives_carp_away(make_lab_node, tmp_path):

@@ -1,13 +1,19 @@
 """The executor: ordering, parallel chains, rollback, demotion that never stops, journal."""
 
+import errno
+import logging
+import os
 import threading
 import time
 
+import pytest
+
 from carpswitch.config import Config
-from carpswitch.engine.executor import Executor
+from carpswitch.engine.executor import Executor, NotStarted
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
 from carpswitch.engine.step import Step, StepContext, StepFailed
+from carpswitch.errors import CommandTimedOut
 from carpswitch.model import StepOutcome, TransitionKind, TransitionOutcome
 from carpswitch.topology import Group, Topology
 from tests.fakes import FakeRunner
@@ -86,27 +92,115 @@ def test_steps_already_done_are_noops_and_the_transition_is_a_noop(tmp_path):
     assert record.steps[0].outcome is StepOutcome.NOOP
 
 
-def test_failed_promotion_undoes_completed_steps_in_reverse_then_gives_away(tmp_path):
+def test_failed_promotion_runs_the_demotion_then_undoes_the_rest_then_gives_away(tmp_path):
     log: list[str] = []
     plan = Plan(
         TransitionKind.PROMOTE,
         GROUP,
         chains={
-            "a": [Recorded("role", log), Recorded("mount", log, fail=True), Recorded("x", log)]
+            "a": [
+                Recorded("role", log, reversible=False),
+                Recorded("undemote", log),
+                Recorded("mount", log, fail=True),
+                Recorded("x", log),
+            ]
         },
+        rollback=Plan(
+            TransitionKind.DEMOTE,
+            GROUP,
+            before=[Recorded("stop-svc", log, done=True)],  # what ran before is taken too
+            chains={"a": [Recorded("umount", log), Recorded("secondary", log)]},
+        ),
         give_away=[Recorded("demote-carp", log, reversible=False)],
     )
     executor, _, _ = make_executor(tmp_path)
     record = executor.run(plan, "test", "boom")
-    assert log == ["do role", "do mount", "undo role", "do demote-carp"]
+    assert log == [
+        "do role",
+        "do undemote",
+        "do mount",
+        "do umount",
+        "do secondary",
+        "undo undemote",
+        "do demote-carp",
+    ]
     assert record.outcome is TransitionOutcome.FAILED
     assert [r.outcome for r in record.steps] == [
+        StepOutcome.OK,
         StepOutcome.OK,
         StepOutcome.FAILED,
         StepOutcome.SKIPPED,
     ]
-    assert "mount broke" in record.steps[1].detail
-    assert [r.outcome for r in record.undo] == [StepOutcome.UNDONE, StepOutcome.OK]
+    assert "mount broke" in record.steps[2].detail
+    assert [(r.step.description, r.outcome) for r in record.undo] == [
+        ("fake stop-svc", StepOutcome.NOOP),
+        ("fake umount", StepOutcome.OK),
+        ("fake secondary", StepOutcome.OK),
+        ("fake undemote", StepOutcome.UNDONE),
+        ("fake demote-carp", StepOutcome.OK),
+    ]
+
+
+def test_rollback_goes_on_after_a_failing_step(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Recorded("bad", log, fail=True)]},
+        rollback=Plan(
+            TransitionKind.DEMOTE,
+            GROUP,
+            before=[Recorded("stop-svc", log, fail=True)],
+            chains={"a": [Recorded("umount", log, fail=True), Recorded("secondary", log)]},
+        ),
+        give_away=[Recorded("demote-carp", log)],
+    )
+    executor, _, _ = make_executor(tmp_path)
+    executor.run(plan, "test", "boom")
+    assert log[1:] == ["do stop-svc", "do umount", "do secondary", "do demote-carp"]
+
+
+class Doubtful(Recorded):
+    """A step whose 'already done?' check cannot read the node."""
+
+    def is_done(self, ctx):
+        raise CommandTimedOut(("hastctl", "list"), 10.0, "", "")
+
+
+def test_demotion_runs_a_step_whose_check_fails(tmp_path):
+    log: list[str] = []
+    plan = Plan(TransitionKind.DEMOTE, GROUP, chains={"a": [Doubtful("secondary", log)]})
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "backup")
+    assert log == ["do secondary"]
+    assert record.outcome is TransitionOutcome.SUCCEEDED
+    assert record.steps[0].outcome is StepOutcome.OK
+    assert "could not tell whether it was already done" in record.steps[0].detail
+    assert "hastctl list: timed out after 10 s" in record.steps[0].detail
+
+
+def test_rollback_runs_a_step_whose_check_fails(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Recorded("bad", log, fail=True)]},
+        rollback=Plan(TransitionKind.DEMOTE, GROUP, chains={"a": [Doubtful("secondary", log)]}),
+    )
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "boom")
+    assert log == ["do bad", "do secondary"]
+    assert record.undo[0].outcome is StepOutcome.OK
+    assert "ran it anyway" in record.undo[0].detail
+
+
+def test_promotion_never_acts_on_a_check_that_fails(tmp_path):
+    log: list[str] = []
+    plan = Plan(TransitionKind.PROMOTE, GROUP, chains={"a": [Doubtful("primary", log)]})
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "master")
+    assert log == []
+    assert record.steps[0].outcome is StepOutcome.TIMED_OUT
 
 
 def test_irreversible_steps_are_not_undone(tmp_path):
@@ -224,3 +318,83 @@ def test_a_crashing_step_fails_the_transition_instead_of_escaping(tmp_path):
     record = executor.run(plan, "test", "bug")
     assert record.outcome is TransitionOutcome.FAILED
     assert "internal error" in record.steps[0].detail
+
+
+class FullDisk(Journal):
+    """A journal whose disk fills up after `writes` successful writes."""
+
+    def __init__(self, state_dir, writes):
+        super().__init__(state_dir)
+        self.left = writes
+
+    def write(self, record):
+        if self.left <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.left -= 1
+        super().write(record)
+
+
+def full_disk_executor(tmp_path, writes):
+    executor, _, seen = make_executor(tmp_path)
+    executor.journal = FullDisk(str(tmp_path), writes)
+    return executor, seen
+
+
+def test_a_promotion_whose_first_record_cannot_be_written_does_not_start(tmp_path, caplog):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Recorded("role", log)]},
+        give_away=[Recorded("demote-carp", log)],
+    )
+    executor, seen = full_disk_executor(tmp_path, writes=0)
+    with pytest.raises(NotStarted, match="No space left on device") as raised:
+        executor.run(plan, "test", "master")
+    assert str(raised.value).startswith("promotion of group storage not started: cannot write")
+    assert log == [] and seen == []
+
+
+def test_a_journal_failure_during_a_promotion_rolls_it_back(tmp_path, caplog):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Recorded("role", log, reversible=False), Recorded("mount", log)]},
+        rollback=Plan(TransitionKind.DEMOTE, GROUP, chains={"a": [Recorded("secondary", log)]}),
+        give_away=[Recorded("demote-carp", log)],
+    )
+    executor, _ = full_disk_executor(tmp_path, writes=1)  # the start, not the first step
+    with caplog.at_level(logging.ERROR, logger="carpswitch"):
+        record = executor.run(plan, "test", "master")
+    assert log == ["do role", "do secondary", "do demote-carp"]
+    assert record.outcome is TransitionOutcome.FAILED
+    assert [(r.step.kind, r.outcome) for r in record.steps] == [
+        ("fake", StepOutcome.OK),
+        ("fake", StepOutcome.SKIPPED),
+        ("journal", StepOutcome.FAILED),
+    ]
+    assert "No space left on device" in record.steps[-1].detail
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].endswith("rolling the promotion back"), errors
+
+
+def test_a_demotion_runs_without_a_journal(tmp_path, caplog):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.DEMOTE,
+        GROUP,
+        before=[Recorded("stop-svc", log)],
+        chains={"a": [Recorded("umount", log), Recorded("secondary", log)]},
+    )
+    executor, seen = full_disk_executor(tmp_path, writes=0)
+    with caplog.at_level(logging.ERROR, logger="carpswitch"):
+        record = executor.run(plan, "test", "backup")
+    assert log == ["do stop-svc", "do umount", "do secondary"]
+    assert record.outcome is TransitionOutcome.SUCCEEDED
+    assert len(seen) == 3  # the terminal still sees every step
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [
+        f"demote storage: cannot write the journal {tmp_path}/journal.jsonl: "
+        "No space left on device; the demotion goes on without it"
+    ]

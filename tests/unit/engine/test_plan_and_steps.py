@@ -6,7 +6,7 @@ from carpswitch.config import FsckPolicy, parse_config
 from carpswitch.engine.plan import plan_demote, plan_promote
 from carpswitch.engine.step import StepContext, StepFailed
 from carpswitch.engine.steps_fs import ExportPool, Fsck, Unmount
-from carpswitch.engine.steps_group import PrePromoteHook, StartService
+from carpswitch.engine.steps_group import LowerDemotion, PrePromoteHook, StartService
 from carpswitch.engine.steps_hast import SetRole
 from carpswitch.model import HastRole, TransitionKind
 from carpswitch.system import commands
@@ -58,7 +58,15 @@ def test_promotion_plan_per_kind_then_services_in_order():
     assert plan.kind is TransitionKind.PROMOTE
     hast = ["guard", "wait_release", "hast_role", "wait_device"]
     assert kinds(plan.chains["tank"]) == [*hast, "zpool_import", "zfs_mount", "zpool_health"]
-    assert kinds(plan.chains["data"]) == [*hast, "fsck", "mount"]
+    assert kinds(plan.chains["data"]) == [
+        "guard",
+        "wait_release",
+        "umount_stale",
+        "hast_role",
+        "wait_device",
+        "fsck",
+        "mount",
+    ]
     assert kinds(plan.chains["lun"]) == hast
     assert [s.describe() for s in plan.after] == [
         "service ctld onestart (onereload if running)",
@@ -111,17 +119,81 @@ def test_unknown_resource_gets_a_guard_that_fails():
 def test_set_role_runs_hastctl_with_the_config_path():
     runner = FakeRunner()
     runner.reply(("hastctl", "role", "-c", "/lab/hast.conf", "primary", "tank"))
-    runner.reply(("hastctl", "role", "-c", "/lab/hast.conf", "secondary", "tank"))
     ctx = context(runner, {"paths": {"hast_conf": "/lab/hast.conf"}})
-    step = SetRole("tank", HastRole.PRIMARY)
-    assert step.reversible
-    step.do(ctx)
-    step.undo(ctx)
+    SetRole("tank", HastRole.PRIMARY).do(ctx)
+    assert runner.calls == [("hastctl", "role", "-c", "/lab/hast.conf", "primary", "tank")]
+
+
+def test_a_failed_promotion_rolls_back_through_the_groups_demotion():
+    config = parse_config({"hooks": {"pre_promote": "/usr/local/bin/ok"}})
+    plan = plan_promote(TOPOLOGY, GROUP, config, "vtnet0")
+    demotion = plan_demote(TOPOLOGY, GROUP)
+    assert plan.rollback is not None
+    assert [s.describe() for s in plan.rollback.before] == [s.describe() for s in demotion.before]
+    assert {n: kinds(c) for n, c in plan.rollback.chains.items()} == {
+        n: kinds(c) for n, c in demotion.chains.items()
+    }
+
+
+# What takes back each promotion step that changes the node: a step of the demotion,
+# or (for what a demotion does not know about) the step's own undo.
+TAKEN_BACK_BY = {
+    "hast_role": "hast_role",
+    "umount_stale": None,  # a dead mount: nothing to restore
+    "fsck": None,  # a checked file system stays checked
+    "mount": "umount",
+    "zpool_import": "zpool_export",
+    "service_start": "service_stop",
+    "carp_undemote": "undo",
+}
+
+
+@pytest.mark.parametrize("demotion_added", [0, 240])
+def test_every_change_a_promotion_makes_is_taken_back_by_its_rollback(demotion_added):
+    plan = plan_promote(TOPOLOGY, GROUP, parse_config({}), "vtnet0", demotion_added)
+    assert plan.rollback is not None
+    steps = [*plan.before, *(s for c in plan.chains.values() for s in c), *plan.after]
+    rollback = plan.rollback.before + [s for c in plan.rollback.chains.values() for s in c]
+    for step in steps:
+        if not step.changes_node:
+            continue
+        assert step.kind in TAKEN_BACK_BY, f"{step.kind}: nothing takes it back"
+        by = TAKEN_BACK_BY[step.kind]
+        if by == "undo":
+            assert step.reversible, step.kind
+        elif by is not None:
+            assert not step.reversible, f"{step.kind} would be taken back twice"
+            assert any(r.kind == by and _target(r) == _target(step) for r in rollback), step.kind
+
+
+def _target(step):
+    """The resource or service a step is about."""
+    return getattr(step, "service", None) or step.resource
+
+
+@pytest.mark.parametrize(("current", "taken"), [(240, 240), (100, 100)], ids=["all", "less-there"])
+def test_lower_demotion_is_undone_by_adding_again_what_it_took(current, taken):
+    runner = FakeRunner()
+    runner.reply(commands.sysctl_get(commands.DEMOTION_SYSCTL), f"{current}\n")
+    runner.reply(commands.sysctl_set(commands.DEMOTION_SYSCTL, -taken))
+    runner.reply(commands.sysctl_set(commands.DEMOTION_SYSCTL, taken))
+    step = LowerDemotion(240)
+    step.do(context(runner))
+    step.undo(context(runner))
     assert runner.calls == [
-        ("hastctl", "role", "-c", "/lab/hast.conf", "primary", "tank"),
-        ("hastctl", "role", "-c", "/lab/hast.conf", "secondary", "tank"),
+        commands.sysctl_get(commands.DEMOTION_SYSCTL),
+        commands.sysctl_set(commands.DEMOTION_SYSCTL, -taken),
+        commands.sysctl_set(commands.DEMOTION_SYSCTL, taken),
     ]
-    assert not SetRole("tank", HastRole.SECONDARY).reversible
+
+
+def test_lower_demotion_that_took_nothing_adds_nothing_back():
+    runner = FakeRunner()
+    runner.reply(commands.sysctl_get(commands.DEMOTION_SYSCTL), "0\n")
+    step = LowerDemotion(240)
+    step.do(context(runner))
+    step.undo(context(runner))
+    assert runner.calls == [commands.sysctl_get(commands.DEMOTION_SYSCTL)]
 
 
 def test_fsck_refuse_policy_never_runs_a_full_check():
@@ -167,6 +239,19 @@ def test_unmount_that_stops_being_busy_is_not_forced():
     ctx.sleep = lambda seconds: runner.reply(commands.umount("/hast/data"))  # files closed
     assert Unmount(RESOURCES["data"]).do(ctx) == "unmounted after 1 busy attempts"
     assert ("umount", "-f", "/hast/data") not in runner.calls
+
+
+def test_unmount_run_in_doubt_of_nothing_mounted_is_done_at_once():
+    runner = FakeRunner()
+    runner.reply(
+        commands.umount("/hast/data"),
+        exit_status=1,
+        stderr="umount: /hast/data: not a file system root directory\n",
+    )
+    ctx = context(runner, {"timeouts": {"umount_grace": 60}})
+    ctx.sleep = lambda seconds: pytest.fail("retried a umount of nothing")
+    assert Unmount(RESOURCES["data"]).do(ctx) == "not mounted"
+    assert runner.calls == [("umount", "/hast/data")]
 
 
 def test_hung_unmount_is_forced_at_once():
