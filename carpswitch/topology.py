@@ -20,9 +20,9 @@ from carpswitch.parse.hastconf import (
     HastConf,
     HastConfError,
     ResolvedResource,
+    decode_hast_conf,
     parse_hast_conf,
-    resolve_pidfile,
-    resolve_resources,
+    resolve_node,
 )
 
 
@@ -83,7 +83,7 @@ class Topology(BaseModel):
 
 def read_hast_conf(path: str) -> HastConf:
     """Parse hast.conf at `path`: OSError when unreadable, ParseError (naming it) when invalid."""
-    return parse_hast_conf(Path(path).read_text(encoding="utf-8"), source=path)
+    return parse_hast_conf(decode_hast_conf(Path(path).read_bytes()), source=path)
 
 
 def build_topology(
@@ -96,8 +96,8 @@ def build_topology(
     problems: list[str] = []
     pidfile = None
     try:
-        resolved = resolve_resources(hast_conf, node_names)
-        pidfile = resolve_pidfile(hast_conf, node_names)
+        node = resolve_node(hast_conf, node_names)  # once: it walks the whole file
+        resolved, pidfile = node.resources, node.pidfile
     except HastConfError as exc:
         problems.append(f"{config.paths.hast_conf}: {exc}")
         resolved = []
