@@ -25,6 +25,7 @@ from carpswitch.config_values import (
     choice,
     expected,
     integer,
+    key_name,
     pool_name,
     seconds,
     shown,
@@ -144,7 +145,9 @@ def config_problems(data: Mapping[str, object]) -> list[str]:
         elif key == COMMANDS:
             valid[key] = _commands(value, problems)
         else:
-            problems.append(f"{key}: unknown key (expected one of {', '.join(TOP_LEVEL)})")
+            problems.append(
+                f"{key_name(key)}: unknown key (expected one of {', '.join(TOP_LEVEL)})"
+            )
     return problems + across_problems(valid)
 
 
@@ -159,7 +162,8 @@ def _table(
     for key, item in value.items():
         rule = keys.get(key)
         if rule is None:
-            problems.append(f"{where}.{key}: unknown key (expected one of {', '.join(keys)})")
+            known = ", ".join(keys)
+            problems.append(f"{where}.{key_name(key)}: unknown key (expected one of {known})")
             continue
         found = _key_problems(f"{where}.{key}", item, rule)
         if found:
@@ -237,7 +241,7 @@ def _commands(value: object, problems: list[str]) -> dict[str, object]:
     for name, path in value.items():
         if name not in COMMAND_NAMES:
             known = ", ".join(COMMAND_NAMES)
-            problems.append(f"commands.{name}: unknown command (expected one of {known})")
+            problems.append(f"commands.{key_name(name)}: unknown command (expected one of {known})")
         elif (problem := absolute_path(path)) is not None:
             problems.append(f"commands.{name}: {problem}")
         else:

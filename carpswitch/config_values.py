@@ -52,6 +52,13 @@ def shown(value: object) -> str:
     return f"a {type(value).__name__}"  # TOML dates and times
 
 
+def key_name(key: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted (never a line break)."""
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key):
+        return key
+    return shown(key)
+
+
 def expected(what: str, value: object) -> str:
     """`expected WHAT, not VALUE`."""
     return f"expected {what}, not {shown(value)}"

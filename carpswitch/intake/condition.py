@@ -118,13 +118,16 @@ def failure_of(records: Sequence[TransitionRecord]) -> str:
     return "; ".join(failures)
 
 
-def describe_condition(run_dir: str) -> str | None:
-    """The `status` line for a failing condition, or None."""
+def describe_condition(run_dir: str, retrying: bool = True) -> str | None:
+    """The `status` line for a failing condition, or None.
+
+    `retrying` False: no worker or daemon holds the intake lock, so no retry is pending;
+    the next event (or `carpswitch reconcile`) tries again.
+    """
     condition = ConditionFile(run_dir).read()
     if condition is None:
         return None
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(condition.since))
     tries = f"{condition.attempts} tr{'y' if condition.attempts == 1 else 'ies'}"
-    return f"failing since {since} ({tries}, next within {condition.retry_in:g} s): " + (
-        condition.failure
-    )
+    after = f"next within {condition.retry_in:g} s" if retrying else "no retry pending"
+    return f"failing since {since} ({tries}, {after}): {condition.failure}"

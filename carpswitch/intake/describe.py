@@ -67,7 +67,7 @@ def describe_intake(config: Config) -> list[str]:
     waiting = Inbox(run_dir).pending()
     if waiting:
         lines.append(f"events waiting: {waiting}")
-    failing = describe_condition(run_dir)
+    failing = describe_condition(run_dir, retrying=holder is not None)
     if failing is not None:
         lines.append(failing)
     return lines

@@ -439,3 +439,10 @@ def test_a_huge_file_is_refused_unread(tmp_path):
 
 def test_an_empty_explicit_path_is_not_the_default_file():
     assert config_path("", {"CARPSWITCH_CONFIG": "/env.toml"}) == ""
+
+
+def test_a_key_with_a_line_break_stays_on_one_line():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"bad\nkey": 1, "node": {"\x1b[31m": 2}})
+    assert all("\n" not in p and "\x1b" not in p for p in caught.value.problems)
+    assert caught.value.problems[0].startswith('"bad\\nkey": unknown key')

@@ -13,26 +13,8 @@ from carpswitch.engine.steps_group import StopService
 from carpswitch.engine.steps_hast import SetRole
 from carpswitch.model import HastRole
 from carpswitch.system.runner import Runner
-from carpswitch.topology import Group, Resource, Topology
-
-
-def resource(name, kind, **extra):
-    return Resource(
-        name=name,
-        kind=kind,
-        provider_name=name,
-        device=f"/dev/hast/{name}",
-        local_path="/dev/ada1",
-        remote_address="198.18.0.2",
-        **extra,
-    )
-
-
-RESOURCES = {
-    "tank": resource("tank", "zfs", pool="tank"),
-    "data": resource("data", "ufs", mountpoint="/hast/data"),
-    "lun": resource("lun", "raw"),
-}
+from carpswitch.topology import Group, Topology
+from tests.unit.engine.test_plan_and_steps import RESOURCES
 
 
 def topology(*groups):

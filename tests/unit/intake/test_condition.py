@@ -118,3 +118,10 @@ def test_a_symlink_in_place_of_the_file_is_not_followed(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "condition").symlink_to(target)
     assert ConditionFile(str(tmp_path / "run")).read() is None
+
+
+def test_status_says_when_nothing_retries(tmp_path):
+    ConditionFile(str(tmp_path)).report("hastctl missing", 30.0)
+    line = describe_condition(str(tmp_path), retrying=False)
+    assert line is not None
+    assert line.endswith("(1 try, no retry pending): hastctl missing")
