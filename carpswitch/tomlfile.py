@@ -5,11 +5,12 @@ a FIFO that blocks an open() forever, /dev/zero, a directory, a huge file, bytes
 not UTF-8, TOML nested deep enough to exhaust the parser's recursion. Each is one
 ConfigError line naming the file; nothing is ever opened blocking. Symbolic links are
 followed (configs under /usr/local/etc are often links), but what they end at must be a
-regular file.
+regular file. `read_regular_file` does the reading for hast.conf too.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -33,6 +34,33 @@ _TOML_POSITION = re.compile(
 )
 
 
+class NotAFile(OSError):
+    """What is at the path is no regular file, or too big to be the file we want."""
+
+
+def read_regular_file(path: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file at `path` (symlinks followed), never blocking.
+
+    stat() first, so a FIFO or a device is never opened; the open is O_NONBLOCK and the
+    descriptor is checked again (the path may have been swapped in between). Raises
+    NotAFile (its strerror says what it is instead), or the OSError of stat/open/read.
+    """
+    before = os.stat(path)
+    _require_regular(before)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        opened = os.fstat(descriptor)
+        _require_regular(opened)
+        if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
+            raise NotAFile(errno.EAGAIN, "was replaced while it was being read")
+        raw = _read_at_most(descriptor, max_bytes + 1)
+    finally:
+        os.close(descriptor)
+    if len(raw) > max_bytes:
+        raise NotAFile(errno.EFBIG, f"larger than {max_bytes // 1024} KiB")
+    return raw
+
+
 def read_toml(path: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
     """The decoded TOML of the regular file `path`; None if it is missing and `missing_ok`.
 
@@ -41,27 +69,16 @@ def read_toml(path: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
     if not path:
         raise ConfigError("''", ["the config path is empty"])
     try:
-        before = os.stat(path)
-        _require_regular(path, before)
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        raw = read_regular_file(path, MAX_BYTES)
     except FileNotFoundError:
         if missing_ok:
             return None
         raise ConfigError(path, ["no such file"]) from None
+    except NotAFile as exc:
+        suffix = ": not a carpswitch.toml" if exc.errno == errno.EFBIG else ""
+        raise ConfigError(path, [f"{exc.strerror}{suffix}"]) from None
     except OSError as exc:
         raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
-    try:
-        opened = os.fstat(descriptor)
-        _require_regular(path, opened)
-        if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
-            raise ConfigError(path, ["was replaced while it was being read"])
-        raw = _read_at_most(descriptor, MAX_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
-    finally:
-        os.close(descriptor)
-    if len(raw) > MAX_BYTES:
-        raise ConfigError(path, [f"larger than {MAX_BYTES // 1024} KiB: not a carpswitch.toml"])
     return parse_toml(raw, path)
 
 
@@ -90,10 +107,10 @@ def _toml_problem(message: str) -> str:
     return f"{found['where']}: not valid TOML: {found['message']}"
 
 
-def _require_regular(path: str, status: os.stat_result) -> None:
+def _require_regular(status: os.stat_result) -> None:
     if not stat.S_ISREG(status.st_mode):
-        what = _NOT_REGULAR.get(stat.S_IFMT(status.st_mode), "not a regular file")
-        raise ConfigError(path, [f"{what}, not a regular file"])
+        what = _NOT_REGULAR.get(stat.S_IFMT(status.st_mode), "something else")
+        raise NotAFile(errno.EINVAL, f"{what}, not a regular file")
 
 
 def _read_at_most(descriptor: int, limit: int) -> bytes:

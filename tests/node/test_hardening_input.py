@@ -293,3 +293,14 @@ def test_a_missing_hastctl_is_tried_a_few_times_not_twenty(make_lab_node, tmp_pa
     for worker in intake.workers():  # the retries go on (up to [intake] timer apart)
         worker.terminate()
     assert wait_until(lambda: not intake.workers(), timeout=30)
+
+
+def test_a_hast_conf_replaced_by_a_fifo_does_not_hang_check(make_lab_node):
+    node = make_lab_node()
+    hast_conf = node.paths.hast_conf
+    hast_conf.unlink()  # hastd has read it already
+    os.mkfifo(hast_conf)
+    result = carpswitch(node.config_path, "check", timeout=30)
+    assert result.returncode == 78
+    assert "Traceback" not in result.stderr
+    assert f"carpswitch: cannot read {hast_conf}: a FIFO, not a regular file" in result.stdout

@@ -1,5 +1,6 @@
 """Resolving hast.conf for one node: hastd's node matching, inheritance, defaults, errors."""
 
+import os
 import time
 from pathlib import Path
 
@@ -390,3 +391,20 @@ HAST_ONE = """resource tank {
     }
 }
 """
+
+
+def test_a_hast_conf_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    from carpswitch.topology import read_hast_conf
+
+    fifo = tmp_path / "hast.conf"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="a FIFO, not a regular file"):
+        read_hast_conf(str(fifo))  # a blocking open() would hang here (pytest-timeout)
+
+
+def test_a_hast_conf_that_is_not_utf8_reads_as_hastd_reads_it(tmp_path):
+    from carpswitch.topology import read_hast_conf
+
+    path = tmp_path / "hast.conf"
+    path.write_bytes(b"# caf\xe9\n" + HAST_ONE.encode())
+    assert [r.name for r in read_hast_conf(str(path)).resources] == ["tank"]
