@@ -27,21 +27,15 @@ COMMANDS: dict[str, str] = {
     "daemon": "run as the rc.d service: take devd events, reconcile on a timer",
     "pause": "maintenance: observe only, never act (survives reboots) until resume",
     "resume": "end maintenance and act on what CARP says now",
-    "setup": "render hast.conf, the devd rule and rc.conf lines for both nodes",
     "lab": "simulated FreeBSD node, for tests and for trying carpswitch by hand",
-}
-
-# Commands whose issue has not landed yet: they say so instead of pretending to work.
-PLANNED: dict[str, str] = {
-    "setup": "the set-up issue",
 }
 
 EPILOG = """\
 devd runs `carpswitch master|backup VHID@IFACE` on CARP events (conf/devd-carp.conf).
 Config: -c PATH, else $CARPSWITCH_CONFIG, else /usr/local/etc/carpswitch.toml; without a
 config file carpswitch works from hast.conf alone (every resource raw, one group per vhid).
-Exit status: 0 ok, 1 failed, 64 usage, 69 unavailable, 71 system error, 75 busy, 78 config
-error.
+Exit status: 0 ok, 1 failed, 64 usage, 70 internal error, 71 system error, 75 busy,
+78 config error.
 See carpswitch(8).
 """
 
@@ -63,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list[at] = args_list[at].lower()  # devd may pass MASTER/BACKUP
     from carpswitch.cli_parser import build_parser, run_command
 
-    return run_command(build_parser().parse_args(args_list))
+    parser = build_parser()
+    return run_command(parser.parse_args(args_list), parser)
 
 
 def _first_positional(argv: list[str]) -> int | None:

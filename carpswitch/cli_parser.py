@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from carpswitch import __version__
-from carpswitch.cli import COMMANDS, EPILOG, HOOK_WORDS, PLANNED
+from carpswitch.cli import COMMANDS, EPILOG, HOOK_WORDS
 from carpswitch.exitcodes import ExitCode
 
 
@@ -20,6 +20,16 @@ class UsageParser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
+def config_argument(text: str) -> str:
+    """`-c PATH`: an empty path is a usage error, not "the default file"."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty path")
+    return text
+
+
+GROUP_HELP = "a [[group]] name of carpswitch.toml (none: every group)"
+
+
 def build_parser() -> UsageParser:
     """The argument parser with one subcommand per entry of COMMANDS."""
     parser = UsageParser(
@@ -28,18 +38,27 @@ def build_parser() -> UsageParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-c", "--config", metavar="PATH", help="config file (carpswitch.toml)")
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="PATH",
+        type=config_argument,
+        help="config file (default: $CARPSWITCH_CONFIG, else /usr/local/etc/carpswitch.toml)",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
     parser.add_argument("--version", action="version", version=f"carpswitch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
-    sub.required = True
     parsers = {
         name: sub.add_parser(name, help=text, description=text) for name, text in COMMANDS.items()
     }
     for word in HOOK_WORDS:
-        parsers[word].add_argument("subsystem", metavar="VHID@IFACE|IFACE")
+        parsers[word].add_argument(
+            "subsystem",
+            metavar="VHID@IFACE|IFACE",
+            help="the CARP vhid and interface devd names (subsystem=), e.g. 1@vtnet0",
+        )
     for name in ("promote", "demote"):
-        parsers[name].add_argument("groups", nargs="*", metavar="GROUP")
+        parsers[name].add_argument("groups", nargs="*", metavar="GROUP", help=GROUP_HELP)
         parsers[name].add_argument(
             "--force", action="store_true", help="even when CARP disagrees (risks two primaries)"
         )
@@ -49,8 +68,13 @@ def build_parser() -> UsageParser:
         help="as at boot: never promote while a remote primary is connected",
     )
     parsers["pause"].add_argument("reason", nargs="*", help="why (shown by status)")
-    parsers["plan"].add_argument("target", choices=HOOK_WORDS)
-    parsers["plan"].add_argument("groups", nargs="*", metavar="GROUP")
+    parsers["plan"].add_argument(
+        "target",
+        choices=HOOK_WORDS,
+        metavar="master|backup",
+        help="the CARP state to plan for: master (promote) or backup (demote)",
+    )
+    parsers["plan"].add_argument("groups", nargs="*", metavar="GROUP", help=GROUP_HELP)
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable")
     parsers["history"].add_argument("--json", action="store_true", help="JSON lines")
     parsers["history"].add_argument("-n", type=int, default=20, metavar="N", help="last N")
@@ -58,25 +82,26 @@ def build_parser() -> UsageParser:
     return parser
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Run the parsed command; map carpswitch's errors to sysexits statuses."""
+def run_command(args: argparse.Namespace, parser: UsageParser | None = None) -> int:
+    """Run the parsed command; map carpswitch's errors to sysexits statuses.
+
+    Every error is one line per problem on stderr: `carpswitch: FILE: key: what was
+    expected`. No command: the command list, exit 64.
+    """
     from carpswitch.engine.lock import LockBusy
     from carpswitch.errors import CarpswitchError, ConfigError
     from carpswitch.logsetup import setup_logging
 
+    if args.command is None:
+        (parser or build_parser()).print_help(sys.stderr)
+        return ExitCode.USAGE
     setup_logging(args.verbose)
-    if args.command in PLANNED:
-        print(
-            f"carpswitch: {args.command} is not available yet: it comes with "
-            f"{PLANNED[args.command]}",
-            file=sys.stderr,
-        )
-        return ExitCode.UNAVAILABLE
     handler = _HANDLERS[args.command]
     try:
         return handler(args)
     except ConfigError as exc:
-        print(f"carpswitch: configuration error:\n{exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"carpswitch: {line}", file=sys.stderr)
         return ExitCode.CONFIG
     except LockBusy as exc:
         print(f"carpswitch: {exc}", file=sys.stderr)

@@ -8,38 +8,68 @@ the file, the key and what was expected, all at once: `PATH: resource[1].pool: .
 from __future__ import annotations
 
 import os
-import tomllib
-from collections import Counter
 from collections.abc import Mapping
 from enum import StrEnum
-from pathlib import Path
+from functools import cached_property
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
+from carpswitch import config_rules as rules
+from carpswitch import config_values as values
 from carpswitch.errors import ConfigError
-from carpswitch.strictmodes import check_config_file, check_private_dir
+from carpswitch.strictmodes import check_private_dir
+from carpswitch.tomlfile import read_toml
 
 DEFAULT_CONFIG_PATH = "/usr/local/etc/carpswitch.toml"
 CONFIG_ENV = "CARPSWITCH_CONFIG"
 
-# FreeBSD ifnet names: letters, digits, '_' and '.', at most IFNAMSIZ - 1 characters.
-INTERFACE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.]{0,14}$"
-# What hastd accepts as a resource name (token.l STR).
-RESOURCE_PATTERN = r"^[A-Za-z0-9._:\-\[\]/]+$"
-SERVICE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+
+def _check(check: values.Check) -> AfterValidator:
+    """A pydantic validator running one of config_rules' checks (the same words)."""
+
+    def validate(value: Any) -> Any:
+        problem = check(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(validate)
+
+
+def _pattern(pattern: str) -> StringConstraints:
+    return StringConstraints(pattern=f"^{pattern}$")
+
+
+AbsolutePath = Annotated[str, _check(values.absolute_path)]
+SocketPath = Annotated[str, _check(values.socket_path)]
+Seconds = Annotated[float, Field(gt=0, le=values.MAX_SECONDS, allow_inf_nan=False)]
+SecondsOrNone = Annotated[float, Field(ge=0, le=values.MAX_SECONDS, allow_inf_nan=False)]
+ResourceName = Annotated[str, _pattern(rules.RESOURCE_PATTERN)]
+ServiceName = Annotated[str, _pattern(rules.SERVICE_PATTERN)]
 
 
 class Section(BaseModel):
-    """A config table: unknown keys are errors (a typo must not be silently ignored)."""
+    """A config table: unknown keys are errors (a typo must not be silently ignored).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Strict: TOML has types, and `vhid = true` or `settle = "2"` is a mistake, not 1 or 2.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class NodeSection(Section):
     """`[node]`: who this node is in hast.conf."""
 
-    name: str | None = Field(
+    name: Annotated[str, _pattern(rules.NODE_PATTERN)] | None = Field(
         default=None, description="this node's `on` block in hast.conf (default: host name)"
     )
 
@@ -47,11 +77,11 @@ class NodeSection(Section):
 class PathsSection(Section):
     """`[paths]`: FreeBSD defaults; a lab config points them into a simulated node."""
 
-    dev_hast: str = "/dev/hast"
-    hast_conf: str = "/etc/hast.conf"
-    state_dir: str = "/var/db/carpswitch"
-    run_dir: str = "/var/run/carpswitch"
-    devd_socket: str = "/var/run/devd.seqpacket.pipe"
+    dev_hast: AbsolutePath = "/dev/hast"
+    hast_conf: AbsolutePath = "/etc/hast.conf"
+    state_dir: AbsolutePath = "/var/db/carpswitch"
+    run_dir: AbsolutePath = "/var/run/carpswitch"
+    devd_socket: SocketPath = "/var/run/devd.seqpacket.pipe"
 
 
 class ResourceKind(StrEnum):
@@ -73,26 +103,18 @@ class FsckPolicy(StrEnum):
 class ResourceConfig(Section):
     """`[[resource]]`: one HAST resource and what sits on it."""
 
-    name: str = Field(pattern=RESOURCE_PATTERN)
-    kind: ResourceKind = ResourceKind.RAW
-    pool: str | None = None
-    mountpoint: str | None = None
-    mount_options: list[str] = Field(default_factory=list)
-    fsck: FsckPolicy = FsckPolicy.REFUSE
+    name: ResourceName
+    kind: ResourceKind = Field(ResourceKind.RAW, strict=False)  # TOML gives the word
+    pool: Annotated[str, _check(values.pool_name)] | None = None
+    mountpoint: AbsolutePath | None = None
+    mount_options: list[Annotated[str, _pattern(rules.MOUNT_OPTION_PATTERN)]] = Field(
+        default_factory=list
+    )
+    fsck: FsckPolicy = Field(FsckPolicy.REFUSE, strict=False)
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Self:
-        problems = []
-        if self.kind is ResourceKind.ZFS and not self.pool:
-            problems.append("kind zfs needs pool = NAME")
-        if self.kind is ResourceKind.UFS and not self.mountpoint:
-            problems.append("kind ufs needs mountpoint = PATH")
-        if self.mountpoint and not self.mountpoint.startswith("/"):
-            problems.append(f"mountpoint must be an absolute path, not {self.mountpoint!r}")
-        if self.kind is not ResourceKind.ZFS and self.pool:
-            problems.append(f"pool is only for kind zfs (this is kind {self.kind})")
-        if self.kind is not ResourceKind.UFS and self.mountpoint:
-            problems.append(f"mountpoint is only for kind ufs (this is kind {self.kind})")
+        problems = rules.kind_problems(self.kind.value, self.pool, self.mountpoint)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -101,56 +123,70 @@ class ResourceConfig(Section):
 class GroupConfig(Section):
     """`[[group]]`: what one CARP vhid carries."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
-    vhid: int = Field(ge=1, le=255)
-    interface: str | None = Field(default=None, pattern=INTERFACE_PATTERN)
-    resources: list[str] = Field(min_length=1)
-    services: list[Annotated[str, Field(pattern=SERVICE_PATTERN)]] = Field(default_factory=list)
+    name: Annotated[str, _pattern(rules.GROUP_PATTERN)]
+    vhid: int = Field(ge=1, le=rules.VHID_MAX)
+    interface: Annotated[str, _pattern(rules.INTERFACE_PATTERN)] | None = None
+    resources: list[ResourceName] = Field(min_length=1)
+    services: list[ServiceName] = Field(default_factory=list)
 
 
 class TimeoutsSection(Section):
-    """`[timeouts]`: seconds each kind of step may take before it counts as failed."""
+    """`[timeouts]`: seconds each kind of step may take before it counts as failed.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    `release` covers the peer's worst-case demotion of a group with one pool and one
+    service under these defaults (220 s: see carpswitch.engine.budget); `check` says when
+    a group needs more.
+    """
 
-    release: float = Field(30, gt=0, description="old primary's hastd releases the resource")
-    device: float = Field(10, gt=0, description="/dev/hast/NAME appears")
-    role: float = Field(10, gt=0, description="hastctl role")
-    fsck: float = Field(600, gt=0)
-    mount: float = Field(30, gt=0)
-    import_: float = Field(120, gt=0, alias="import", description="zpool import")
-    export: float = Field(60, gt=0, description="zpool export")
-    umount: float = Field(30, gt=0)
-    umount_grace: float = Field(
-        5, ge=0, description="retry a busy umount this long before umount -f"
+    release: Seconds = Field(300, description="old primary's hastd releases the resource")
+    device: Seconds = Field(10, description="/dev/hast/NAME appears")
+    role: Seconds = Field(10, description="hastctl role")
+    fsck: Seconds = 600
+    mount: Seconds = 30
+    import_: Seconds = Field(120, alias="import", description="zpool import")
+    export: Seconds = Field(60, description="zpool export")
+    umount: Seconds = 30
+    umount_grace: SecondsOrNone = Field(
+        5, description="retry a busy umount this long before umount -f"
     )
-    service: float = Field(60, gt=0, description="service start/stop/reload")
-    hook: float = Field(30, gt=0, description="pre_promote and notify hooks")
-    observe: float = Field(10, gt=0, description="each command that reads state")
+    service: Seconds = Field(60, description="service start/stop/reload")
+    hook: Seconds = Field(30, description="pre_promote and notify hooks")
+    observe: Seconds = Field(10, description="each command that reads state")
 
 
 class FailoverSection(Section):
     """`[failover]`: how a failed promotion gives the CARP address away."""
 
-    demotion: int = Field(240, ge=1, le=240, description="added to net.inet.carp.demotion")
+    demotion: int = Field(
+        240, ge=1, le=rules.DEMOTION_MAX, description="added to net.inet.carp.demotion"
+    )
     force_backup: bool = Field(True, description="also `ifconfig IF vhid N state backup`")
-    max_failures: int = Field(3, ge=1, description="failed promotions before staying BACKUP")
-    failure_window: float = Field(600, gt=0, description="seconds the failures are counted in")
+    max_failures: int = Field(
+        3, ge=1, le=rules.MAX_FAILURES_MAX, description="failed promotions before staying BACKUP"
+    )
+    failure_window: Seconds = Field(600, description="seconds the failures are counted in")
 
 
 class IntakeSection(Section):
     """`[intake]`: how CARP events become transitions."""
 
-    settle: float = Field(1.0, ge=0, description="quiet seconds to wait out flapping first")
-    flap_limit: float = Field(30.0, gt=0, description="then take the safe side (demote)")
-    timer: float = Field(30.0, gt=0, description="daemon reconciles this often regardless")
+    settle: SecondsOrNone = Field(
+        rules.DEFAULT_SETTLE, description="quiet seconds to wait out flapping first"
+    )
+    flap_limit: Seconds = Field(
+        rules.DEFAULT_FLAP_LIMIT, description="then take the safe side (demote)"
+    )
+    timer: Seconds = Field(30.0, description="daemon reconciles this often regardless")
 
 
 class HooksSection(Section):
     """`[hooks]`: programs run around transitions (absolute paths)."""
 
-    pre_promote: str | None = Field(None, pattern=r"^/", description="may veto a promotion")
-    notify: str | None = Field(None, pattern=r"^/", description="told every outcome")
+    pre_promote: AbsolutePath | None = Field(None, description="may veto a promotion")
+    notify: AbsolutePath | None = Field(None, description="told every outcome")
+
+
+CommandName = Annotated[str, _check(values.choice(rules.COMMAND_NAMES))]
 
 
 class Config(Section):
@@ -158,7 +194,7 @@ class Config(Section):
 
     node: NodeSection = NodeSection()
     paths: PathsSection = PathsSection()
-    commands: dict[str, str] = Field(default_factory=dict)
+    commands: dict[CommandName, AbsolutePath] = Field(default_factory=dict)
     timeouts: TimeoutsSection = TimeoutsSection()
     failover: FailoverSection = FailoverSection()
     hooks: HooksSection = HooksSection()
@@ -168,76 +204,57 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _names_are_consistent(self) -> Self:
-        problems = []
-        problems += _duplicates("resource", [r.name for r in self.resource])
-        problems += _duplicates("group", [g.name for g in self.group])
-        problems += _duplicates("group vhid", [str(g.vhid) for g in self.group])
-        claimed: dict[str, str] = {}
-        for group in self.group:
-            for name in group.resources:
-                if name in claimed and claimed[name] != group.name:
-                    problems.append(
-                        f"resource {name!r} is in group {claimed[name]!r} and {group.name!r}"
-                    )
-                claimed.setdefault(name, group.name)
-        for name, path in self.commands.items():
-            if not path.startswith("/"):
-                problems.append(f"commands.{name} must be an absolute path, not {path!r}")
+        problems = rules.across_problems(self.model_dump(by_alias=True))
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
+    @cached_property
+    def _resources_by_name(self) -> dict[str, ResourceConfig]:
+        return {r.name: r for r in self.resource}
+
     def resource_config(self, name: str) -> ResourceConfig:
         """The `[[resource]]` entry for `name`, or the default (`raw`) when there is none."""
-        found = next((r for r in self.resource if r.name == name), None)
-        return found or ResourceConfig(name=name)
-
-
-def _duplicates(what: str, names: list[str]) -> list[str]:
-    counts = Counter(names)
-    return [
-        f"{what} {name!r} is defined more than once" for name in sorted(counts) if counts[name] > 1
-    ]
+        return self._resources_by_name.get(name) or ResourceConfig(name=name)
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> str:
-    """Which config file to read: -c PATH, else $CARPSWITCH_CONFIG, else the default."""
+    """Which config file to read: -c PATH, else $CARPSWITCH_CONFIG, else the default.
+
+    An explicit empty path stays empty (and is refused when read): `-c ''` must not
+    quietly mean the default file.
+    """
     env = os.environ if environ is None else environ
-    return explicit or env.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH
+    if explicit is not None:
+        return explicit
+    return env.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH
 
 
 def load_config(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate the config; a missing default file means "hast.conf alone".
 
     Raises ConfigError (every problem, each prefixed with the file) for a missing explicit
-    file, bad TOML or values that do not validate, and UnsafePath (a ConfigError) for a
-    config file, state_dir or run_dir that another user owns or can write.
+    file, a file that is not a readable regular UTF-8 TOML file, or values that do not
+    validate, and UnsafePath (a ConfigError) for a config file, state_dir or run_dir that
+    another user owns or can write.
     """
     path = config_path(explicit, environ)
-    file = Path(path)
-    if not file.exists():
-        if path == DEFAULT_CONFIG_PATH:
-            return _private_dirs_checked(Config())
-        raise ConfigError(path, ["no such file"])
-    check_config_file(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
-    return _private_dirs_checked(parse_config(data, path))
-
-
-def _private_dirs_checked(config: Config) -> Config:
-    """`config`, once its state_dir and run_dir are safe (carpswitch.statefiles)."""
+    data = read_toml(path, missing_ok=path == DEFAULT_CONFIG_PATH)
+    config = Config() if data is None else parse_config(data, path)
     check_private_dir(config.paths.state_dir)
     check_private_dir(config.paths.run_dir)
     return config
 
 
 def parse_config(data: Mapping[str, Any], path: str = "carpswitch.toml") -> Config:
-    """Validate already-decoded TOML; raise ConfigError listing every problem."""
+    """Validate already-decoded TOML; raise ConfigError listing every problem.
+
+    The problems are config_rules' (the words the devd hook uses too); pydantic then builds
+    the typed models and, should it still disagree, its own errors are reported instead.
+    """
+    problems = rules.config_problems(data)
+    if problems:
+        raise ConfigError(path, problems)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

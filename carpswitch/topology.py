@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,10 +19,14 @@ from carpswitch.parse.hastconf import (
     HastConf,
     HastConfError,
     ResolvedResource,
+    decode_hast_conf,
     parse_hast_conf,
-    resolve_pidfile,
-    resolve_resources,
+    resolve_node,
 )
+from carpswitch.tomlfile import read_regular_file
+
+#: 10,000 resources are about 1 MiB of hast.conf.
+HAST_CONF_MAX_BYTES = 64 << 20
 
 
 class Resource(BaseModel):
@@ -83,7 +86,8 @@ class Topology(BaseModel):
 
 def read_hast_conf(path: str) -> HastConf:
     """Parse hast.conf at `path`: OSError when unreadable, ParseError (naming it) when invalid."""
-    return parse_hast_conf(Path(path).read_text(encoding="utf-8"), source=path)
+    raw = read_regular_file(path, HAST_CONF_MAX_BYTES)  # a FIFO there must not hang us
+    return parse_hast_conf(decode_hast_conf(raw), source=path)
 
 
 def build_topology(
@@ -96,8 +100,8 @@ def build_topology(
     problems: list[str] = []
     pidfile = None
     try:
-        resolved = resolve_resources(hast_conf, node_names)
-        pidfile = resolve_pidfile(hast_conf, node_names)
+        node = resolve_node(hast_conf, node_names)  # once: it walks the whole file
+        resolved, pidfile = node.resources, node.pidfile
     except HastConfError as exc:
         problems.append(f"{config.paths.hast_conf}: {exc}")
         resolved = []

@@ -17,6 +17,8 @@ from carpswitch.context import NodeContext
 from carpswitch.controller import Controller
 from carpswitch.engine.lock import LockBusy
 from carpswitch.errors import CarpswitchError
+from carpswitch.intake.coalesce import Outcome
+from carpswitch.intake.condition import failure_of
 from carpswitch.model import TransitionRecord
 
 log = logging.getLogger(__name__)
@@ -39,14 +41,14 @@ class ReconcilingController(Protocol):
 
 
 class Reconciler:
-    """`reconcile(trigger, flapping) -> transitions run`, for carpswitch.intake.coalesce."""
+    """`reconcile(trigger, flapping) -> Outcome`, for carpswitch.intake.coalesce."""
 
     def __init__(self, config: Config, controller: ReconcilingController | None = None) -> None:
         self.controller = controller or Controller(NodeContext(config))
         #: Asked before each group's transition (the daemon points it at its SIGTERM flag).
         self.should_stop: Callable[[], bool] = lambda: False
 
-    def __call__(self, trigger: str, flapping: bool) -> int:
+    def __call__(self, trigger: str, flapping: bool) -> Outcome:
         try:
             records = self.controller.reconcile(
                 trigger, flapping=flapping, should_stop=self.should_stop
@@ -55,7 +57,7 @@ class Reconciler:
             raise
         except CarpswitchError as exc:
             log.error("reconcile (%s) failed: %s", trigger, exc)
-            return 0
+            return Outcome(0, f"reconcile failed: {exc}")
         for record in records:
             log.info(
                 "%s %s: %s (%s; %s)",
@@ -66,7 +68,7 @@ class Reconciler:
                 record.trigger,
             )
         self._forget_finished_notifications()
-        return len(records)
+        return Outcome(len(records), failure_of(records))
 
     def finish(self) -> None:
         """Let notify hooks still running end (each is bounded by its timeout)."""

@@ -10,6 +10,11 @@ safe side (flapping: demote, never promote). After a round that ran a transition
 events arrived meanwhile, observe again; stop when a round changes nothing and nothing new
 came. A round that ran on the safe side is followed by another settle wait, so a pause in
 the flapping does not promote at once.
+
+A round that failed (a transition failed, or the reconcile itself) is tried again after a
+growing interval (`first_retry`, doubling, at most `longest_retry`): a missing hastctl
+must not turn one event into twenty failed demotions in a row. Each round's failure, or
+its absence, goes to a ConditionSink, which logs and records it once per change.
 """
 
 from __future__ import annotations
@@ -25,12 +30,40 @@ from carpswitch.intake.inbox import IntakeEvent
 
 log = logging.getLogger(__name__)
 
-#: reconcile(trigger, flapping) -> number of transitions it ran; LockBusy when an admin
-#: command holds the actor lock.
-Reconcile = Callable[[str, bool], int]
 Clock = Callable[[], float]
 #: Waits shorter than this count as done (clock arithmetic leaves crumbs like 1e-16 s).
 TICK = 1e-6
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one reconcile did: how many transitions it ran, and what failed ("" nothing).
+
+    `failure` names the failing condition in words that stay the same from one try to the
+    next (no ids, no times), so a repeated failure is recognised as the same one.
+    """
+
+    transitions: int = 0
+    failure: str = ""
+
+
+#: reconcile(trigger, flapping) -> Outcome; raises LockBusy when an admin command holds
+#: the actor lock.
+Reconcile = Callable[[str, bool], Outcome]
+
+
+class ConditionSink(Protocol):
+    """Told after every round what failed ("" nothing) and when the next try comes."""
+
+    def report(self, failure: str, retry_in: float) -> None:
+        """Record and log `failure` (once per change); "" means things work again."""
+
+
+class NoSink:
+    """A ConditionSink that records nothing (tests, one-off reconciles)."""
+
+    def report(self, failure: str, retry_in: float) -> None:
+        """Nothing to record."""
 
 
 class EventSource(Protocol):
@@ -55,6 +88,8 @@ class Pacing:
     max_rounds: int = 20  # then leave it to the next event or the daemon's timer
     busy_retry: float = 1.0  # an admin command holds the actor lock: look again this often
     busy_patience: float = 900.0  # longer than the longest step timeout (fsck, 600 s)
+    first_retry: float = 1.0  # a failed round is tried again after this, then twice as long
+    longest_retry: float = 30.0  # ... up to this ([intake] timer)
 
 
 @dataclass(frozen=True)
@@ -74,6 +109,7 @@ class Round:
     flapping: bool
     events: int
     transitions: int
+    failure: str = ""
 
 
 @dataclass
@@ -146,17 +182,23 @@ def run_until_quiet(
     pacing: Pacing,
     idle_trigger: str,
     clock: Clock = time.monotonic,
+    conditions: ConditionSink | None = None,
 ) -> Summary:
-    """Reconcile in rounds until a round changes nothing and no event is waiting.
+    """Reconcile in rounds until a round changes nothing, fails nothing, and no event waits.
 
     `first` are events already taken; with none, the first round runs at once and is
-    named `idle_trigger` (e.g. `timer`).
+    named `idle_trigger` (e.g. `timer`). Later rounds without events are named after the
+    last round that had some (`re-check after hook MASTER 1@vtnet0`), so the name never
+    grows.
     """
+    sink = conditions or NoSink()
     summary = Summary()
     pending = list(first)
     must_settle = bool(pending)
     still_flapping = False  # a retry after LockBusy keeps the safe side it had
     busy_since: float | None = None
+    retry: float | None = None  # the wait before the next try while rounds fail
+    cause = idle_trigger
     while True:
         if must_settle:
             burst = settle(pending, source, pacing, clock)
@@ -166,8 +208,9 @@ def run_until_quiet(
             summary.stopped = True
             return summary
         trigger = trigger_for(burst.events, idle_trigger)
+        cause = trigger if burst.events else cause
         try:
-            transitions = reconcile(trigger, burst.flapping)
+            outcome = reconcile(trigger, burst.flapping)
         except LockBusy as exc:
             now = clock()
             busy_since = now if busy_since is None else busy_since
@@ -179,15 +222,46 @@ def run_until_quiet(
             must_settle, still_flapping = False, burst.flapping
             continue
         busy_since = None
-        summary.rounds.append(Round(trigger, burst.flapping, len(burst.events), transitions))
+        summary.rounds.append(
+            Round(trigger, burst.flapping, len(burst.events), outcome.transitions, outcome.failure)
+        )
+        retry = _next_retry(retry, pacing) if outcome.failure else None
+        sink.report(outcome.failure, retry or 0.0)
         if source.stopping():
             summary.stopped = True
             return summary
-        pending = source.wait(0)
-        if transitions == 0 and not pending and not burst.flapping:
+        pending = source.wait(0) if retry is None else _wait_out(source, retry, clock)
+        if source.stopping():
+            summary.stopped = True
+            return summary
+        quiet = outcome.transitions == 0 and retry is None and not burst.flapping
+        if quiet and not pending:
             return summary
         if len(summary.rounds) >= pacing.max_rounds:
-            summary.gave_up = f"still changing after {pacing.max_rounds} rounds"
+            summary.gave_up = (
+                f"still failing after {pacing.max_rounds} rounds: {outcome.failure}"
+                if outcome.failure
+                else f"still changing after {pacing.max_rounds} rounds"
+            )
             return summary
         must_settle, still_flapping = bool(pending) or burst.flapping, False
-        idle_trigger = f"re-check after {trigger}"
+        idle_trigger = f"{'retry' if retry is not None else 're-check'} after {cause}"
+
+
+def _next_retry(previous: float | None, pacing: Pacing) -> float:
+    """1, 2, 4, ... seconds, at most `longest_retry`."""
+    if previous is None:
+        return min(pacing.first_retry, pacing.longest_retry)
+    return min(previous * 2, pacing.longest_retry)
+
+
+def _wait_out(source: EventSource, seconds: float, clock: Clock) -> list[IntakeEvent]:
+    """Wait the whole `seconds` (events do not cut a retry interval short; SIGTERM does)."""
+    events: list[IntakeEvent] = []
+    deadline = clock() + seconds
+    while not source.stopping():
+        remaining = deadline - clock()
+        if remaining <= TICK:
+            break
+        events += source.wait(remaining)
+    return events

@@ -22,13 +22,15 @@ from carpswitch.errors import ConfigError
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.act import Reconciler
 from carpswitch.intake.coalesce import run_until_quiet
+from carpswitch.intake.condition import ConditionFile
 from carpswitch.intake.describe import lock_holder
 from carpswitch.intake.devdsocket import DevdSocket
 from carpswitch.intake.inbox import Inbox, IntakeEvent
 from carpswitch.intake.lockfile import IntakeLock
 from carpswitch.intake.signals import SignalFlags
+from carpswitch.intake.vhids import keep_ours
 from carpswitch.intake.wire import MAX_RECORD, intake_socket_path
-from carpswitch.intake.worker import InboxSource, pacing_from
+from carpswitch.intake.worker import InboxSource, pacing_from, vhids_of
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class DaemonSource:
         self.flags = flags
         self.listener = listener
         self.devd = devd
-        self.inbox = inbox
+        self.inbox = inbox  # judges events by its `vhids`, devd's as well
         self.clock = clock
 
     def wait(self, timeout: float, until_reload: bool = False) -> list[IntakeEvent]:
@@ -80,7 +82,7 @@ class DaemonSource:
         events = self.devd.connect_if_due()
         events += self.devd.read()
         self._drain_wakeups()
-        return events + self.inbox.take()
+        return keep_ours(events, self.inbox.vhids, log.info) + self.inbox.take()
 
     def stopping(self) -> bool:
         return self.flags.stop
@@ -165,14 +167,23 @@ class Daemon:
         config = self.config
         reconcile = self._reconciler(config)
         devd = DevdSocket(config.paths.devd_socket, self.clock)
-        inbox = InboxSource(Inbox(config.paths.run_dir), lambda: self.flags.stop)
+        inbox = InboxSource(
+            Inbox(config.paths.run_dir), lambda: self.flags.stop, vhids=vhids_of(config)
+        )
         source = DaemonSource(self.flags, listener, devd, inbox, self.clock)
+        conditions = ConditionFile(config.paths.run_dir)
         log.info("daemon started (pid %d)", os.getpid())
         idle_trigger, events = "daemon start", source.collect()
         try:
             while True:
                 summary = run_until_quiet(
-                    events, source, reconcile, pacing_from(config), idle_trigger, self.clock
+                    events,
+                    source,
+                    reconcile,
+                    pacing_from(config),
+                    idle_trigger,
+                    self.clock,
+                    conditions,
                 )
                 if summary.rounds or summary.gave_up:
                     log.info("%s", summary.describe())
@@ -199,13 +210,14 @@ class Daemon:
         try:
             fresh = load_config(self.config_path)
         except ConfigError as exc:
-            log.error("reload: configuration error, keeping the old one:\n%s", exc)
+            log.error("reload: keeping the old configuration: %s", "; ".join(exc.problems))
             return config, reconcile
         if fresh.paths.run_dir != config.paths.run_dir:
             log.warning("reload: paths.run_dir changed: takes effect at the next restart")
         if fresh.paths.devd_socket != config.paths.devd_socket:
             source.devd.close()
             source.devd = DevdSocket(fresh.paths.devd_socket, self.clock)
+        source.inbox.vhids = vhids_of(fresh)
         reconcile.finish()
         log.info("configuration reloaded")
         return fresh, self._reconciler(fresh)

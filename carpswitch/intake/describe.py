@@ -1,4 +1,4 @@
-"""What `carpswitch status` says about event intake: paused, who acts, events waiting."""
+"""What `carpswitch status` says about event intake: paused, who acts, what keeps failing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import psutil
 
 from carpswitch.config import Config
 from carpswitch.engine.pause import PauseFlag
+from carpswitch.intake.condition import describe_condition
 from carpswitch.intake.inbox import Inbox
 from carpswitch.intake.lockfile import INTAKE_LOCK_NAME
 from carpswitch.intake.wire import intake_socket_path
@@ -29,8 +30,8 @@ def lock_holder(run_dir: str) -> LockHolder | None:
     Reads the file only; a holder that died (killed, or a zombie) is not named.
     """
     try:
-        text = (Path(run_dir) / INTAKE_LOCK_NAME).read_text(encoding="utf-8")
-    except OSError:
+        text = (Path(run_dir) / INTAKE_LOCK_NAME).read_bytes()[:64].decode("ascii")
+    except (OSError, UnicodeDecodeError):
         return None
     pid_text, _space, role = text.strip().partition(" ")
     if not pid_text.isdigit() or not _alive(int(pid_text)):
@@ -66,4 +67,7 @@ def describe_intake(config: Config) -> list[str]:
     waiting = Inbox(run_dir).pending()
     if waiting:
         lines.append(f"events waiting: {waiting}")
+    failing = describe_condition(run_dir, retrying=holder is not None)
+    if failing is not None:
+        lines.append(failing)
     return lines

@@ -13,6 +13,7 @@ See docs/freebsd/hastconf.md for the grammar and the FreeBSD sources behind each
 
 from __future__ import annotations
 
+from carpswitch.parse.hastconf_lexer import decode_hast_conf
 from carpswitch.parse.hastconf_model import (
     Checksum,
     Compression,
@@ -31,10 +32,12 @@ from carpswitch.parse.hastconf_resolve import (
     DEFAULT_LISTEN_TCP4,
     DEFAULT_LISTEN_TCP6,
     DEFAULT_PIDFILE,
+    ResolvedNode,
     control_socket_path,
     node_names_for_host,
     resolve_control_address,
     resolve_listen,
+    resolve_node,
     resolve_pidfile,
     resolve_resources,
 )
@@ -52,13 +55,16 @@ __all__ = [
     "HastResourceNode",
     "HastResourceSection",
     "Replication",
+    "ResolvedNode",
     "ResolvedResource",
     "control_socket_path",
+    "decode_hast_conf",
     "node_names_for_host",
     "parse_hast_conf",
     "render_hast_conf",
     "resolve_control_address",
     "resolve_listen",
+    "resolve_node",
     "resolve_pidfile",
     "resolve_resources",
 ]

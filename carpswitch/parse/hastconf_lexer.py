@@ -91,6 +91,17 @@ def _word_kind(word: str) -> TokenKind:
     return TokenKind.STR
 
 
+def decode_hast_conf(raw: bytes) -> str:
+    """hast.conf's bytes as the text `tokenize` reads, one character per byte.
+
+    hastd's scanner works on bytes and skips every byte no rule matches, non-ASCII ones
+    included, so a hast.conf that is not UTF-8 (a Latin-1 comment) is fine for hastd and
+    must be for carpswitch. Latin-1 maps each byte to one character: words stay ASCII and
+    every other byte is skipped exactly as flex skips it.
+    """
+    return raw.decode("latin-1")
+
+
 def tokenize(text: str) -> list[Token]:
     """Split hast.conf text into tokens, ending with one END token."""
     tokens: list[Token] = []

@@ -95,14 +95,19 @@ def _check_length(value: str | None, size: int, message: str) -> None:
 
 
 @dataclass
-class _Hastd:
-    """What yy_config_parse builds: one pass over the file, failing like hastd."""
+class ResolvedNode:
+    """What hastd on one node makes of hast.conf (yy_config_parse): one pass, linear.
+
+    Build it with `resolve_node` once and read every field from it; each `resolve_*`
+    function below loads the whole file again.
+    """
 
     node_names: Sequence[str]
     control: str | None = None
     pidfile: str | None = None
     listen: list[str] = field(default_factory=list)
     resources: list[ResolvedResource] = field(default_factory=list)
+    _names: set[str] = field(default_factory=set)  # resources so far: duplicates in O(1)
 
     def load(self, conf: HastConf) -> None:
         _check_length(conf.control, HAST_ADDRSIZE, "control argument is too long.")
@@ -130,8 +135,9 @@ class _Hastd:
 
     def _resource(self, conf: HastConf, resource: HastResourceSection) -> ResolvedResource:
         name = resource.name
-        if any(done.name == name for done in self.resources):
+        if name in self._names:
             raise HastConfError(f"Resource {name} configured more than once.")
+        self._names.add(name)
         _check_length(name, NAME_MAX, "Resource name is too long.")
         _check_timeout(resource.timeout)
         _check_length(resource.exec_path, PATH_MAX, "Exec path is too long.")
@@ -188,25 +194,30 @@ def _first(*values: T | None) -> T | None:
     return next((value for value in values if value is not None), None)
 
 
-def _load(conf: HastConf, node_names: Sequence[str]) -> _Hastd:
-    hastd = _Hastd(node_names)
-    hastd.load(conf)
-    return hastd
+def resolve_node(conf: HastConf, node_names: Sequence[str]) -> ResolvedNode:
+    """Everything hastd on the node called `node_names` takes from `conf`.
+
+    Raises HastConfError with hastd's text for a file hastd would refuse on this node.
+    `control` and `pidfile` are filled with hastd's defaults when the file sets none.
+    """
+    node = ResolvedNode(node_names)
+    node.load(conf)
+    return node
 
 
 def resolve_resources(conf: HastConf, node_names: Sequence[str]) -> list[ResolvedResource]:
     """The resources hastd runs on the node called `node_names`, in file order."""
-    return _load(conf, node_names).resources
+    return resolve_node(conf, node_names).resources
 
 
 def resolve_control_address(conf: HastConf, node_names: Sequence[str]) -> str:
     """hastd's control address on this node: node section > global > default."""
-    return _load(conf, node_names).control or DEFAULT_CONTROL
+    return resolve_node(conf, node_names).control or DEFAULT_CONTROL
 
 
 def resolve_pidfile(conf: HastConf, node_names: Sequence[str]) -> str:
     """hastd's pid file on this node: node section > global > default."""
-    return _load(conf, node_names).pidfile or DEFAULT_PIDFILE
+    return resolve_node(conf, node_names).pidfile or DEFAULT_PIDFILE
 
 
 def resolve_listen(
@@ -218,7 +229,7 @@ def resolve_listen(
     written, hastd listens on tcp4 and tcp6 wildcards if the kernel has the family
     (`inet`, `inet6`).
     """
-    written = tuple(_load(conf, node_names).listen)
+    written = tuple(resolve_node(conf, node_names).listen)
     if written:
         return written
     defaults = (DEFAULT_LISTEN_TCP4,) * inet + (DEFAULT_LISTEN_TCP6,) * inet6

@@ -34,7 +34,6 @@ def test_help_lists_every_command_with_its_line(capsys):
         "daemon",
         "pause",
         "resume",
-        "setup",
         "lab",
     ):
         assert name in COMMANDS
@@ -42,10 +41,12 @@ def test_help_lists_every_command_with_its_line(capsys):
         assert COMMANDS[name][:30] in line
 
 
-def test_no_command_is_a_usage_error(capsys):
+def test_no_command_is_a_usage_error_that_lists_the_commands(capsys):
     code, _, err = run(capsys)
     assert code == 64
     assert "usage: carpswitch" in err
+    for name, text in COMMANDS.items():
+        assert any(line.split()[:1] == [name] and text[:20] in line for line in err.splitlines())
 
 
 def test_unknown_command_exits_64_with_a_clear_message(capsys):
@@ -75,10 +76,56 @@ def test_missing_config_given_with_c_exits_78(capsys, tmp_path):
     assert "no such file" in err
 
 
-def test_commands_of_later_issues_say_so_and_exit_69(capsys):
+def test_commands_that_do_not_work_yet_are_not_offered(capsys):
+    """`setup` was listed in --help and exited 69 (issue 8, item 31)."""
+    assert "setup" not in COMMANDS
+    _, out, _ = run(capsys, "--help")
+    assert "setup" not in out
     code, _, err = run(capsys, "setup")
-    assert code == 69
-    assert "setup is not available yet" in err
+    assert code == 64
+    assert "invalid choice: 'setup'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "explained"),
+    [
+        (["plan", "--help"], ["master|backup", "the CARP state to plan for", "GROUP", "[[group]]"]),
+        (["promote", "--help"], ["GROUP", "[[group]] name", "--force"]),
+        (["demote", "--help"], ["GROUP", "[[group]] name"]),
+        (["master", "--help"], ["VHID@IFACE|IFACE", "1@vtnet0"]),
+        (["history", "--help"], ["-n N", "last N"]),
+    ],
+)
+def test_each_subcommand_help_explains_its_arguments(capsys, argv, explained):
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    for text in explained:
+        assert text in out
+
+
+def test_an_empty_config_path_is_a_usage_error(capsys):
+    code, _, err = run(capsys, "-c", "", "status")
+    assert code == 64
+    assert "argument -c/--config: empty path" in err
+
+
+def test_config_errors_are_one_line_each_naming_file_and_key(capsys, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[[group]]\nname = "g"\nvhid = true\nresources = []\n')
+    code, out, err = run(capsys, "-c", str(path), "check")
+    assert (code, out) == (78, "")
+    assert err.splitlines() == [
+        f"carpswitch: {path}: group[0].vhid: expected an integer from 1 to 255, not true",
+        f"carpswitch: {path}: group[0].resources: expected at least 1 item, not an empty array",
+    ]
+
+
+def test_a_toml_error_says_its_line_once(capsys, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[node]\nname = hasta\n")
+    code, _, err = run(capsys, "-c", str(path), "status")
+    assert code == 78
+    assert err == (f"carpswitch: {path}: line 2, column 8: not valid TOML: Invalid value\n")
 
 
 @pytest.fixture
@@ -114,8 +161,18 @@ def test_hook_help_goes_through_argparse(capsys, hook_calls):
     hook_calls.assert_not_called()
 
 
-def test_bad_hook_arguments_print_nothing(capsys, hook_calls):
-    assert run(capsys, "master", "1@") == (64, "", "")
+def test_bad_hook_arguments_print_one_line(capsys, hook_calls):
+    code, out, err = run(capsys, "master", "1@")
+    assert (code, out) == (64, "")
+    assert len(err.splitlines()) == 1
+    assert err.startswith("carpswitch: hook: bad arguments ['master', '1@']")
+    hook_calls.assert_not_called()
+
+
+def test_the_hook_refuses_an_empty_config_path(capsys, hook_calls):
+    code, _, err = run(capsys, "-c", "", "master", "1@vtnet0")
+    assert code == 64
+    assert err == "carpswitch: hook MASTER 1@vtnet0: not handled: -c: empty path\n"
     hook_calls.assert_not_called()
 
 

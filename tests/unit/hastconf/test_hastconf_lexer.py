@@ -2,7 +2,14 @@
 
 import pytest
 
-from carpswitch.parse.hastconf_lexer import KEYWORDS, Token, TokenKind, is_str_token, tokenize
+from carpswitch.parse.hastconf_lexer import (
+    KEYWORDS,
+    Token,
+    TokenKind,
+    decode_hast_conf,
+    is_str_token,
+    tokenize,
+)
 
 
 def kinds_and_texts(text: str) -> list[tuple[TokenKind, str]]:
@@ -107,3 +114,18 @@ def test_non_ascii_letters_are_not_word_characters():
 )
 def test_is_str_token_tells_which_values_read_back_as_one_string(word, writable):
     assert is_str_token(word) is writable
+
+
+def test_bytes_that_are_not_utf8_are_skipped_as_flex_skips_them():
+    """hastd reads bytes: a Latin-1 comment or a stray 0xff is no error (issue 8, item 25)."""
+    raw = b"# caf\xe9\nresource\xfftank {\n}\n"
+    text = decode_hast_conf(raw)
+    assert len(text) == len(raw)  # one character per byte
+    tokens = [(t.kind, t.text, t.line) for t in tokenize(text)]
+    assert tokens == [
+        (TokenKind.KEYWORD, "resource", 1),
+        (TokenKind.STR, "tank", 1),
+        (TokenKind.OPEN, "{", 1),
+        (TokenKind.CLOSE, "}", 2),
+        (TokenKind.END, "", 3),
+    ]

@@ -1,5 +1,7 @@
 """Resolving hast.conf for one node: hastd's node matching, inheritance, defaults, errors."""
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -10,13 +12,17 @@ from carpswitch.parse.hastconf import (
     Compression,
     HastConf,
     HastConfError,
+    HastResourceNode,
+    HastResourceSection,
     Replication,
+    ResolvedNode,
     ResolvedResource,
     control_socket_path,
     node_names_for_host,
     parse_hast_conf,
     resolve_control_address,
     resolve_listen,
+    resolve_node,
     resolve_pidfile,
     resolve_resources,
 )
@@ -303,3 +309,102 @@ def test_control_socket_path_accepts_the_forms_proto_uds_accepts(address, path):
 def test_control_socket_path_refuses_what_is_not_a_unix_socket_path(address):
     with pytest.raises(HastConfError):
         control_socket_path(address)
+
+
+# --- cost: linear in the number of resources, resolved once (issue 8, item 30) -----------
+
+
+def many_resources(count: int) -> HastConf:
+    node = HastResourceNode(node="hasta", local_path="/dev/ada1", remote_address="10.0.0.2")
+    return HastConf(
+        resources=tuple(HastResourceSection(name=f"r{i}", on=(node,)) for i in range(count))
+    )
+
+
+class CountingList(list[ResolvedResource]):
+    """A list that counts how often something walks it."""
+
+    walks = 0
+
+    def __iter__(self):
+        CountingList.walks += 1
+        return super().__iter__()
+
+
+def test_the_duplicate_check_never_walks_the_resources_found_so_far():
+    """10,000 resources took `check` 32.6 s: each one was compared with every earlier one."""
+    CountingList.walks = 0
+    node = ResolvedNode(["hasta"], resources=CountingList())
+    node.load(many_resources(2000))
+    assert len(node.resources) == 2000
+    assert CountingList.walks == 0
+
+
+def test_resolving_ten_times_the_resources_costs_about_ten_times_as_much():
+    def cpu_seconds(conf: HastConf) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            resolve_node(conf, ["hasta"])
+            best = min(best, time.process_time() - started)
+        return best
+
+    small, large = many_resources(800), many_resources(8000)
+    ratio = cpu_seconds(large) / max(cpu_seconds(small), 1e-6)
+    assert ratio < 40  # linear: ~10; quadratic: ~100
+
+
+def test_a_duplicate_is_still_refused_as_hastd_refuses_it():
+    conf = many_resources(3)
+    doubled = HastConf(resources=(*conf.resources, conf.resources[1]))
+    with pytest.raises(HastConfError, match=r"Resource r1 configured more than once\."):
+        resolve_node(doubled, ["hasta"])
+
+
+def test_one_resolve_gives_resources_pidfile_and_control():
+    node = resolve_node(parse_hast_conf("pidfile /x.pid\n" + HAST_ONE), HASTA)
+    assert [r.name for r in node.resources] == ["tank"]
+    assert (node.pidfile, node.control) == ("/x.pid", "uds:///var/run/hastctl")
+
+
+def test_the_topology_resolves_hast_conf_once(monkeypatch):
+    from carpswitch.config import parse_config
+    from carpswitch.topology import build_topology
+
+    loads: list[HastConf] = []
+    original = ResolvedNode.load
+
+    def counting_load(self: ResolvedNode, conf: HastConf) -> None:
+        loads.append(conf)
+        original(self, conf)
+
+    monkeypatch.setattr(ResolvedNode, "load", counting_load)
+    topology = build_topology(parse_config({}), parse_hast_conf(HAST_ONE), HASTA)
+    assert list(topology.resources) == ["tank"]
+    assert len(loads) == 1
+
+
+HAST_ONE = """resource tank {
+    on hasta {
+        local /dev/ada1
+        remote 10.0.0.2
+    }
+}
+"""
+
+
+def test_a_hast_conf_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    from carpswitch.topology import read_hast_conf
+
+    fifo = tmp_path / "hast.conf"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="a FIFO, not a regular file"):
+        read_hast_conf(str(fifo))  # a blocking open() would hang here (pytest-timeout)
+
+
+def test_a_hast_conf_that_is_not_utf8_reads_as_hastd_reads_it(tmp_path):
+    from carpswitch.topology import read_hast_conf
+
+    path = tmp_path / "hast.conf"
+    path.write_bytes(b"# caf\xe9\n" + HAST_ONE.encode())
+    assert [r.name for r in read_hast_conf(str(path)).resources] == ["tank"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from carpswitch.intake.coalesce import Outcome
 from carpswitch.intake.inbox import IntakeEvent
 
 
@@ -62,14 +63,19 @@ class ScriptedSource:
 
 @dataclass
 class RecordingReconcile:
-    """Records each round's (clock time, trigger, flapping); returns scripted transitions."""
+    """Records each round's (clock time, trigger, flapping); returns scripted outcomes.
+
+    `transitions` and `failures` are popped one per round (then 0 and "").
+    """
 
     clock: FakeClock
     transitions: list[int] = field(default_factory=list)
     duration: float = 0.0
     calls: list[tuple[float, str, bool]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
-    def __call__(self, trigger: str, flapping: bool) -> int:
+    def __call__(self, trigger: str, flapping: bool) -> Outcome:
         self.calls.append((self.clock.now, trigger, flapping))
         self.clock.now += self.duration
-        return self.transitions.pop(0) if self.transitions else 0
+        transitions = self.transitions.pop(0) if self.transitions else 0
+        return Outcome(transitions, self.failures.pop(0) if self.failures else "")

@@ -1,9 +1,11 @@
 """Coalescing with fakes: settle, flapping, re-observing, lock waits, stop requests."""
 
+import itertools
+
 import pytest
 
 from carpswitch.engine.lock import LockBusy
-from carpswitch.intake.coalesce import Pacing, run_until_quiet, settle, trigger_for
+from carpswitch.intake.coalesce import Outcome, Pacing, run_until_quiet, settle, trigger_for
 
 from .fakes import FakeClock, RecordingReconcile, ScriptedSource, event
 
@@ -108,7 +110,7 @@ def test_a_busy_actor_lock_is_retried_with_the_events_kept(clock):
         calls.append((clock.now, trigger))
         if len(calls) < 3:
             raise LockBusy("another carpswitch is acting (pid 1)")
-        return 0
+        return Outcome()
 
     summary = run_until_quiet([event()], source, reconcile, PACING, "worker", clock)
     assert [trigger for _at, trigger in calls] == ["hook MASTER 1@vtnet0"] * 3
@@ -153,3 +155,77 @@ def test_summary_describes_rounds_in_one_line(clock):
         "2 rounds (hook MASTER 1@vtnet0; re-check after hook MASTER 1@vtnet0), "
         "1 events, 1 transitions"
     )
+
+
+# --- issue 8, item 29: failing conditions back off -----------------------------------
+
+
+class RecordingSink:
+    def __init__(self):
+        self.reports = []
+
+    def report(self, failure, retry_in):
+        self.reports.append((failure, retry_in))
+
+
+FAILING = "demote storage failed: hast_role tank: command not found: /x/hastctl"
+
+
+def test_failing_rounds_are_retried_with_a_growing_bounded_interval(clock):
+    """A missing hastctl made one event run 20 failed demotions in 16 s."""
+    source = ScriptedSource(clock)
+    reconcile = RecordingReconcile(clock, transitions=[1] * 20, failures=[FAILING] * 20)
+    pacing = Pacing(settle=1.0, flap_limit=10.0, first_retry=1.0, longest_retry=8.0)
+    summary = run_until_quiet([event()], source, reconcile, pacing, "worker", clock)
+    times = [at for at, _t, _f in reconcile.calls]
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
+    assert gaps[:5] == [1.0, 2.0, 4.0, 8.0, 8.0]  # doubling, then capped
+    assert sum(1 for at in times if at - times[0] <= 16.0) == 5  # not 20
+    assert summary.gave_up == f"still failing after 20 rounds: {FAILING}"
+
+
+def test_the_trigger_of_a_retry_does_not_grow(clock):
+    source = ScriptedSource(clock)
+    reconcile = RecordingReconcile(clock, transitions=[1] * 6, failures=[FAILING] * 6)
+    run_until_quiet([event("BACKUP")], source, reconcile, PACING, "worker", clock)
+    triggers = [trigger for _at, trigger, _f in reconcile.calls]
+    assert triggers[0] == "hook BACKUP 1@vtnet0"
+    assert set(triggers[1:]) == {"retry after hook BACKUP 1@vtnet0"}
+
+
+def test_each_round_reports_its_condition_and_a_success_clears_it(clock):
+    source = ScriptedSource(clock)
+    reconcile = RecordingReconcile(clock, transitions=[1, 1, 1, 0], failures=[FAILING, FAILING])
+    sink = RecordingSink()
+    summary = run_until_quiet([], source, reconcile, PACING, "timer", clock, sink)
+    assert sink.reports == [(FAILING, 1.0), (FAILING, 2.0), ("", 0.0), ("", 0.0)]
+    assert summary.gave_up == ""
+    assert [r.failure for r in summary.rounds] == [FAILING, FAILING, "", ""]
+
+
+def test_a_reconcile_that_fails_without_a_transition_is_retried_too(clock):
+    source = ScriptedSource(clock)
+    reconcile = RecordingReconcile(clock, failures=["reconcile failed: boom", ""])
+    run_until_quiet([], source, reconcile, PACING, "timer", clock)
+    assert [at for at, _t, _f in reconcile.calls] == [0.0, 1.0]
+
+
+def test_events_do_not_cut_a_retry_interval_short_but_are_kept(clock):
+    source = ScriptedSource(clock)
+    source.arrive(0.2, "MASTER")
+    reconcile = RecordingReconcile(clock, transitions=[1, 0], failures=[FAILING])
+    pacing = Pacing(settle=0.5, flap_limit=10.0, first_retry=4.0)
+    summary = run_until_quiet([], source, reconcile, pacing, "timer", clock)
+    assert reconcile.calls[1][0] == pytest.approx(4.0 + 0.5)  # the interval, then settle
+    assert reconcile.calls[1][1] == "hook MASTER 1@vtnet0"
+    assert summary.events == 1
+
+
+def test_a_stop_request_ends_a_retry_interval(clock):
+    source = ScriptedSource(clock, stop_at=3.0)
+    reconcile = RecordingReconcile(clock, transitions=[1] * 5, failures=[FAILING] * 5)
+    pacing = Pacing(first_retry=30.0, longest_retry=30.0)
+    summary = run_until_quiet([], source, reconcile, pacing, "timer", clock)
+    assert summary.stopped
+    assert clock.now == pytest.approx(3.0)
+    assert len(reconcile.calls) == 1

@@ -132,17 +132,37 @@ def _syslog_lines(server: socket.socket) -> list[str]:
     return lines
 
 
-def test_a_daemon_whose_socket_path_is_too_long_says_so_in_syslog_and_stderr(
+def test_a_daemon_whose_socket_path_is_too_long_is_a_config_error_in_syslog_and_stderr(
     tmp_path, syslog, capsys
 ):
     # AF_UNIX paths are limited (104 bytes on FreeBSD, 108 on Linux): bind() fails with no
-    # errno and names no path; under daemon(8) -R 5 this failed every 5 s, silently
+    # errno and names no path; under daemon(8) -R 5 this failed every 5 s, silently. The
+    # config rules refuse such a run_dir before anything starts.
     run_dir = tmp_path / ("r" * 110)
     config = tmp_path / "c.toml"
     config.write_text(f'[paths]\nrun_dir = "{run_dir}"\nstate_dir = "{tmp_path}/db"\n')
+    assert main(["-c", str(config), "daemon"]) == 78
+    err = capsys.readouterr().err
+    assert err.startswith(f"carpswitch: daemon: cannot run: configuration error: {config}: ")
+    assert "paths.run_dir" in err and err.count("\n") == 1, err
+    lines = _syslog_lines(syslog)
+    assert len(lines) == 1 and "paths.run_dir" in lines[0], lines
+
+
+def test_a_daemon_that_cannot_bind_its_socket_says_so_in_syslog_and_stderr(
+    tmp_path, syslog, capsys
+):
+    run_dir = tmp_path / "run"
+    (run_dir / "intake.sock").mkdir(parents=True)
+    run_dir.chmod(0o700)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[paths]\nrun_dir = "{run_dir}"\nstate_dir = "{tmp_path}/db"\n'
+        f'devd_socket = "{tmp_path}/no-devd"\n'
+    )
     assert main(["-c", str(config), "daemon"]) == 71
     err = capsys.readouterr().err
-    want = f"{run_dir}/intake.sock: AF_UNIX path too long"
+    want = f"{run_dir}/intake.sock: Is a directory"
     assert err == f"carpswitch: daemon: cannot run: {want}\n"
     lines = _syslog_lines(syslog)
     assert len(lines) == 1 and lines[0].endswith(f"]: daemon: cannot run: {want}"), lines

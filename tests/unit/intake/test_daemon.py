@@ -58,11 +58,11 @@ class Running:
         )
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def write_config(self, timer=30.0, settle=0.05):
+    def write_config(self, timer=30.0, settle=0.05, groups=""):
         self.config.write_text(
             f'[paths]\nrun_dir = "{self.run_dir}"\nstate_dir = "{self.root}/db"\n'
             f'devd_socket = "{self.devd_path}"\n'
-            f"[intake]\nsettle = {settle}\nflap_limit = 2.0\ntimer = {timer}\n"
+            f"[intake]\nsettle = {settle}\nflap_limit = 2.0\ntimer = {timer}\n{groups}"
         )
 
     def make_reconciler(self, config):
@@ -122,6 +122,28 @@ def test_a_devd_record_on_the_seqpacket_socket_makes_a_round(make_daemon):
         client.send(b"!system=CARP subsystem=1@vtnet0 type=MASTER\n")
         assert wait_for(lambda: len(running.calls) == 2)
         assert running.calls[1] == ("devd MASTER 1@vtnet0", False)
+    finally:
+        devd.close()
+
+
+def test_devd_records_of_a_vhid_no_group_has_make_no_round(make_daemon):
+    """Another service's vhid flapping must not count as ours (issue 8, item 7)."""
+    running = make_daemon()
+    running.write_config(groups='[[group]]\nname = "s"\nvhid = 1\nresources = ["tank"]\n')
+    running.daemon = Daemon(
+        str(running.config), running.flags, running.make_reconciler, install_signals=False
+    )
+    devd = FakeDevd(running.devd_path)
+    try:
+        running.start()
+        client = devd.accept()
+        assert wait_for(lambda: len(running.calls) == 1)
+        for _ in range(20):
+            client.send(b"!system=CARP subsystem=2@vtnet0 type=MASTER\n")
+            client.send(b"!system=CARP subsystem=2@vtnet0 type=BACKUP\n")
+        client.send(b"!system=CARP subsystem=1@vtnet0 type=BACKUP\n")
+        assert wait_for(lambda: len(running.calls) == 2)
+        assert running.calls[1] == ("devd BACKUP 1@vtnet0", False)  # no "+40 coalesced"
     finally:
         devd.close()
 

@@ -1,5 +1,6 @@
 """The devd hook: argv handling, recording, handing on, and its exit statuses."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -56,14 +57,14 @@ def daemon_socket(node):
         ["sideways", "1@vtnet0"],
     ],
 )
-def test_bad_arguments_exit_64_with_one_syslog_line_and_nothing_else(
+def test_bad_arguments_exit_64_with_one_syslog_and_stderr_line_and_nothing_else(
     node, syslog_lines, spawned, capsys, words
 ):
     root, config = node
     assert hook.run_hook(words, config) == 64
     assert len(syslog_lines) == 1
     assert "bad arguments" in syslog_lines[0]
-    assert capsys.readouterr() == ("", "")
+    assert capsys.readouterr() == ("", f"carpswitch: {syslog_lines[0]}\n")
     assert not (root / "run").exists()
     spawned.assert_not_called()
 
@@ -127,6 +128,84 @@ def test_a_broken_config_exits_78_with_one_syslog_line(tmp_path, syslog_lines, s
     assert len(syslog_lines) == 1
     assert str(config) in syslog_lines[0]
     spawned.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[[resource]]\nname = "tank"\nkind = "ext4"\n', "resource[0].kind: expected one of"),
+        (
+            '[[group]]\nname = "g"\nvhid = 0\nresources = ["tank"]\n',
+            "group[0].vhid: expected an integer from 1 to 255, not 0",
+        ),
+        ('[paths]\nrun_dri = "/x"\n', "paths.run_dri: unknown key"),
+        ('[intake]\nsettle = "1"\n', 'intake.settle: expected seconds from 0 to 86400, not "1"'),
+    ],
+)
+def test_a_config_the_worker_would_refuse_fails_the_hook_with_78(
+    tmp_path, syslog_lines, spawned, capsys, text, problem
+):
+    """Valid TOML, invalid config: the hook exited 0 and the worker 78 unseen (item 24)."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'[paths]\nrun_dir = "{tmp_path}/run"\n' + text.replace("[paths]\n", ""))
+    assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 78
+    (line,) = syslog_lines
+    assert line.startswith(f"hook MASTER 1@vtnet0: not handled: {config}: {problem}")
+    assert capsys.readouterr() == ("", f"carpswitch: {line}\n")
+    assert not (tmp_path / "run").exists()  # nothing recorded: nothing changed on disk
+    spawned.assert_not_called()
+
+
+def test_several_problems_are_one_line_pointing_at_check(tmp_path, syslog_lines, spawned):
+    config = tmp_path / "c.toml"
+    config.write_text("[node]\nnmae = 1\n[intake]\ntimer = 0\nbogus = 2\n")
+    assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 78
+    (line,) = syslog_lines
+    assert line.endswith("(and 2 more: see carpswitch check)")
+
+
+def test_a_fifo_as_config_is_refused_at_once(tmp_path, syslog_lines, spawned):
+    """A FIFO hung the hook in open() (item 24); pytest-timeout would catch a hang."""
+    fifo = tmp_path / "c.toml"
+    os.mkfifo(fifo)
+    assert hook.run_hook(["master", "1@vtnet0"], str(fifo)) == 78
+    assert syslog_lines[0].endswith(f"{fifo}: a FIFO, not a regular file")
+    spawned.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    ("config", "status", "end"),
+    [
+        ("/dev/zero", 78, "/dev/zero: a character device, not a regular file"),
+        ("", 64, "-c: empty path"),
+    ],
+)
+def test_configs_that_are_no_file_are_refused(syslog_lines, spawned, capsys, config, status, end):
+    assert hook.run_hook(["backup", "1@vtnet0"], config) == status
+    assert syslog_lines[0].endswith(end)
+    assert capsys.readouterr().err.endswith(end + "\n")
+    spawned.assert_not_called()
+
+
+def test_an_event_of_a_vhid_no_group_has_is_logged_and_ignored(
+    tmp_path, syslog_lines, spawned, capsys
+):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[paths]\nrun_dir = "{tmp_path}/run"\n'
+        '[[group]]\nname = "storage"\nvhid = 1\ninterface = "vtnet0"\nresources = ["tank"]\n'
+    )
+    for subsystem in ("2@vtnet0", "1@vtnet1"):
+        assert hook.run_hook(["master", subsystem], str(config)) == 0
+    assert syslog_lines == [
+        f"hook MASTER {s}: ignored: not a configured vhid (groups' vhids: 1@vtnet0)"
+        for s in ("2@vtnet0", "1@vtnet1")
+    ]
+    assert capsys.readouterr() == ("", "")
+    assert not (tmp_path / "run").exists()
+    spawned.assert_not_called()
+    assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 0
+    spawned.assert_called_once()
 
 
 def test_an_unwritable_run_dir_exits_71_with_one_syslog_line(tmp_path, syslog_lines, spawned):

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from carpswitch.intake import worker
-from carpswitch.intake.coalesce import Pacing
+from carpswitch.intake.coalesce import Outcome, Pacing
 from carpswitch.intake.inbox import Inbox, IntakeEvent
 from carpswitch.intake.lockfile import IntakeLock
 from carpswitch.intake.worker import InboxSource, work
@@ -24,7 +24,7 @@ class Reconcile:
 
     def __call__(self, trigger, flapping):
         self.calls.append((trigger, flapping))
-        return self.transitions.pop(0) if self.transitions else 0
+        return Outcome(self.transitions.pop(0) if self.transitions else 0)
 
 
 def test_a_worker_takes_every_recorded_event_into_one_round(tmp_path):

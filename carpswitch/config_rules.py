@@ -1,0 +1,316 @@
+"""What every key of carpswitch.toml must be, checked with the standard library only.
+
+One set of rules for two readers: the devd hook, which must not import pydantic, checks
+the parsed TOML with `config_problems` before it hands an event on (a broken config must
+fail the hook, not a detached worker nobody watches), and carpswitch.config runs the same
+function first, then builds its typed pydantic models with the same limits. A unit test
+runs both over many bad files and asserts they accept and reject alike.
+
+`config_problems` is a pure function of the parsed TOML. Each problem is one line,
+`key: what was expected`, one per key; checks across keys look only at keys that passed,
+so no problem is the echo of another.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from carpswitch.config_values import (
+    SUN_PATH_SIZE,
+    Key,
+    absolute_path,
+    array,
+    boolean,
+    choice,
+    expected,
+    integer,
+    key_name,
+    pool_name,
+    seconds,
+    shown,
+    socket_path,
+    text,
+)
+
+VHID_MAX = 255  # CARP_MAXVHID
+DEMOTION_MAX = 240
+MAX_FAILURES_MAX = 100
+DEFAULT_SETTLE = 1.0
+DEFAULT_FLAP_LIMIT = 30.0
+
+# FreeBSD ifnet names: letters, digits, '_' and '.', at most IFNAMSIZ - 1 characters.
+INTERFACE_PATTERN = r"[A-Za-z][A-Za-z0-9_.]{0,14}"
+# What hastd accepts as a resource name (token.l STR), shorter than NAME_MAX (parse.y).
+RESOURCE_PATTERN = r"[A-Za-z0-9._:\-\[\]/]{1,254}"
+SERVICE_PATTERN = r"[A-Za-z0-9_.\-]{1,255}"  # an rc.d script: NAME_MAX
+GROUP_PATTERN = r"[A-Za-z0-9_.\-]{1,64}"
+NODE_PATTERN = r"[A-Za-z0-9._:\-\[\]/]{1,255}"  # a host name, UUID or hostidN
+MOUNT_OPTION_PATTERN = r"[^\s,]{1,255}"
+
+#: The commands `[commands]` may redirect: carpswitch.system.runner.FREEBSD_COMMANDS.
+COMMAND_NAMES = (
+    "hastctl",
+    "ifconfig",
+    "sysctl",
+    "mount",
+    "umount",
+    "fsck",
+    "zpool",
+    "zfs",
+    "service",
+    "logger",
+    "daemon",
+    "ssh",
+)
+TIMEOUT_KEYS = (
+    "release",
+    "device",
+    "role",
+    "fsck",
+    "mount",
+    "import",
+    "export",
+    "umount",
+    "umount_grace",
+    "service",
+    "hook",
+    "observe",
+)
+KINDS = ("zfs", "ufs", "raw")
+FSCK_POLICIES = ("refuse", "preen", "full")
+#: The daemon's socket under run_dir (carpswitch.intake.wire.INTAKE_SOCKET_NAME).
+INTAKE_SOCKET_NAME = "intake.sock"
+
+RESOURCE_NAME = text(RESOURCE_PATTERN, "a HAST resource name as in hast.conf")
+SERVICE_NAME = text(SERVICE_PATTERN, "an rc.d script name")
+INTERFACE_NAME = text(INTERFACE_PATTERN, "an interface name (at most 15 characters)")
+GROUP_NAME = text(GROUP_PATTERN, "a name of letters, digits, '_', '.' or '-' (at most 64)")
+MOUNT_OPTION = text(MOUNT_OPTION_PATTERN, "a mount option (no blanks or commas)")
+
+TABLES: dict[str, dict[str, Key]] = {
+    "node": {"name": Key(text(NODE_PATTERN, "a node name as in hast.conf's `on` blocks"))},
+    "paths": {
+        "dev_hast": Key(absolute_path),
+        "hast_conf": Key(absolute_path),
+        "state_dir": Key(absolute_path),
+        "run_dir": Key(absolute_path),
+        "devd_socket": Key(socket_path),
+    },
+    # umount_grace may be 0 (umount -f at once); every other timeout must leave time.
+    "timeouts": {key: Key(seconds(0, inclusive=key == "umount_grace")) for key in TIMEOUT_KEYS},
+    "failover": {
+        "demotion": Key(integer(1, DEMOTION_MAX)),
+        "force_backup": Key(boolean),
+        "max_failures": Key(integer(1, MAX_FAILURES_MAX)),
+        "failure_window": Key(seconds(0, inclusive=False)),
+    },
+    "hooks": {"pre_promote": Key(absolute_path), "notify": Key(absolute_path)},
+    "intake": {
+        "settle": Key(seconds(0, inclusive=True)),
+        "flap_limit": Key(seconds(0, inclusive=False)),
+        "timer": Key(seconds(0, inclusive=False)),
+    },
+}
+ARRAYS: dict[str, dict[str, Key]] = {
+    "resource": {
+        "name": Key(RESOURCE_NAME, required=True),
+        "kind": Key(choice(KINDS)),
+        "pool": Key(pool_name),
+        "mountpoint": Key(absolute_path),
+        "mount_options": Key(array(), item=MOUNT_OPTION),
+        "fsck": Key(choice(FSCK_POLICIES)),
+    },
+    "group": {
+        "name": Key(GROUP_NAME, required=True),
+        "vhid": Key(integer(1, VHID_MAX), required=True),
+        "interface": Key(INTERFACE_NAME),
+        "resources": Key(array(at_least=1), required=True, item=RESOURCE_NAME),
+        "services": Key(array(), item=SERVICE_NAME),
+    },
+}
+COMMANDS = "commands"
+TOP_LEVEL = (*TABLES, COMMANDS, *ARRAYS)
+
+
+def config_problems(data: Mapping[str, object]) -> list[str]:
+    """Every problem of a parsed carpswitch.toml, one line each (`key: what was expected`)."""
+    problems: list[str] = []
+    valid: dict[str, object] = {}
+    for key, value in data.items():
+        if key in TABLES:
+            valid[key] = _table(key, f"[{key}]", value, TABLES[key], problems)
+        elif key in ARRAYS:
+            valid[key] = _array(key, value, ARRAYS[key], problems)
+        elif key == COMMANDS:
+            valid[key] = _commands(value, problems)
+        else:
+            problems.append(
+                f"{key_name(key)}: unknown key (expected one of {', '.join(TOP_LEVEL)})"
+            )
+    return problems + across_problems(valid)
+
+
+def _table(
+    where: str, form: str, value: object, keys: Mapping[str, Key], problems: list[str]
+) -> dict[str, object]:
+    """The keys of one table that passed; the problems of the others go to `problems`."""
+    if not isinstance(value, dict):
+        problems.append(f"{where}: {expected(f'a table ({form})', value)}")
+        return {}
+    passed: dict[str, object] = {}
+    for key, item in value.items():
+        rule = keys.get(key)
+        if rule is None:
+            known = ", ".join(keys)
+            problems.append(f"{where}.{key_name(key)}: unknown key (expected one of {known})")
+            continue
+        found = _key_problems(f"{where}.{key}", item, rule)
+        if found:
+            problems += found
+        else:
+            passed[key] = item
+    problems += [
+        f"{where}.{key}: required key is missing"
+        for key, rule in keys.items()
+        if rule.required and key not in value
+    ]
+    return passed
+
+
+def _key_problems(where: str, value: object, rule: Key) -> list[str]:
+    problem = rule.check(value)
+    if problem is not None:
+        return [f"{where}: {problem}"]
+    if rule.item is None or not isinstance(value, list):
+        return []
+    return [
+        f"{where}[{index}]: {found}"
+        for index, element in enumerate(value)
+        if (found := rule.item(element)) is not None
+    ]
+
+
+def _array(
+    where: str, value: object, keys: Mapping[str, Key], problems: list[str]
+) -> list[dict[str, object]]:
+    if not isinstance(value, list):
+        problems.append(f"{where}: {expected(f'an array of tables ([[{where}]])', value)}")
+        return []
+    entries = []
+    for index, entry in enumerate(value):
+        at = f"{where}[{index}]"
+        passed = _table(at, f"[[{where}]]", entry, keys, problems)
+        if where == "resource" and isinstance(entry, dict):
+            problems += _resource_fits_kind(at, entry, passed)
+        entries.append(passed)
+    return entries
+
+
+def _resource_fits_kind(
+    where: str, entry: Mapping[str, object], passed: Mapping[str, object]
+) -> list[str]:
+    """pool goes with zfs, mountpoint with ufs (judged only when those keys passed)."""
+    if any(key in entry and key not in passed for key in ("kind", "pool", "mountpoint")):
+        return []
+    problems = kind_problems(
+        passed.get("kind", "raw"), passed.get("pool"), passed.get("mountpoint")
+    )
+    return [f"{where}: {'; '.join(problems)}"] if problems else []
+
+
+def kind_problems(kind: object, pool: object, mountpoint: object) -> list[str]:
+    """What does not fit a resource's kind: a zfs resource needs a pool, and so on."""
+    problems = []
+    if kind == "zfs" and pool is None:
+        problems.append("kind zfs needs pool = NAME")
+    if kind == "ufs" and mountpoint is None:
+        problems.append("kind ufs needs mountpoint = PATH")
+    if kind != "zfs" and pool is not None:
+        problems.append(f"pool is only for kind zfs (this is kind {kind})")
+    if kind != "ufs" and mountpoint is not None:
+        problems.append(f"mountpoint is only for kind ufs (this is kind {kind})")
+    return problems
+
+
+def _commands(value: object, problems: list[str]) -> dict[str, object]:
+    if not isinstance(value, dict):
+        problems.append(f"commands: {expected('a table ([commands])', value)}")
+        return {}
+    passed: dict[str, object] = {}
+    for name, path in value.items():
+        if name not in COMMAND_NAMES:
+            known = ", ".join(COMMAND_NAMES)
+            problems.append(f"commands.{key_name(name)}: unknown command (expected one of {known})")
+        elif (problem := absolute_path(path)) is not None:
+            problems.append(f"commands.{name}: {problem}")
+        else:
+            passed[name] = path
+    return passed
+
+
+def across_problems(valid: Mapping[str, object]) -> list[str]:
+    """Checks that join keys, over values that passed: one owner per name, paces, sockets."""
+    groups = _entries(valid, "group")
+    problems = _duplicates("resource", [r.get("name") for r in _entries(valid, "resource")])
+    problems += _duplicates("group", [g.get("name") for g in groups])
+    problems += _duplicates("group vhid", [g.get("vhid") for g in groups])
+    for what in ("resource", "service"):
+        claimed: dict[str, object] = {}
+        for group in groups:
+            if "name" not in group:
+                continue
+            for name in _strings(group.get(what + "s")):
+                owner = claimed.setdefault(name, group["name"])
+                if owner != group["name"]:
+                    problems.append(
+                        f"{what} {name!r} is in group {owner!r} and {group['name']!r} "
+                        "(demoting one group would take it from the other)"
+                    )
+    return problems + _pace_problems(valid) + _socket_problems(valid)
+
+
+def _pace_problems(valid: Mapping[str, object]) -> list[str]:
+    intake = valid.get("intake")
+    if not isinstance(intake, dict):
+        return []
+    settle = intake.get("settle", DEFAULT_SETTLE)
+    flap_limit = intake.get("flap_limit", DEFAULT_FLAP_LIMIT)
+    numbers = isinstance(settle, int | float) and isinstance(flap_limit, int | float)
+    if not numbers or settle < flap_limit:
+        return []
+    return [
+        f"intake.settle: expected less than intake.flap_limit ({flap_limit:g} s), "
+        f"not {settle:g}: every event would count as flapping"
+    ]
+
+
+def _socket_problems(valid: Mapping[str, object]) -> list[str]:
+    paths = valid.get("paths")
+    run_dir = paths.get("run_dir") if isinstance(paths, dict) else None
+    if not isinstance(run_dir, str):
+        return []
+    socket = run_dir.rstrip("/") + "/" + INTAKE_SOCKET_NAME
+    if len(socket.encode()) < SUN_PATH_SIZE:
+        return []
+    longest = SUN_PATH_SIZE - 2 - len(INTAKE_SOCKET_NAME)
+    return [
+        f"paths.run_dir: expected a directory of at most {longest} bytes (the daemon's "
+        f"socket {INTAKE_SOCKET_NAME} must fit a UNIX socket address), not {shown(run_dir)}"
+    ]
+
+
+def _entries(valid: Mapping[str, object], key: str) -> list[dict[str, object]]:
+    entries = valid.get(key, [])
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _duplicates(what: str, found: Sequence[object]) -> list[str]:
+    counts = Counter(str(name) for name in found if name is not None)
+    return [
+        f"{what} {name!r} is defined more than once" for name in sorted(counts) if counts[name] > 1
+    ]

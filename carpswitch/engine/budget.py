@@ -1,0 +1,75 @@
+"""How long a plan may take at worst, from the configured timeouts.
+
+A promotion waits `[timeouts] release` for the peer to let go of each resource, that is,
+for the peer's demotion of the same group (the same config on both nodes). If the
+release wait is shorter than that demotion can take, a slow but healthy demotion makes
+the promotion fail and give the address away. `carpswitch check` compares the two.
+
+The worst case of a plan follows its shape: `before` in order, the resource chains in
+parallel (the slowest counts), `after` in order. A step costs its own timeout, plus one
+`observe` for its "already done?" look when it has one, plus what its `do` may run beyond
+one command (EXTRA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from carpswitch.config import TimeoutsSection
+from carpswitch.engine.plan import Plan
+from carpswitch.engine.step import Step
+
+#: What a step's `do` may spend beyond one run of its own timeout, by step kind.
+EXTRA: dict[str, tuple[str, ...]] = {
+    # steps_fs.Unmount: busy retries for umount_grace, the last try may take `umount`,
+    # then `umount -f` may take `umount` again.
+    "umount": ("umount_grace", "umount"),
+    # steps_fs.ExportPool: `zpool export`, then `zpool export -f`.
+    "zpool_export": ("export",),
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A plan's worst case in seconds, and its parts for the message."""
+
+    before: float
+    slowest_chain: float
+    slowest_resource: str | None
+    after: float
+
+    @property
+    def total(self) -> float:
+        """The whole plan at worst."""
+        return self.before + self.slowest_chain + self.after
+
+
+def step_budget(step: Step, timeouts: TimeoutsSection) -> float:
+    """The longest `step` may run: its timeout, its extra commands, its look first."""
+    seconds = _timeout(timeouts, step.timeout_key)
+    seconds += sum(_timeout(timeouts, key) for key in EXTRA.get(step.kind, ()))
+    if type(step).is_done is not Step.is_done:
+        seconds += timeouts.observe
+    return seconds
+
+
+def plan_budget(plan: Plan, timeouts: TimeoutsSection) -> Budget:
+    """The worst case of `plan`."""
+    chains = {name: _sequence(chain, timeouts) for name, chain in plan.chains.items()}
+    slowest = max(chains, key=lambda name: chains[name], default=None)
+    return Budget(
+        before=_sequence(plan.before, timeouts),
+        slowest_chain=chains[slowest] if slowest is not None else 0.0,
+        slowest_resource=slowest,
+        after=_sequence(plan.after, timeouts),
+    )
+
+
+def _sequence(steps: Sequence[Step], timeouts: TimeoutsSection) -> float:
+    return sum(step_budget(step, timeouts) for step in steps)
+
+
+def _timeout(timeouts: TimeoutsSection, key: str) -> float:
+    value: float = getattr(timeouts, key)
+    return value
