@@ -8,7 +8,7 @@ import time
 from carpswitch.config import FsckPolicy
 from carpswitch.engine.step import Step, StepContext, StepFailed
 from carpswitch.errors import CommandError, CommandFailed, CommandTimedOut
-from carpswitch.model import PoolHealth
+from carpswitch.model import Pool, PoolHealth
 from carpswitch.system import commands
 from carpswitch.topology import Resource
 
@@ -20,7 +20,12 @@ def _is_mounted(ctx: StepContext, resource: Resource) -> bool:
 
 
 def _is_imported(ctx: StepContext, pool: str) -> bool:
-    return any(p.name == pool for p in ctx.observer.pools())
+    return _listed_pool(ctx, pool) is not None
+
+
+def _listed_pool(ctx: StepContext, name: str) -> Pool | None:
+    """The pool `zpool list` shows under `name`, whatever its health."""
+    return next((p for p in ctx.observer.pools() if p.name == name), None)
 
 
 class ResourceStep(Step):
@@ -137,21 +142,36 @@ class Unmount(ResourceStep):
 
 
 class ImportPool(ResourceStep):
-    """`zpool import -f -N -d /dev/hast POOL`; undone by exporting it."""
+    """`zpool import -o cachefile=none -f -N -d /dev/hast POOL`; undone by exporting it.
+
+    Done only when the pool is imported and usable. A pool that is listed but not usable
+    (UNAVAIL: opened from a stale zpool.cache at boot, before /dev/hast existed) blocks the
+    import ("a pool with that name already exists"), so it is exported first.
+    """
 
     kind = "zpool_import"
     timeout_key = "import_"
     reversible = True
 
     def describe(self) -> str:
-        return f"zpool import -f -N -d {provider_dir(self.target)} {self.pool}"
+        return (
+            f"zpool import -o cachefile=none -f -N -d {provider_dir(self.target)} {self.pool}"
+            " (export it first if listed but not usable)"
+        )
 
     def is_done(self, ctx: StepContext) -> bool:
-        return _is_imported(ctx, self.pool)
+        pool = _listed_pool(ctx, self.pool)
+        return pool is not None and pool.health in USABLE_HEALTH
 
     def do(self, ctx: StepContext) -> str:
+        done = []
+        listed = _listed_pool(ctx, self.pool)
+        if listed is not None and listed.health not in USABLE_HEALTH:
+            exported = ExportPool(self.target).do(ctx)
+            done.append(f"{self.pool} was listed {listed.health}, export first: {exported}")
         argv = commands.zpool_import(self.pool, provider_dir(self.target))
-        return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        output = ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        return "; ".join([*done, output or "imported"])
 
     def undo(self, ctx: StepContext) -> str:
         return ExportPool(self.target).do(ctx)

@@ -52,7 +52,14 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="rc.d service the node has (repeatable)",
+        help="rc.d service the node has, enabled in rc.conf (repeatable)",
+    )
+    node.add_argument(
+        "--disabled-service",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="rc.d service the node has, not enabled in rc.conf (repeatable)",
     )
     node.add_argument(
         "--carp",
@@ -67,6 +74,18 @@ def _parser() -> argparse.ArgumentParser:
         default=14,
         choices=[13, 14],
         help="FreeBSD release to imitate (default 14)",
+    )
+    node.add_argument(
+        "--newest-rc-subr",
+        action="store_true",
+        help="rc.subr answers `status` of services that are not enabled (13.x/14.0 do not)",
+    )
+    node.add_argument(
+        "--hast-timeout",
+        type=int,
+        default=1,
+        metavar="S",
+        help="hast.conf timeout: how long a new primary waits for its peer (default 1)",
     )
     node.add_argument("--no-start", action="store_true", help="do not start hastd")
 
@@ -123,8 +142,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             peer=args.peer,
             resources=resources,
             carp_state=args.carp,
-            services=args.service,
+            services=[*args.service, *args.disabled_service],
+            disabled_services=args.disabled_service,
             freebsd_version=args.freebsd,
+            rc_subr_exempts_status=args.newest_rc_subr,
+            hast_timeout=args.hast_timeout,
             start=not args.no_start,
         )
         print(f"node {node.facts.name} in {node.path}; config {node.config_path}")
