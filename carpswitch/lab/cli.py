@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from carpswitch.lab.faults import Fault, FaultPlanError, load_plan
-from carpswitch.lab.node import LabError, LabNode, LabResource, create_node
+from carpswitch.lab.node import (
+    DEFAULT_HAST_TIMEOUT,
+    LabError,
+    LabNode,
+    LabResource,
+    create_node,
+)
 
 EX_USAGE = 64
 EX_SOFTWARE = 70
@@ -25,6 +31,7 @@ the controller at them. The shims print what FreeBSD prints. Nothing goes on you
   carpswitch lab carp /tmp/hasta MASTER
   carpswitch lab fault /tmp/hasta add hastctl '^role primary' --exit 1 --stderr 'boom'
   carpswitch -c /tmp/hasta/carpswitch.toml status
+  carpswitch lab reboot /tmp/hasta --carp MASTER
   carpswitch lab stop /tmp/hasta
 """
 
@@ -83,14 +90,24 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument(
         "--hast-timeout",
         type=int,
-        default=1,
+        default=DEFAULT_HAST_TIMEOUT,
         metavar="S",
-        help="hast.conf timeout: how long a new primary waits for its peer (default 1)",
+        help="hast.conf timeout: how long a new primary waits for its absent peer "
+        f"(default {DEFAULT_HAST_TIMEOUT}; hastd's own default is 20)",
     )
     node.add_argument("--no-start", action="store_true", help="do not start hastd")
 
     verbs.add_parser("start", help="start hastd of a node").add_argument("dir", type=Path)
     verbs.add_parser("stop", help="stop every process of a node").add_argument("dir", type=Path)
+    reboot = verbs.add_parser("reboot", help="reboot a node (kernel state reset, hastd restarted)")
+    reboot.add_argument("dir", type=Path)
+    reboot.add_argument(
+        "--carp",
+        default="BACKUP",
+        type=str.upper,
+        choices=["MASTER", "BACKUP", "INIT"],
+        help="CARP state of the vhids after the boot (default BACKUP)",
+    )
 
     carp = verbs.add_parser("carp", help="set the CARP state of a vhid (as the kernel would)")
     carp.add_argument("dir", type=Path)
@@ -156,6 +173,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         node.start()
     elif args.verb == "stop":
         node.stop()
+    elif args.verb == "reboot":
+        node.reboot(args.carp)
     elif args.verb == "carp":
         node.set_carp(args.state, vhid=args.vhid)
     elif args.verb == "peer":

@@ -106,6 +106,10 @@ def test_cli_creates_steers_and_stops_a_node(tmp_path: Path, capsys) -> None:
         assert [r.kind for r in node.facts.resources] == ["ufs", "zfs"]
         assert lab_main(["carp", str(directory), "backup"]) == 0
         assert node.carp()[0].state == CarpState.BACKUP
+        hastd_before = node.hastd_pid()
+        assert lab_main(["reboot", str(directory), "--carp", "master"]) == 0
+        assert node.carp()[0].state == CarpState.MASTER
+        assert node.hastd_pid() not in (None, hastd_before)
         assert lab_main(["fault", str(directory), "add", "zpool", "^import", "--exit", "1"]) == 0
         assert lab_main(["fault", str(directory), "add", "hastctl", "", "--hang", "0.1"]) == 0
         assert [f.command for f in load_plan(node.paths.faults)] == ["zpool", "hastctl"]
