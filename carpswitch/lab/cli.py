@@ -68,13 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="rc.d service the node has, not enabled in rc.conf (repeatable)",
     )
-    node.add_argument(
-        "--carp",
-        default="BACKUP",
-        type=str.upper,
-        choices=["MASTER", "BACKUP", "INIT"],
-        help="initial CARP state of the vhid (default BACKUP)",
-    )
+    _carp_option(node, "initial CARP state of the vhid")
     node.add_argument(
         "--freebsd",
         type=int,
@@ -101,13 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     verbs.add_parser("stop", help="stop every process of a node").add_argument("dir", type=Path)
     reboot = verbs.add_parser("reboot", help="reboot a node (kernel state reset, hastd restarted)")
     reboot.add_argument("dir", type=Path)
-    reboot.add_argument(
-        "--carp",
-        default="BACKUP",
-        type=str.upper,
-        choices=["MASTER", "BACKUP", "INIT"],
-        help="CARP state of the vhids after the boot (default BACKUP)",
-    )
+    _carp_option(reboot, "CARP state of the vhids after the boot")
 
     carp = verbs.add_parser("carp", help="set the CARP state of a vhid (as the kernel would)")
     carp.add_argument("dir", type=Path)
@@ -134,6 +122,16 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--times", type=int, help="fire at most N times")
     actions.add_parser("clear", help="remove the fault plan")
     return parser
+
+
+def _carp_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--carp",
+        default="BACKUP",
+        type=str.upper,
+        choices=["MASTER", "BACKUP", "INIT"],
+        help=f"{what} (default BACKUP)",
+    )
 
 
 def main(argv: list[str]) -> int:
