@@ -188,20 +188,35 @@ def _not_mounted(exc: CommandFailed, mountpoint: str) -> bool:
 
 
 class ImportPool(ResourceStep):
-    """`zpool import -f -N -d /dev/hast POOL` (the demotion's ExportPool takes it back)."""
+    """`zpool import -o cachefile=none -f -N -d /dev/hast POOL` (the demotion's ExportPool
+    takes it back).
+
+    Done only when the pool is imported and usable. A pool that is listed but not usable
+    (UNAVAIL: opened from a stale zpool.cache at boot, before /dev/hast existed) blocks the
+    import ("a pool with that name already exists"), so it is exported first.
+    """
 
     kind = "zpool_import"
     timeout_key = "import_"
 
     def describe(self) -> str:
-        return f"zpool import -f -N -d {provider_dir(self.target)} {self.pool}"
+        return (
+            f"zpool import -o cachefile=none -f -N -d {provider_dir(self.target)} {self.pool}"
+            " (export it first if listed but not usable)"
+        )
 
     def is_done(self, ctx: StepContext) -> bool:
-        return _is_imported(ctx, self.pool)
+        return pool_health(ctx.observer.pools(), self.pool) in USABLE_HEALTH
 
     def do(self, ctx: StepContext) -> str:
+        done = []
+        health = pool_health(ctx.observer.pools(), self.pool)
+        if health is not None and health not in USABLE_HEALTH:
+            exported = ExportPool(self.target).do(ctx)
+            done.append(f"{self.pool} was listed {health}, export first: {exported}")
         argv = commands.zpool_import(self.pool, provider_dir(self.target))
-        return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        output = ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        return "; ".join([*done, output or "imported"])
 
 
 def provider_dir(resource: Resource) -> str:

@@ -81,10 +81,11 @@ class StartService(Step):
             return ctx.runner.run(
                 *commands.service(self.service, "onereload"), timeout=timeout
             ).stdout.strip()
-        except CommandError:
-            return ctx.runner.run(
+        except CommandError as exc:  # e.g. nfsd: "unknown directive 'reload'." (no reload)
+            restarted = ctx.runner.run(
                 *commands.service(self.service, "onerestart"), timeout=timeout
             ).stdout.strip()
+            return f"onereload failed ({str(exc).splitlines()[0]}); onerestart: {restarted}"
 
 
 class StopService(Step):

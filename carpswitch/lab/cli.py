@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from carpswitch.lab.faults import Fault, FaultPlanError, load_plan
-from carpswitch.lab.node import LabError, LabNode, LabResource, create_node
+from carpswitch.lab.node import (
+    DEFAULT_HAST_TIMEOUT,
+    LabError,
+    LabNode,
+    LabResource,
+    create_node,
+)
 
 EX_USAGE = 64
 EX_SOFTWARE = 70
@@ -25,6 +31,7 @@ the controller at them. The shims print what FreeBSD prints. Nothing goes on you
   carpswitch lab carp /tmp/hasta MASTER
   carpswitch lab fault /tmp/hasta add hastctl '^role primary' --exit 1 --stderr 'boom'
   carpswitch -c /tmp/hasta/carpswitch.toml status
+  carpswitch lab reboot /tmp/hasta --carp MASTER
   carpswitch lab stop /tmp/hasta
 """
 
@@ -52,15 +59,16 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="rc.d service the node has (repeatable)",
+        help="rc.d service the node has, enabled in rc.conf (repeatable)",
     )
     node.add_argument(
-        "--carp",
-        default="BACKUP",
-        type=str.upper,
-        choices=["MASTER", "BACKUP", "INIT"],
-        help="initial CARP state of the vhid (default BACKUP)",
+        "--disabled-service",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="rc.d service the node has, not enabled in rc.conf (repeatable)",
     )
+    _carp_option(node, "initial CARP state of the vhid")
     node.add_argument(
         "--freebsd",
         type=int,
@@ -68,10 +76,26 @@ def _parser() -> argparse.ArgumentParser:
         choices=[13, 14],
         help="FreeBSD release to imitate (default 14)",
     )
+    node.add_argument(
+        "--newest-rc-subr",
+        action="store_true",
+        help="rc.subr answers `status` of services that are not enabled (13.x/14.0 do not)",
+    )
+    node.add_argument(
+        "--hast-timeout",
+        type=int,
+        default=DEFAULT_HAST_TIMEOUT,
+        metavar="S",
+        help="hast.conf timeout: how long a new primary waits for its absent peer "
+        f"(default {DEFAULT_HAST_TIMEOUT}; hastd's own default is 20)",
+    )
     node.add_argument("--no-start", action="store_true", help="do not start hastd")
 
     verbs.add_parser("start", help="start hastd of a node").add_argument("dir", type=Path)
     verbs.add_parser("stop", help="stop every process of a node").add_argument("dir", type=Path)
+    reboot = verbs.add_parser("reboot", help="reboot a node (kernel state reset, hastd restarted)")
+    reboot.add_argument("dir", type=Path)
+    _carp_option(reboot, "CARP state of the vhids after the boot")
 
     carp = verbs.add_parser("carp", help="set the CARP state of a vhid (as the kernel would)")
     carp.add_argument("dir", type=Path)
@@ -100,6 +124,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _carp_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--carp",
+        default="BACKUP",
+        type=str.upper,
+        choices=["MASTER", "BACKUP", "INIT"],
+        help=f"{what} (default BACKUP)",
+    )
+
+
 def main(argv: list[str]) -> int:
     """Run `carpswitch lab ARGV`; return the exit status."""
     parser = _parser()
@@ -123,8 +157,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             peer=args.peer,
             resources=resources,
             carp_state=args.carp,
-            services=args.service,
+            services=[*args.service, *args.disabled_service],
+            disabled_services=args.disabled_service,
             freebsd_version=args.freebsd,
+            rc_subr_exempts_status=args.newest_rc_subr,
+            hast_timeout=args.hast_timeout,
             start=not args.no_start,
         )
         print(f"node {node.facts.name} in {node.path}; config {node.config_path}")
@@ -134,6 +171,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         node.start()
     elif args.verb == "stop":
         node.stop()
+    elif args.verb == "reboot":
+        node.reboot(args.carp)
     elif args.verb == "carp":
         node.set_carp(args.state, vhid=args.vhid)
     elif args.verb == "peer":

@@ -42,6 +42,11 @@ class NodeFacts(BaseModel):
     vip: str
     resources: tuple[ResourceFacts, ...]
     services: tuple[str, ...] = ()
+    #: The newest rc.subr answers `status` of a service that is not enabled; 13.x and
+    #: 14.0 print "Cannot 'status' ..." instead (rc.subr run_rc_command).
+    rc_subr_exempts_status: bool = False
+    #: hast.conf `timeout` the lab writes: how long a new primary waits for its peer.
+    hast_timeout: int = Field(default=20, ge=1)
     paths: dict[str, str] = Field(default_factory=dict)
 
     @property

@@ -69,6 +69,7 @@ def load_hast_setup(config_path: Path, hostname: str, hostuuid: str, hostid: int
             remote_address=r.remote_address,
             source_address=r.source_address,
             replication=str(r.replication),
+            timeout=r.timeout,
         )
         for r in resolved
     )

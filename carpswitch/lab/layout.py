@@ -42,6 +42,7 @@ def hast_conf_text(facts: NodeFacts, listen_port: int) -> str:
         f"control uds://{paths.control_socket}",
         f"pidfile {paths.hastd_pidfile}",
         f"listen 127.0.0.1:{listen_port}",
+        f"timeout {facts.hast_timeout}",
         "",
     ]
     for resource in facts.resources:
@@ -113,7 +114,9 @@ def shim_script(command: str, paths: NodePaths) -> str:
     )
 
 
-def write_layout(facts: NodeFacts, carp_state: str, listen_port: int) -> None:
+def write_layout(
+    facts: NodeFacts, carp_state: str, listen_port: int, disabled_services: Sequence[str] = ()
+) -> None:
     """Create the directories, files, shims and initial state of a new node."""
     paths = facts.node_paths
     for directory in paths.directories():
@@ -129,17 +132,25 @@ def write_layout(facts: NodeFacts, carp_state: str, listen_port: int) -> None:
         script = paths.command(command)
         script.write_text(shim_script(command, paths))
         script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    _write_initial_state(facts, carp_state)
+    _write_initial_state(facts, carp_state, disabled_services)
 
 
-def _write_initial_state(facts: NodeFacts, carp_state: str) -> None:
+def _write_initial_state(
+    facts: NodeFacts, carp_state: str, disabled_services: Sequence[str]
+) -> None:
     store = StateStore(facts.node_paths)
     with store.locked():
         store.write(_network(facts, carp_state))
-        store.write(_sysctls(facts))
+        store.write(boot_sysctls(facts))
         store.write(_filesystems(facts.resources))
         store.write(_pools(facts))
-        store.write(ServiceState(services={s: ServiceRecord() for s in facts.services}))
+        store.write(
+            ServiceState(
+                services={
+                    s: ServiceRecord(enabled=s not in disabled_services) for s in facts.services
+                }
+            )
+        )
         store.write(
             HastKnobState(
                 resources={
@@ -167,13 +178,18 @@ def _network(facts: NodeFacts, carp_state: str) -> NetworkState:
     return NetworkState(interfaces=[interface])
 
 
-def _sysctls(facts: NodeFacts) -> SysctlState:
+def boot_sysctls(facts: NodeFacts, previous: SysctlState | None = None) -> SysctlState:
+    """Sysctls as a fresh boot sets them, with a kern.boottime later than `previous`'s."""
+    now = time.time_ns() // 1000
+    if previous is not None:
+        now = max(now, previous.boottime_sec * 1_000_000 + previous.boottime_usec + 1)
     return SysctlState(
+        boottime_sec=now // 1_000_000,
+        boottime_usec=now % 1_000_000,
         values={
             "kern.hostname": facts.name,
             "kern.hostuuid": facts.hostuuid,
             "kern.hostid": facts.hostid,
-            "kern.boottime": f"{time.time():.6f}",  # SEC.USEC, as sysctl's timeval
             "net.inet.carp.allow": 1,
             "net.inet.carp.preempt": 0,
             "net.inet.carp.log": 1,
@@ -181,7 +197,7 @@ def _sysctls(facts: NodeFacts) -> SysctlState:
             "net.inet.carp.ifdown_demotion_factor": 240,
             "net.inet.carp.senderr_demotion_factor": 240,
             "net.inet.carp.dscp": 56,
-        }
+        },
     )
 
 

@@ -24,41 +24,35 @@ from pathlib import Path
 
 import psutil
 
+from carpswitch.lab.boot import boot_state, clean_var_run
 from carpswitch.lab.facts import NodeFacts, ResourceFacts, ResourceKind, load_facts, save_facts
-from carpswitch.lab.faults import Fault, save_plan
 from carpswitch.lab.hastd.protocol import (
-    ControlConnectError,
-    ControlExchangeError,
-    Reply,
     Request,
     ResourceReply,
-    send_request,
 )
 from carpswitch.lab.layout import write_layout
 from carpswitch.lab.paths import NodePaths, is_hast_conf_word
 from carpswitch.lab.procs import node_processes, pid_alive, terminate, wait_gone
 from carpswitch.lab.state import (
-    FaultCounterState,
-    FileSystem,
     FileSystemState,
     FsCondition,
     HastKnobState,
     MountState,
     NetworkState,
     PoolState,
-    ResourceKnobs,
     StateStore,
     SysctlState,
 )
+from carpswitch.lab.steering import LabError, NodeSteering
 from carpswitch.model import CarpState, CarpVhid, Mount, Pool, PoolHealth
+
+__all__ = ["DEFAULT_HAST_TIMEOUT", "LabError", "LabNode", "LabResource", "create_node"]
 
 #: sockaddr_un.sun_path on FreeBSD is 104 bytes; hast.conf's control path must fit.
 _SUN_PATH_SIZE = 104
 _COMMAND_TIMEOUT = 30.0
-
-
-class LabError(Exception):
-    """The lab node cannot do what was asked."""
+#: hast.conf `timeout` of a new lab node (hastd's own default is 20).
+DEFAULT_HAST_TIMEOUT = 1
 
 
 @dataclass(frozen=True)
@@ -81,16 +75,29 @@ def create_node(
     vhid: int = 1,
     carp_state: str = "BACKUP",
     services: Sequence[str] = (),
+    disabled_services: Sequence[str] = (),
     freebsd_version: int = 14,
+    rc_subr_exempts_status: bool = False,
+    hast_timeout: int = DEFAULT_HAST_TIMEOUT,
     start: bool = True,
 ) -> LabNode:
-    """Create a node directory at `path` (must not hold a node yet) and maybe start hastd."""
+    """Create a node directory at `path` (must not hold a node yet) and maybe start hastd.
+
+    `disabled_services` are registered but not enabled in rc.conf (how HA services are
+    meant to be set up). `hast_timeout` is hast.conf's `timeout`: a new primary waits that
+    long for its absent peer before it serves I/O (hastd's default is 20 s; the lab's 1 s
+    keeps tests fast).
+    """
     paths = NodePaths.of(path)
     _check_location(paths)
     if paths.facts.exists():
         raise LabError(f"{paths.root} already holds a lab node")
     if freebsd_version not in (13, 14):
         raise LabError(f"freebsd_version must be 13 or 14, not {freebsd_version}")
+    if not set(disabled_services) <= set(services):
+        raise LabError(f"disabled_services {list(disabled_services)} must be among services")
+    if hast_timeout < 1:
+        raise LabError(f"hast_timeout must be at least 1 (hast.conf timeout), not {hast_timeout}")
     if carp_state.upper() not in ("INIT", "BACKUP", "MASTER"):
         raise LabError(f"carp_state must be INIT, BACKUP or MASTER, not {carp_state!r}")
     facts = NodeFacts(
@@ -108,6 +115,8 @@ def create_node(
         vip="198.18.0.100",
         resources=tuple(_resource_facts(r, paths) for r in resources),
         services=tuple(services),
+        rc_subr_exempts_status=rc_subr_exempts_status,
+        hast_timeout=hast_timeout,
         paths={
             "dev_hast": str(paths.dev_hast),
             "hast_conf": str(paths.hast_conf),
@@ -116,7 +125,7 @@ def create_node(
             "state": str(paths.state),
         },
     )
-    write_layout(facts, carp_state.upper(), _free_port())
+    write_layout(facts, carp_state.upper(), _free_port(), disabled_services)
     save_facts(facts)
     node = LabNode(paths.root)
     if start:
@@ -154,7 +163,7 @@ def _free_port() -> int:
         return port
 
 
-class LabNode:
+class LabNode(NodeSteering):
     """Handle on a node directory: start/stop its processes, steer and read its state."""
 
     def __init__(self, path: Path) -> None:
@@ -216,6 +225,23 @@ class LabNode:
             with contextlib.suppress(FileNotFoundError):
                 provider.unlink()
 
+    def reboot(self, carp_state: str = "BACKUP", *, start: bool = True) -> None:
+        """Reboot the node: stop every process, reset the kernel state, start hastd again.
+
+        Disks, rc.conf, carpswitch's state_dir and the fault plan survive; mounts, imports,
+        sysctls (new kern.boottime, demotion 0), CARP (every configured vhid in
+        `carp_state`), /var/run files and hastd's roles (all `init`) do not. Pools listed
+        in zpool.cache come back UNAVAIL (see carpswitch.lab.boot).
+        """
+        wanted = carp_state.upper()
+        if wanted not in ("INIT", "BACKUP", "MASTER"):
+            raise LabError(f"carp_state must be INIT, BACKUP or MASTER, not {carp_state!r}")
+        self.stop()
+        boot_state(self.store, self.facts, wanted)
+        clean_var_run(self.paths.var_run)
+        if start:
+            self.start()
+
     def processes(self) -> list[psutil.Process]:
         """Live processes of this node (hastd, workers, services)."""
         return node_processes(self.path)
@@ -226,92 +252,6 @@ class LabNode:
         if pid is None or not pid_alive(pid):
             return None
         return pid
-
-    # --- steering --------------------------------------------------------------------
-
-    def set_carp(
-        self,
-        state: CarpState | str,
-        vhid: int | None = None,
-        interface: str | None = None,
-    ) -> None:
-        """Put a vhid into `state` (what the kernel would decide; no devd event)."""
-        wanted = CarpState(str(state).upper())
-        number = self.facts.vhid if vhid is None else vhid
-        name = self.facts.interface if interface is None else interface
-        with self.store.update(NetworkState) as network:
-            found = network.interface(name)
-            entry = None if found is None else found.vhid(number)
-            if entry is None:
-                raise LabError(f"no vhid {number} on {name}")
-            entry.state = wanted.value
-
-    def set_faults(self, faults: Sequence[Fault]) -> None:
-        """Replace the fault plan (and forget how often old faults fired)."""
-        save_plan(self.paths.faults, list(faults))
-        with self.store.locked():
-            self.store.write(FaultCounterState())
-
-    def clear_faults(self) -> None:
-        """Remove the fault plan."""
-        with contextlib.suppress(FileNotFoundError):
-            self.paths.faults.unlink()
-
-    def connect_peer(self, resource: str, seconds: float | None = None) -> None:
-        """The peer connects for `resource` (a remote primary while we are secondary: the
-        `hastd: NAME (secondary)` worker runs); it leaves after `seconds` or on disconnect."""
-        self._peer_request(resource, connected=True, seconds=seconds)
-
-    def disconnect_peer(self, resource: str) -> None:
-        """The peer goes away for `resource`."""
-        self._peer_request(resource, connected=False, seconds=None)
-
-    def set_fs_state(self, resource: str, condition: FsCondition) -> None:
-        """Make the UFS file system of `resource` clean, dirty or unrepairable."""
-        with self.store.update(FileSystemState) as filesystems:
-            fs = filesystems.filesystems.setdefault(resource, FileSystem())
-            fs.condition = condition
-
-    def set_dirty(self, resource: str, dirty_bytes: int) -> None:
-        """Bytes the primary still has to synchronise (`hastctl list` dirty)."""
-        with self.store.update(HastKnobState) as knobs:
-            current = knobs.resources.setdefault(resource, ResourceKnobs())
-            current.dirty = dirty_bytes
-
-    def set_busy(self, mountpoint: str, busy: bool = True) -> None:
-        """Make `umount MOUNTPOINT` (without -f) fail with `Device busy`."""
-        with self.store.update(MountState) as mounts:
-            for entry in mounts.mounts:
-                if entry.mountpoint == mountpoint:
-                    entry.busy = busy
-                    return
-        raise LabError(f"nothing is mounted on {mountpoint}")
-
-    def set_pool(
-        self,
-        pool: str,
-        *,
-        last_hostid: int | None = None,
-        exported: bool | None = None,
-        busy: bool | None = None,
-        suspended: bool | None = None,
-    ) -> None:
-        """Change what the node knows about a ZFS pool (import -f needs, export busy, ...)."""
-        with self.store.update(PoolState) as pools:
-            record = pools.pool(pool)
-            if record is None:
-                raise LabError(f"no pool {pool}")
-            if last_hostid is not None:
-                record.last_hostid = last_hostid
-                record.last_hostname = (
-                    self.facts.name if last_hostid == self.facts.hostid else self.facts.peer
-                )
-            if exported is not None:
-                record.exported = exported
-            if busy is not None:
-                record.busy = busy
-            if suspended is not None:
-                record.suspended = suspended
 
     # --- reading ---------------------------------------------------------------------
 
@@ -334,6 +274,14 @@ class LabNode:
     def provider_exists(self, resource: str) -> bool:
         """True if /dev/hast/<provider> of `resource` exists."""
         return self.paths.provider(resource).exists()
+
+    def serves_io(self, resource: str) -> bool:
+        """True if I/O on /dev/hast/<resource> is served now: the provider exists and its
+        primary worker is past init_remote (peer answered, or the hast.conf timeout)."""
+        knobs = self.store.read(HastKnobState).knobs(resource)
+        worker = knobs.io_wait_worker
+        alive = worker is not None and pid_alive(worker)
+        return self.provider_exists(resource) and knobs.io_blocked_for(time.time(), alive) == 0
 
     def mounts(self) -> list[Mount]:
         """Mounted file systems (what `mount -p` lists)."""
@@ -401,24 +349,6 @@ class LabNode:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)
-
-    # --- internals -------------------------------------------------------------------
-
-    def _ask(self, request: Request) -> Reply:
-        try:
-            reply = send_request(self.paths.control_socket, request, timeout=10.0)
-        except (ControlConnectError, ControlExchangeError) as exc:
-            raise LabError(f"hastd of {self.facts.name} is not reachable: {exc}") from exc
-        if reply.error:
-            raise LabError(f"hastd answered error {reply.error}")
-        return reply
-
-    def _peer_request(self, resource: str, *, connected: bool, seconds: float | None) -> None:
-        reply = self._ask(
-            Request(cmd="lab-peer", resources=[resource], connected=connected, seconds=seconds)
-        )
-        if reply.resources[0].error:
-            raise LabError(f"hastd does not know resource {resource}")
 
 
 def _read_pid(path: Path) -> int | None:

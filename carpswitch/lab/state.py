@@ -38,7 +38,8 @@ class Vhid(BaseModel):
     state: CarpStateName = "INIT"
     advbase: int = Field(default=1, ge=1, le=255)
     advskew: int = Field(default=0, ge=0, le=254)
-    address: str
+    address: str | None = None  # a vhid made by `ifconfig IF vhid N ...` has none
+    suppressed: bool = False  # ip_carp.c sc_suppress: its ifdown demotion is counted
 
 
 class Interface(BaseModel):
@@ -71,10 +72,12 @@ class NetworkState(StateFile):
 
 
 class SysctlState(StateFile):
-    """Writable sysctl values (numbers and strings)."""
+    """Writable sysctl values (numbers and strings) and kern.boottime."""
 
     FILE = "sysctl.json"
     values: dict[str, int | str] = Field(default_factory=dict)
+    boottime_sec: int = 0
+    boottime_usec: int = 0
 
 
 class MountEntry(BaseModel):
@@ -127,6 +130,10 @@ class PoolRecord(BaseModel):
     last_accessed: float
     busy: bool = False  # export without -f fails
     suspended: bool = False  # show SUSPENDED instead of UNAVAIL when a provider is gone
+    cachefile: bool = False  # listed in this node's zpool.cache (import without cachefile=none)
+    # Opened from zpool.cache at boot, when /dev/hast did not exist yet: listed (so an
+    # import says "a pool with that name already exists") but UNAVAIL until exported.
+    unavail_from_cache: bool = False
 
 
 class PoolState(StateFile):
@@ -167,6 +174,20 @@ class ResourceKnobs(BaseModel):
     localcnt: int = 0
     remotecnt: int = 0
     prevrole: Literal["init", "primary", "secondary"] = "init"
+    # primary.c hastd_primary: /dev/hast/NAME exists before init_remote, but requests are
+    # served only after it (peer connected, or its connect timed out). hastd sets the
+    # worker and how long it will wait (0: peer connected or `remote none`); the worker
+    # starts the clock when it has created the device. While that worker runs and the
+    # time (time.time()) is before `io_waits_until`, I/O on the provider blocks.
+    io_wait_worker: int | None = None
+    io_wait_seconds: float = 0.0
+    io_waits_until: float | None = None
+
+    def io_blocked_for(self, now: float, worker_alive: bool) -> float:
+        """Seconds I/O on the provider still blocks (0 when it is served)."""
+        if self.io_waits_until is None or not worker_alive:
+            return 0.0
+        return max(0.0, self.io_waits_until - now)
 
 
 class HastKnobState(StateFile):

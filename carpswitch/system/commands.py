@@ -54,8 +54,17 @@ def zpool_list() -> Argv:
 
 
 def service(name: str, action: str) -> Argv:
-    """`service NAME ACTION` (start, stop, reload, status, ...)."""
+    """`service NAME ACTION` (onestart, onestop, onereload, ...)."""
     return ("service", name, action)
+
+
+def service_status(name: str) -> Argv:
+    """`service NAME onestatus`: runs or not, also while NAME_enable is not YES.
+
+    HA services stay disabled in rc.conf, and rc.subr before the newest one refuses plain
+    `status` of such a service ("Cannot 'status' NAME. ...", exit 0).
+    """
+    return service(name, "onestatus")
 
 
 def fsck_ufs(device: str, *, repair: bool) -> Argv:
@@ -75,8 +84,13 @@ def umount(mountpoint: str, *, force: bool = False) -> Argv:
 
 
 def zpool_import(pool: str, device_dir: str) -> Argv:
-    """`zpool import -f -N -d /dev/hast POOL`: only HAST providers, forced, not mounted."""
-    return ("zpool", "import", "-f", "-N", "-d", device_dir, pool)
+    """`zpool import -o cachefile=none -f -N -d /dev/hast POOL`.
+
+    Only HAST providers, forced (last used by the peer), datasets not mounted, and never
+    written to zpool.cache: a pool opened from the cache at boot has no /dev/hast yet, shows
+    UNAVAIL and blocks the next import.
+    """
+    return ("zpool", "import", "-o", "cachefile=none", "-f", "-N", "-d", device_dir, pool)
 
 
 def zpool_export(pool: str, *, force: bool = False) -> Argv:

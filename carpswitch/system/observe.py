@@ -72,12 +72,12 @@ class Observer:
         return parse_zpool_list(self._output(commands.zpool_list()))
 
     def service(self, name: str) -> ServiceStatus:
-        """Whether rc.d service `name` runs (`service NAME status`: exit 1 = not running)."""
-        argv = commands.service(name, "status")
+        """Whether rc.d service `name` runs (`service NAME onestatus`: exit 1 = not running)."""
+        argv = commands.service_status(name)
         try:
             result = self.runner.run(*argv, timeout=self.timeout, ok_codes=(0, 1))
         except CommandFailed as exc:
-            raise ParseError("service status", exc.stderr.strip() or str(exc)) from exc
+            raise ParseError("service onestatus", exc.stderr.strip() or str(exc)) from exc
         return parse_service_status(name, result.stdout, result.exit_status)
 
     def demotion(self) -> int:

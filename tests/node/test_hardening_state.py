@@ -145,16 +145,15 @@ def test_a_daemon_round_survives_a_broken_state_file(make_lab_node, corrupt: Cor
 
 def set_boottime(node: LabNode, seconds: float) -> None:
     with node.store.update(SysctlState) as sysctls:
-        sysctls.values["kern.boottime"] = f"{seconds:.6f}"
+        sysctls.boottime_sec = int(seconds)
+        sysctls.boottime_usec = int(seconds % 1 * 1_000_000)
 
 
 def reboot(node: LabNode, kernel_demotion: int) -> None:
-    """hastd and the kernel start over: demotion back to the kernel's own, a new boottime."""
-    node.stop()
+    """hastd and the kernel start over (a new boottime), with the kernel's own demotion."""
+    node.reboot(carp_state="MASTER")
     with node.store.update(SysctlState) as sysctls:
         sysctls.values["net.inet.carp.demotion"] = kernel_demotion
-    set_boottime(node, time.time())
-    node.start()
 
 
 @pytest.mark.parametrize("kernel_demotion", [0, 240], ids=["none", "link-down"])

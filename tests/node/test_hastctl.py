@@ -76,6 +76,7 @@ def test_role_secondary_returns_after_the_provider_is_gone(lab_node: LabNode) ->
 
 def test_list_of_a_primary_is_byte_exact(lab_node: LabNode) -> None:
     lab_node.run("hastctl", "role", "primary", "tank")
+    assert wait_until(lambda: lab_node.serves_io("tank"))  # past init_remote
     lab_node.set_dirty("tank", 134217728)
     pid = lab_node.worker_pid("tank")
     result = lab_node.run("hastctl", "list", "tank")
@@ -99,7 +100,8 @@ def test_list_of_a_primary_is_byte_exact(lab_node: LabNode) -> None:
         "    flushes: 0\n"
         "    activemap updates: 0\n"
         "    local errors: read: 0, write: 0, delete: 0, flush: 0\n"
-        "    queues: local: 0, send: 0, recv: 0, done: 0, idle: 256\n"
+        # ggate_recv_thread holds one of the 256 requests while it waits for the kernel
+        "    queues: local: 0, send: 0, recv: 0, done: 0, idle: 255\n"
     )
     parsed = parse_hastctl_list(result.stdout)[0]
     assert parsed.dirty == 134217728 and parsed.worker_pid == pid

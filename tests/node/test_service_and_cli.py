@@ -26,17 +26,24 @@ def test_service_lifecycle_prints_rc_subr_texts(make_lab_node) -> None:
     assert status.stdout == f"nfsd is running as pid {pid}.\n"
     assert parse_service_status("nfsd", status.stdout, status.returncode).running
     again = node.run("service", "nfsd", "start")
-    assert (again.returncode, again.stderr) == (1, f"nfsd already running? (pid={pid}).\n")
+    # rc.subr: echo 1>&2 "${name} already running? " "(pid=$rc_pid)." -> two spaces
+    assert (again.returncode, again.stderr) == (1, f"nfsd already running?  (pid={pid}).\n")
     stop = node.run("service", "nfsd", "stop")
     assert stop.stdout == f"Stopping nfsd.\nWaiting for PIDS: {pid}.\n"
     missing = node.run("service", "nfsd", "stop")
-    assert missing.stderr == f"nfsd not running? (check {node.paths.service_pidfile('nfsd')}).\n"
+    assert missing.stderr == "nfsd not running?\n"  # rc.d/nfsd sets no pidfile
+    ctld = make_lab_node(name="hastb", peer="hasta", services=["ctld"])
+    ctld_missing = ctld.run("service", "ctld", "stop")
+    assert (
+        ctld_missing.stderr == f"ctld not running? (check {ctld.paths.service_pidfile('ctld')}).\n"
+    )
 
 
-def test_reload_sends_sighup(make_lab_node) -> None:
+def test_reload_sends_sighup_and_prints_nothing(make_lab_node) -> None:
     node = make_lab_node(services=["ctld"])
     node.run("service", "ctld", "onestart")
-    assert node.run("service", "ctld", "reload").stdout == "Reloading ctld config files.\n"
+    reload = node.run("service", "ctld", "reload")
+    assert (reload.returncode, reload.stdout, reload.stderr) == (0, "", "")
     from carpswitch.lab.state import ServiceState
     from tests.node.conftest import wait_until
 
@@ -99,6 +106,10 @@ def test_cli_creates_steers_and_stops_a_node(tmp_path: Path, capsys) -> None:
         assert [r.kind for r in node.facts.resources] == ["ufs", "zfs"]
         assert lab_main(["carp", str(directory), "backup"]) == 0
         assert node.carp()[0].state == CarpState.BACKUP
+        hastd_before = node.hastd_pid()
+        assert lab_main(["reboot", str(directory), "--carp", "master"]) == 0
+        assert node.carp()[0].state == CarpState.MASTER
+        assert node.hastd_pid() not in (None, hastd_before)
         assert lab_main(["fault", str(directory), "add", "zpool", "^import", "--exit", "1"]) == 0
         assert lab_main(["fault", str(directory), "add", "hastctl", "", "--hang", "0.1"]) == 0
         assert [f.command for f in load_plan(node.paths.faults)] == ["zpool", "hastctl"]

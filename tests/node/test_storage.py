@@ -56,7 +56,10 @@ def test_dirty_file_system_refuses_rw_mount_until_preened(make_lab_node) -> None
     )
     preen = node.run("fsck", "-p", "-t", "ufs", device)
     assert preen.returncode == 0
-    assert preen.stdout.endswith("\n\n***** FILE SYSTEM MARKED CLEAN *****\n")
+    assert preen.stdout == (  # preen: pwarn lines only, ckfini prints no MARKED CLEAN
+        f"{device}: FREE BLK COUNT(S) WRONG IN SUPERBLK (SALVAGED)\n"
+        f"{device}: 2 files, 2 used, 30447 free (23 frags, 3803 blocks, 0.1% fragmentation)\n"
+    )
     assert node.run("mount", device, mountpoint).returncode == 0
 
 
@@ -153,7 +156,10 @@ def test_export_then_import_needs_no_force(make_lab_node) -> None:
     node.run("zpool", "import", "-f", "tank")
     node.set_pool("tank", busy=True)
     busy = node.run("zpool", "export", "tank")
-    assert (busy.returncode, busy.stderr) == (1, "cannot export 'tank': pool is busy\n")
+    assert (busy.returncode, busy.stderr) == (
+        1,
+        "cannot export 'tank': pool or dataset is busy\n",  # libzfs EZFS_BUSY
+    )
     assert node.run("zpool", "export", "-f", "tank").returncode == 0
     assert node.run("zpool", "list", "tank").stderr == "cannot open 'tank': no such pool\n"
     assert node.run("zpool", "import", "tank").returncode == 0

@@ -80,8 +80,8 @@ def test_mounts_pools_and_services_are_read_only_when_needed(tmp_path):
 
 def test_service_status_exit_1_means_stopped(tmp_path):
     runner = FakeRunner()
-    runner.reply(commands.service("ctld", "status"), "ctld is not running.\n", exit_status=1)
-    runner.reply(commands.service("nfsd", "status"), "nfsd is running as pid 812 813.\n")
+    runner.reply(commands.service_status("ctld"), "ctld is not running.\n", exit_status=1)
+    runner.reply(commands.service_status("nfsd"), "nfsd is running as pid 812 813.\n")
     observer, _ = setup(tmp_path, runner)
     assert observer.service("ctld").running is False
     nfsd = observer.service("nfsd")

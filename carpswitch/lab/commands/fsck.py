@@ -1,7 +1,9 @@
 """fsck(8) -t ufs (fsck_ffs): preen (-p), repair (-y), check only (-n).
 
-Texts from sbin/fsck_ffs (main.c checkfilesys, fsutil.c pfatal/pwarn). The simulated file
-system is UFS2 without soft updates, so pfatal says `UNEXPECTED INCONSISTENCY`.
+Texts from sbin/fsck_ffs (main.c checkfilesys, fsutil.c pfatal/pwarn/reply/ckfini,
+pass5.c). Preen mode prints only `DEV: ` lines: no phases, and ckfini says nothing (no
+`MARKED CLEAN`). The simulated file system is UFS2 without soft updates, so pfatal says
+`UNEXPECTED INCONSISTENCY`. A provider that hastd does not serve yet blocks the check.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import getopt
 import os
 
 from carpswitch.lab.commands.fsinfo import fs_key
+from carpswitch.lab.commands.provider_io import wait_until_served
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.state import FileSystem, FileSystemState
 
@@ -27,6 +30,8 @@ _PHASES = (
     "** Phase 5 - Check Cyl groups",
 )
 _DAMAGE = "PARTIALLY TRUNCATED INODE I=4"
+#: pass5.c: what an unclean shutdown typically leaves (fixed by dofix).
+_SUMMARY_DAMAGE = "FREE BLK COUNT(S) WRONG IN SUPERBLK"
 
 
 def run(ctx: ShimContext, args: list[str]) -> int:
@@ -55,10 +60,12 @@ def run(ctx: ShimContext, args: list[str]) -> int:
 
 
 def _preen(ctx: ShimContext, device: str) -> int:
+    """`fsck -p`: pwarn lines carry `DEV: `; ckfini prints nothing in preen mode."""
     if not os.path.exists(device):
         ctx.print(f"{device}: CANNOT OPEN {device}: No such file or directory")
         ctx.print(f"{device}: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.")
         return EEXIT
+    wait_until_served(ctx, device)
     with ctx.store.update(FileSystemState) as filesystems:
         fs = filesystems.filesystems.setdefault(fs_key(ctx, device), FileSystem())
         if fs.condition == "clean":
@@ -70,39 +77,46 @@ def _preen(ctx: ShimContext, device: str) -> int:
             ctx.print(f"{device}: UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY.")
             return EEXIT
         fs.condition = "clean"
+    ctx.print(f"{device}: {_SUMMARY_DAMAGE} (SALVAGED)")  # dofix in preen mode
     ctx.print(f"{device}: {_SUMMARY}")
-    ctx.print()
-    ctx.print("***** FILE SYSTEM MARKED CLEAN *****")
     return 0
 
 
 def _check(ctx: ShimContext, device: str, *, repair: bool) -> int:
+    """`fsck -y` / `fsck -n`: phases, reply() questions, ckfini's closing lines."""
     if not os.path.exists(device):
         ctx.print(f"Can't open {device}: No such file or directory")
         return EEXIT
+    wait_until_served(ctx, device)
+    answer = "yes" if repair else "no"
     with ctx.store.update(FileSystemState) as filesystems:
         fs = filesystems.filesystems.setdefault(fs_key(ctx, device), FileSystem())
         condition = fs.condition
         ctx.print(f"** {device}{'' if repair else ' (NO WRITE)'}")
-        if fs.last_mountpoint:
-            ctx.print(f"** Last Mounted on {fs.last_mountpoint}")
+        ctx.print(f"** Last Mounted on {fs.last_mountpoint or ''}")
         for number, phase in enumerate(_PHASES, start=1):
             ctx.print(phase)
             if number == 1 and condition == "unrepairable":
-                ctx.print(_DAMAGE)
-                ctx.print(f"SALVAGE? {'yes' if repair else 'no'}")
-                ctx.print()
-        if condition != "clean":
-            ctx.print(f"MARK FILE SYSTEM CLEAN? {'yes' if repair else 'no'}")
-            ctx.print()
+                _reply(ctx, _DAMAGE, answer)
+            if number == 5 and condition != "clean":
+                _reply(ctx, _SUMMARY_DAMAGE, answer)
         ctx.print(_SUMMARY)
+        if not repair:  # fswritefd < 0: ckfini returns before its messages
+            return 0 if condition == "clean" else EEXIT
         if condition == "clean":
+            ctx.print()
+            ctx.print("***** FILE SYSTEM IS CLEAN *****")
             return 0
-        if not repair:
-            return EEXIT
         fs.condition = "clean"
     ctx.print()
     ctx.print("***** FILE SYSTEM MARKED CLEAN *****")
     ctx.print()
     ctx.print("***** FILE SYSTEM WAS MODIFIED *****")
     return 0
+
+
+def _reply(ctx: ShimContext, problem: str, answer: str) -> None:
+    """dofix: pwarn(problem), then reply("SALVAGE"): `\nSALVAGE? yes\n\n`."""
+    ctx.print(problem)
+    ctx.print(f"SALVAGE? {answer}")
+    ctx.print()

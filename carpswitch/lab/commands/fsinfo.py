@@ -19,3 +19,11 @@ def fs_key(ctx: ShimContext, device: str) -> str:
         if os.path.realpath(ctx.paths.disk(resource.name)) == target:
             return resource.name
     return str(Path(device))
+
+
+def hast_resource_of(ctx: ShimContext, device: str) -> str | None:
+    """The resource whose provider `device` is (/dev/hast/NAME of this node), if it is one."""
+    if Path(os.path.abspath(device)).parent != ctx.paths.dev_hast:
+        return None
+    key = fs_key(ctx, device)
+    return key if ctx.facts.resource(key) is not None else None

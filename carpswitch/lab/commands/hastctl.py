@@ -24,6 +24,7 @@ from carpswitch.lab.state import HastKnobState, ResourceKnobs
 
 EX_USAGE = 64
 EX_DATAERR = 65
+EX_NOINPUT = 66
 EX_UNAVAILABLE = 69
 EX_SOFTWARE = 70
 EX_OSERR = 71
@@ -142,7 +143,10 @@ def _ask(ctx: ShimContext, setup: HastSetup, request: Request) -> Reply | int:
         ctx.warn(f"[ERROR] Unable to connect to hastd via {address}: {exc.strerror}.")
         return EX_OSERR
     except ControlExchangeError as exc:
-        ctx.warn(f"[ERROR] Unable to receive reply from hastd via {address}: {exc}.")
+        if exc.stage == "send":
+            ctx.warn(f"[ERROR] Unable to send command to hastd via {address}: {exc.strerror}.")
+        else:
+            ctx.warn(f"[ERROR] cannot receive reply from hastd via {address}: {exc.strerror}.")
         return EX_UNAVAILABLE
 
 
@@ -184,7 +188,7 @@ def _dump(ctx: ShimContext, setup: HastSetup, invocation: _Invocation) -> int:
             mediasize = Path(resource.local_path).stat().st_size
         except OSError as exc:
             ctx.warn(f"[ERROR] Unable to open {resource.local_path}: {exc.strerror}.")
-            status = status or 66
+            status = status or EX_NOINPUT
             continue
         meta = knobs.knobs(name)
         localoff = _METADATA_SIZE + _SECTOR
@@ -205,18 +209,24 @@ def _dump(ctx: ShimContext, setup: HastSetup, invocation: _Invocation) -> int:
 
 
 def _create(ctx: ShimContext, setup: HastSetup, invocation: _Invocation) -> int:
+    """control_create: every name is tried; the exit status is the first error's."""
     known = {r.name: r for r in setup.resources}
+    status = 0
     for name in invocation.names:
         resource = known.get(name)
         if resource is None:
             ctx.warn(f"[ERROR] Unknown resource {name}.")
-            return EX_DATAERR
-        if not Path(resource.local_path).exists():
-            ctx.warn(f"[ERROR] Unable to open {resource.local_path}: No such file or directory.")
-            return 66
+            status = status or EX_DATAERR
+            continue
+        if not Path(resource.local_path).exists():  # create_one: provinfo, prefix "[name] "
+            ctx.warn(
+                f"[ERROR] [{name}] Unable to open {resource.local_path}: No such file or directory."
+            )
+            status = status or EX_NOINPUT
+            continue
         with ctx.store.update(HastKnobState) as knobs:
             knobs.resources[name] = ResourceKnobs(
                 dirty=knobs.knobs(name).dirty,
                 resuid=random.getrandbits(63),
             )
-    return 0
+    return status

@@ -1,12 +1,20 @@
-"""ifconfig(8): interface status with CARP lines; `vhid N state|advskew`, `up`/`down`."""
+"""ifconfig(8): interface status with CARP lines; `vhid N state|advskew`, `up`/`down`.
+
+Texts and checks from sbin/ifconfig/ifcarp.c (errx messages, SIOCSVH errors) and the
+kernel's answers from sys/netinet/ip_carp.c (see carpswitch.lab.carp).
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
+from carpswitch.lab.carp import MAX_ADVBASE, MAX_ADVSKEW, MAX_VHID, carp_linkstate
 from carpswitch.lab.context import ShimContext
-from carpswitch.lab.state import Interface, NetworkState, SysctlState
+from carpswitch.lab.state import Interface, NetworkState, SysctlState, Vhid
 
 _CARP_STATES = ("INIT", "BACKUP", "MASTER")
-_IFDOWN_DEMOTION = 240
+_CARP_WORDS = ("vhid", "state", "advskew", "advbase", "pass")
 
 _LOOPBACK = (
     "lo0: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> metric 0 mtu 16384\n"
@@ -37,10 +45,10 @@ def run(ctx: ShimContext, args: list[str]) -> int:
         ctx.out.write(_LOOPBACK)
         return 0
     try:
+        interface = ctx.store.read(NetworkState).interface(name)
+        if interface is None:
+            raise _Fail(f"interface {name} does not exist")
         if not settings:
-            interface = ctx.store.read(NetworkState).interface(name)
-            if interface is None:
-                raise _Fail(f"interface {name} does not exist")
             ctx.out.write(interface_block(interface, ctx.facts.freebsd_version))
             return 0
         _configure(ctx, name, settings)
@@ -67,6 +75,7 @@ def interface_block(interface: Interface, freebsd_version: int) -> str:
     lines += [
         f"\tinet {v.address} netmask 0xffffffff broadcast {v.address} vhid {v.vhid}"
         for v in interface.vhids
+        if v.address is not None
     ]
     for vhid in interface.vhids:
         lines.append(
@@ -82,84 +91,96 @@ def interface_block(interface: Interface, freebsd_version: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _configure(ctx: ShimContext, name: str, settings: list[str]) -> None:
+@dataclass
+class _CarpRequest:
+    """What ifcarp.c collects from the arguments before its SIOCSVH callback runs."""
+
     vhid: int | None = None
     state: str | None = None
-    advskew: int | None = None
-    advbase: int | None = None
-    link: str | None = None
+    advskew: int = -1  # -1: not given (ifcarp.c keeps the current value)
+    advbase: int = -1
+
+
+def _configure(ctx: ShimContext, name: str, settings: list[str]) -> None:
+    """Arguments in order, as ifconfig does: `up`/`down` at once, carp settings at the end."""
+    request = _CarpRequest()
     words = iter(settings)
     for word in words:
         if word in ("up", "down"):
-            link = word
+            _set_link(ctx, name, word == "up")
             continue
-        if word not in ("vhid", "state", "advskew", "advbase"):
+        if word not in _CARP_WORDS:
             raise _Fail(f"{word}: bad value")
         value = next(words, None)
         if value is None:
             raise _Fail(f"'{word}' requires argument")
-        if word == "vhid":
-            vhid = _number(value)
-            if not 0 < vhid <= 255:
-                raise _Fail("vhid must be greater than 0 and less than 255")
-        elif word == "state":
-            if value.upper() not in _CARP_STATES:
-                raise _Fail("unknown state")
-            state = value.upper()
-        elif word == "advskew":
-            advskew = _number(value)
-        else:
-            advbase = _number(value)
+        _carp_word(request, word, value)
+    if request.vhid is not None:
+        _siocsvh(ctx, name, request)
+
+
+def _carp_word(request: _CarpRequest, word: str, value: str) -> None:
+    """ifcarp.c setcarp_vhid / _state / _advskew / _advbase / _passwd."""
+    if word == "vhid":
+        request.vhid = _atoi(value)
+        if not 0 < request.vhid <= MAX_VHID:
+            raise _Fail(f"vhid must be greater than 0 and less than {MAX_VHID}")
+        return
+    if request.vhid is None:
+        raise _Fail(f"{'passwd' if word == 'pass' else word} requires vhid")
+    if word == "state":
+        if value.upper() not in _CARP_STATES:
+            raise _Fail("unknown state")
+        request.state = value.upper()
+    elif word == "advskew":
+        request.advskew = _atoi(value)
+    elif word == "advbase":
+        request.advbase = _atoi(value)
+
+
+def _siocsvh(ctx: ShimContext, name: str, request: _CarpRequest) -> None:
+    """SIOCSVH as ip_carp.c carp_nl_set / carp_ioctl_set handle it."""
+    assert request.vhid is not None
     with ctx.store.locked():
         network = ctx.store.read(NetworkState)
         interface = network.interface(name)
         if interface is None:
             raise _Fail(f"interface {name} does not exist")
-        if link is not None:
-            _set_link(ctx, interface, link == "up")
-        if vhid is not None or state is not None or advskew is not None or advbase is not None:
-            _set_carp(interface, vhid, state, advskew, advbase)
+        entry = interface.vhid(request.vhid)
+        advskew = request.advskew if request.advskew > -1 else (entry.advskew if entry else 0)
+        advbase = request.advbase if request.advbase > -1 else (entry.advbase if entry else 0)
+        if advskew > MAX_ADVSKEW or advbase > MAX_ADVBASE:
+            raise _Fail("SIOCSVH: Invalid argument")
+        if entry is None:  # carp_alloc: a new vhid starts in INIT, without an address
+            entry = Vhid(vhid=request.vhid)
+            interface.vhids.append(entry)
+        entry.advskew = advskew
+        if advbase > 0:
+            entry.advbase = advbase
+        # A forced state change is ignored while the vhid is INIT (sc_state != INIT), and
+        # `state init` is accepted by ifconfig but changes nothing in the kernel.
+        if request.state in ("BACKUP", "MASTER") and entry.state != "INIT":
+            entry.state = request.state  # type: ignore[assignment]  # validated
         ctx.store.write(network)
 
 
-def _set_carp(
-    interface: Interface,
-    vhid: int | None,
-    state: str | None,
-    advskew: int | None,
-    advbase: int | None,
-) -> None:
-    if vhid is None:
-        raise _Fail("vhid must be set")  # SIOCSVH without a vhid
-    entry = interface.vhid(vhid)
-    if entry is None:
-        raise _Fail(f"SIOCSVH: vhid {vhid} has no address on {interface.name}")
-    if advskew is not None:
-        entry.advskew = max(0, min(advskew, 254))
-    if advbase is not None:
-        entry.advbase = max(1, min(advbase, 255))
-    # ip_carp.c carp_ioctl: a forced state change is ignored while the vhid is INIT, and
-    # `state init` is accepted by ifconfig but ignored by the kernel.
-    if state in ("BACKUP", "MASTER") and entry.state != "INIT":
-        entry.state = state  # type: ignore[assignment]  # validated
+def _set_link(ctx: ShimContext, name: str, up: bool) -> None:
+    """if_up / if_down: the interface flag, then carp_linkstate for its vhids."""
+    with ctx.store.locked():
+        network = ctx.store.read(NetworkState)
+        interface = network.interface(name)
+        if interface is None:
+            raise _Fail(f"interface {name} does not exist")
+        if interface.up == up:
+            return
+        interface.up = up
+        sysctls = ctx.store.read(SysctlState)
+        carp_linkstate(interface, sysctls)
+        ctx.store.write(sysctls)
+        ctx.store.write(network)
 
 
-def _set_link(ctx: ShimContext, interface: Interface, up: bool) -> None:
-    if interface.up == up:
-        return
-    interface.up = up
-    for entry in interface.vhids:
-        entry.state = "BACKUP" if up else "INIT"
-    with ctx.store.update(SysctlState) as sysctls:
-        current = sysctls.values.get("net.inet.carp.demotion", 0)
-        assert isinstance(current, int)
-        sysctls.values["net.inet.carp.demotion"] = current + (
-            -_IFDOWN_DEMOTION if up else _IFDOWN_DEMOTION
-        )
-
-
-def _number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return 0  # atoi(3)
+def _atoi(text: str) -> int:
+    """atoi(3): the leading decimal number, 0 if there is none."""
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else 0

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from carpswitch.lab.commands.fsinfo import fs_key
+from carpswitch.lab.commands.provider_io import wait_until_served
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.state import FileSystem, FileSystemState, MountEntry, MountState
 from carpswitch.model import Mount
@@ -63,13 +64,24 @@ def _print_fstab(ctx: ShimContext) -> None:
     from carpswitch.parse.mount import format_mount_p_line
 
     for entry in ctx.store.read(MountState).mounts:
+        freq, passno = _fstab_numbers(entry)
         mount = Mount(
             device=entry.device,
             mountpoint=entry.mountpoint,
             fstype=entry.fstype,
             options=tuple(entry.options),
+            dump_freq=freq,
+            pass_number=passno,
         )
         ctx.out.write(format_mount_p_line(mount))
+
+
+def _fstab_numbers(entry: MountEntry) -> tuple[int, int]:
+    """putfsent: fstab's freq/passno; without an fstab line `1 1` for a UFS on /, `2 2` for
+    any other UFS, `0 0` otherwise (the lab has no fstab)."""
+    if entry.fstype != "ufs":
+        return (0, 0)
+    return (1, 1) if entry.mountpoint == "/" else (2, 2)
 
 
 def _mount(
@@ -97,6 +109,8 @@ def _mount(
     )
     final_options = ["ro" if read_only else "rw", *(o for o in options if o not in ("ro", "rw"))]
     key = fs_key(ctx, device)
+    if os.path.exists(device):
+        wait_until_served(ctx, device)  # reading the superblock is I/O on the provider
     with ctx.store.locked():
         mounts = ctx.store.read(MountState)
         if not os.path.exists(device):

@@ -6,6 +6,7 @@ import getopt
 import time
 from dataclasses import dataclass
 
+from carpswitch.lab.carp import ALLOW, DEMOTION, carp_linkstate
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.state import NetworkState, SysctlState
 
@@ -26,10 +27,10 @@ class Oid:
 #: Known oids in the order `sysctl -a` would list them.
 OIDS: dict[str, Oid] = {
     "kern.osrelease": Oid("string", writable=False),
+    "kern.boottime": Oid("struct timeval", writable=False),
     "kern.hostname": Oid("string"),
     "kern.hostuuid": Oid("string"),
     "kern.hostid": Oid("unsigned integer"),
-    "kern.boottime": Oid("struct timeval", writable=False),
     "net.inet.carp.allow": Oid("integer"),
     "net.inet.carp.dscp": Oid("integer"),
     "net.inet.carp.preempt": Oid("integer"),
@@ -86,19 +87,17 @@ def run(ctx: ShimContext, args: list[str]) -> int:
 
 
 def _values(ctx: ShimContext) -> dict[str, int | str]:
-    values = dict(ctx.store.read(SysctlState).values)
+    state = ctx.store.read(SysctlState)
+    values = dict(state.values)
     values["kern.osrelease"] = ctx.facts.osrelease
+    values["kern.boottime"] = format_timeval(state.boottime_sec, state.boottime_usec)
     values["security.jail.jailed"] = 0
-    values["kern.boottime"] = timeval_text(str(values.get("kern.boottime", "0.0")))
     return values
 
 
-def timeval_text(stored: str) -> str:
-    """A struct timeval as S_timeval prints it: `{ sec = S, usec = U } ` and ctime(3)
-    without its newline. The node keeps kern.boottime as `SEC.USEC`."""
-    sec_text, _, usec_text = stored.partition(".")
-    sec = int(sec_text)
-    return f"{{ sec = {sec}, usec = {int(usec_text or 0)} }} {time.ctime(sec)}"
+def format_timeval(sec: int, usec: int) -> str:
+    """sysctl.c S_timeval: `{ sec = %jd, usec = %ld } ` and ctime(3) without its newline."""
+    return f"{{ sec = {sec}, usec = {usec} }} {time.ctime(sec)}"
 
 
 def _format(ctx: ShimContext, flags: _Flags, name: str, value: int | str) -> str:
@@ -159,24 +158,20 @@ def _write(ctx: ShimContext, flags: _Flags, name: str, text: str) -> int:
     with ctx.store.locked():
         state = ctx.store.read(SysctlState)
         old = state.values.get(name, 0)
-        if name == "net.inet.carp.demotion":
+        if name == DEMOTION:
             assert isinstance(old, int) and isinstance(new_value, int)
             new_value = old + new_value  # carp_demote_adj: a write adds to the demotion
         state.values[name] = new_value
+        if name == ALLOW and new_value != old:
+            _allow_changed(ctx, state)  # carp_allow_sysctl, only when the value changes
         ctx.store.write(state)
-        if name == "net.inet.carp.allow" and isinstance(new_value, int):
-            _apply_allow(ctx, new_value != 0)
     before = _format(ctx, flags, name, old)
     ctx.print(f"{before} -> {new_value}")
     return 0
 
 
-def _apply_allow(ctx: ShimContext, allowed: bool) -> None:
-    """net.inet.carp.allow=0 puts every vhid in INIT; 1 lets them run again (as BACKUP)."""
+def _allow_changed(ctx: ShimContext, sysctls: SysctlState) -> None:
+    """carp_allow_sysctl: carp_sc_state for every vhid (INIT and demoted when 0)."""
     with ctx.store.update(NetworkState) as network:
         for interface in network.interfaces:
-            for vhid in interface.vhids:
-                if not allowed:
-                    vhid.state = "INIT"
-                elif vhid.state == "INIT" and interface.up:
-                    vhid.state = "BACKUP"
+            carp_linkstate(interface, sysctls)

@@ -6,6 +6,7 @@ import getopt
 import time
 from pathlib import Path
 
+from carpswitch.lab.commands.provider_io import wait_until_served
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.paths import NodePaths
 from carpswitch.lab.state import PoolRecord, PoolState
@@ -52,7 +53,13 @@ def run(ctx: ShimContext, args: list[str]) -> int:
 
 
 def pool_health(pool: PoolRecord, paths: NodePaths) -> str:
-    """ONLINE while every provider exists, else UNAVAIL (SUSPENDED if so set)."""
+    """ONLINE while every provider exists, else UNAVAIL (SUSPENDED if so set).
+
+    A pool opened from zpool.cache at boot without its providers stays UNAVAIL, even once
+    they appear, until it is exported.
+    """
+    if pool.unavail_from_cache:
+        return "UNAVAIL"
     if all(paths.provider(p).exists() for p in pool.providers):
         return "ONLINE"
     return "SUSPENDED" if pool.suspended else "UNAVAIL"
@@ -66,6 +73,10 @@ def _import(ctx: ShimContext, args: list[str]) -> int:
         return EX_USAGE
     flags = {name for name, _ in options}
     search = [Path(value) for name, value in options if name == "-d"] or [ctx.paths.dev]
+    # `-o cachefile=none`: not written to zpool.cache (any other cachefile value is)
+    cached = "cachefile=none" not in [value for name, value in options if name == "-o"]
+    for provider in _providers_in(ctx, search):
+        wait_until_served(ctx, str(provider))  # the import reads every label it finds
     with ctx.store.locked():
         pools = ctx.store.read(PoolState)
         if not names:
@@ -89,6 +100,7 @@ def _import(ctx: ShimContext, args: list[str]) -> int:
             return 1
         pool.imported = True
         pool.exported = False
+        pool.cachefile = cached
         pool.last_hostid = ctx.facts.hostid
         pool.last_hostname = ctx.facts.name
         pool.last_accessed = time.time()
@@ -98,18 +110,23 @@ def _import(ctx: ShimContext, args: list[str]) -> int:
 
 def _findable(ctx: ShimContext, pool: PoolRecord, search: list[Path]) -> bool:
     """True if every provider of the pool is found in one of the search directories."""
+    return all(_searched(ctx.paths.provider(p), search) for p in pool.providers)
 
-    def found(provider: str) -> bool:
-        device = ctx.paths.provider(provider)
-        if not device.exists():
-            return False
-        for directory in search:
-            absolute = directory.absolute()
-            if device.parent == absolute or absolute in device.parents:
-                return True
+
+def _searched(device: Path, search: list[Path]) -> bool:
+    """True if `device` exists and lies in (or below) one of the search directories."""
+    if not device.exists():
         return False
+    for directory in search:
+        absolute = directory.absolute()
+        if device.parent == absolute or absolute in device.parents:
+            return True
+    return False
 
-    return all(found(p) for p in pool.providers)
+
+def _providers_in(ctx: ShimContext, search: list[Path]) -> list[Path]:
+    """The node's /dev/hast providers that an import searching `search` tastes."""
+    return [d for d in sorted(ctx.paths.dev_hast.iterdir()) if _searched(d, search)]
 
 
 def _list_importable(ctx: ShimContext, pools: PoolState, search: list[Path]) -> int:
@@ -155,11 +172,14 @@ def _export(ctx: ShimContext, args: list[str]) -> int:
                 status = 1
                 continue
             if pool.busy and not force:
-                ctx.warn(f"cannot export '{name}': pool is busy")
+                # libzfs zpool_standard_error: EBUSY -> EZFS_BUSY's description
+                ctx.warn(f"cannot export '{name}': pool or dataset is busy")
                 status = 1
                 continue
             pool.imported = False
             pool.exported = True
+            pool.cachefile = False  # export removes the pool from zpool.cache
+            pool.unavail_from_cache = False
             pool.last_accessed = time.time()
         ctx.store.write(pools)
     return status
@@ -217,8 +237,8 @@ def _value(ctx: ShimContext, pool: PoolRecord, column: str) -> str:
         return pool_health(pool, ctx.paths)
     if key == "GUID":
         return str(pool.guid)
-    if key in ("CKPOINT", "EXPANDSZ", "ALTROOT"):
-        return "-"
+    if key in ("CKPOINT", "EXPANDSZ", "ALTROOT") or pool_health(pool, ctx.paths) == "UNAVAIL":
+        return "-"  # an UNAVAIL pool has no sizes to show
     if key == "DEDUP":
         return "1.00x"
     return _SIZE[key.lower()]

@@ -20,7 +20,9 @@ from carpswitch.lab.state import HastKnobState
 #: Extent size and keepdirty a worker reports (hast.h defaults).
 EXTENT_SIZE = 2 * 1024 * 1024
 KEEPDIRTY = 64
-#: Free request slots of an idle worker (HAST_HIO_MAX).
+#: Request slots of a worker (HAST_HIO_MAX). A running primary's ggate_recv thread (a
+#: secondary's recv thread) always holds one while it waits for the next request, so an
+#: idle worker shows 255 free; a primary still in init_remote has not started it: 256.
 HIO_MAX = 256
 
 FaultLookup = Callable[[str], Fault | None]
@@ -113,10 +115,15 @@ def _report(name: str, table: ResourceTable, knobs: HastKnobState) -> ResourceRe
 def _worker_fields(resource: Resource, knobs: HastKnobState) -> dict[str, object]:
     primary = resource.worker_role is Role.PRIMARY
     status = resource.status
+    mine = knobs.knobs(resource.config.name)
+    in_init_remote = primary and (
+        mine.io_blocked_for(time.time(), worker_alive=True) > 0
+        or (mine.io_wait_seconds > 0 and mine.io_waits_until is None)
+    )
     return {
         "status": None if status is None else str(status),
         "extentsize": EXTENT_SIZE,
         "keepdirty": KEEPDIRTY if primary else 0,
-        "dirty": knobs.knobs(resource.config.name).dirty if primary else 0,
-        "statistics": Statistics(queue_idle=HIO_MAX),
+        "dirty": mine.dirty if primary else 0,
+        "statistics": Statistics(queue_idle=HIO_MAX if in_init_remote else HIO_MAX - 1),
     }

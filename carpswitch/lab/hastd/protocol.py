@@ -92,7 +92,16 @@ class ControlConnectError(Exception):
 
 
 class ControlExchangeError(Exception):
-    """Connected, but the request or reply did not get through (hastctl exits 69)."""
+    """Connected, but the request or reply did not get through (hastctl exits 69).
+
+    `stage` is "send" or "receive"; `strerror` is what proto_common_send/_recv return:
+    ENOTCONN ("Socket is not connected") when hastd hangs up, ETIMEDOUT on a timeout.
+    """
+
+    def __init__(self, stage: str, strerror: str) -> None:
+        self.stage = stage
+        self.strerror = strerror
+        super().__init__(f"cannot {stage} ({strerror})")
 
 
 def send_request(socket_path: Path, request: Request, timeout: float = HAST_TIMEOUT) -> Reply:
@@ -105,22 +114,33 @@ def send_request(socket_path: Path, request: Request, timeout: float = HAST_TIME
         sock = connect_unix(socket_path, timeout)
     except OSError as exc:
         raise ControlConnectError(exc.strerror or str(exc)) from exc
-    try:
-        with sock:
+    with sock:
+        try:
             sock.sendall(request.model_dump_json().encode() + b"\n")
             sock.shutdown(socket.SHUT_WR)  # the request is complete
-            data = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError as exc:
-        raise ControlExchangeError(str(exc)) from exc
+        except OSError as exc:
+            raise ControlExchangeError("send", _strerror(exc)) from exc
+        data = _receive_all(sock)
     line = data.split(b"\n", 1)[0]
     if not line:
-        raise ControlExchangeError("hastd closed the connection without a reply")
+        raise ControlExchangeError("receive", "Socket is not connected")  # ENOTCONN
     try:
         return Reply.model_validate_json(line)
     except ValueError as exc:
-        raise ControlExchangeError(f"malformed reply from hastd: {exc}") from exc
+        raise ControlExchangeError("receive", "Invalid argument") from exc  # nv_ntoh
+
+
+def _receive_all(sock: socket.socket) -> bytes:
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except TimeoutError as exc:
+        raise ControlExchangeError("receive", "Operation timed out") from exc  # ETIMEDOUT
+    except OSError as exc:
+        raise ControlExchangeError("receive", _strerror(exc)) from exc
+    return data
+
+
+def _strerror(exc: OSError) -> str:
+    return exc.strerror or str(exc)

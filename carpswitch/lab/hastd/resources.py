@@ -8,6 +8,8 @@ Rules are hastd's (freebsd-interfaces.md §1.3, §2.2, §2.5):
 * a role change first stops the current worker (SIGTERM, waited for), then a primary
   gets a new worker at once; a secondary gets one only while the peer (a remote primary)
   is connected;
+* a new primary worker serves I/O only after init_remote: at once when the peer is
+  connected (or `remote none`), else after hast.conf's `timeout` (primary.c);
 * a primary worker killed by a signal or exiting 75 (EX_TEMPFAIL) is restarted after 1 s;
   any other exit sends the resource back to `init`; a secondary worker is never restarted
   (its exit means the remote primary went away).
@@ -52,6 +54,7 @@ class ResourceConfig:
     remote_address: str
     source_address: str | None = None
     replication: str = "memsync"
+    timeout: int = 20  # hast.conf `timeout`: init_remote's connect wait, among others
 
     @property
     def has_remote(self) -> bool:
@@ -62,12 +65,17 @@ class ResourceConfig:
 class WorkerLauncher(Protocol):
     """Starts and stops worker processes for the state machine."""
 
-    def start(self, resource: ResourceConfig, role: Role) -> int:
-        """Start a worker; return its pid."""
+    def start(self, resource: ResourceConfig, role: Role, peer_connected: bool) -> int:
+        """Start a worker; return its pid. A primary without a connected peer waits for it
+        (init_remote) before it serves I/O."""
         ...
 
     def stop(self, pid: int) -> None:
         """SIGTERM the worker and wait until it has exited (and been reaped)."""
+        ...
+
+    def remote_connected(self, resource: ResourceConfig) -> None:
+        """The peer answered a primary worker's init_remote: I/O is served from now on."""
         ...
 
 
@@ -142,6 +150,8 @@ class ResourceTable:
         resource.peer_until = None if seconds is None else self._clock() + seconds
         if resource.role is Role.SECONDARY and resource.worker_pid is None:
             self._start_worker(resource, Role.SECONDARY)
+        elif resource.worker_role is Role.PRIMARY:
+            self._launcher.remote_connected(resource.config)
 
     def disconnect_peer(self, name: str) -> None:
         """The peer goes away for `name` (KeyError if unknown)."""
@@ -207,7 +217,7 @@ class ResourceTable:
             resource.restart_at = None
 
     def _start_worker(self, resource: Resource, role: Role) -> None:
-        resource.worker_pid = self._launcher.start(resource.config, role)
+        resource.worker_pid = self._launcher.start(resource.config, role, resource.peer_connected)
         resource.worker_role = role
 
     def _stop_worker(self, resource: Resource) -> None:

@@ -21,7 +21,14 @@ from typing import NoReturn
 from carpswitch.lab.faults import FaultPlanError, load_plan, take_fault
 from carpswitch.lab.hastd.resources import ResourceConfig, Role
 from carpswitch.lab.paths import NodePaths
-from carpswitch.lab.state import FileSystem, FileSystemState, MountState, StateStore
+from carpswitch.lab.state import (
+    FileSystem,
+    FileSystemState,
+    HastKnobState,
+    MountState,
+    ResourceKnobs,
+    StateStore,
+)
 
 #: Time between fork and /dev/hast/<name> appearing (metadata read + init_ggate).
 PROVIDER_DELAY = 0.1
@@ -41,9 +48,13 @@ class ForkingLauncher:
 
     def __init__(self, paths: NodePaths) -> None:
         self._paths = paths
+        self._store = StateStore(paths)
 
-    def start(self, resource: ResourceConfig, role: Role) -> int:
+    def start(self, resource: ResourceConfig, role: Role, peer_connected: bool) -> int:
         """Fork a worker; return once it carries its process title (or after 2 s)."""
+        if role is Role.PRIMARY:
+            wait = 0.0 if peer_connected or not resource.has_remote else resource.timeout
+            self._set_io_wait(resource, None, wait)
         parent = os.getpid()
         titled_read, titled_write = os.pipe()
         pid = os.fork()
@@ -51,6 +62,9 @@ class ForkingLauncher:
             os.close(titled_read)
             _worker_main(self._paths, resource, role, parent, titled_write)
         os.close(titled_write)
+        if role is Role.PRIMARY:
+            with self._store.update(HastKnobState) as knobs:
+                knobs.resources.setdefault(resource.name, ResourceKnobs()).io_wait_worker = pid
         try:
             ready, _, _ = select.select([titled_read], [], [], _TITLE_WAIT)
             if ready:
@@ -58,6 +72,20 @@ class ForkingLauncher:
         finally:
             os.close(titled_read)
         return pid
+
+    def remote_connected(self, resource: ResourceConfig) -> None:
+        """init_remote succeeded: the primary worker serves I/O from now on."""
+        with self._store.update(HastKnobState) as knobs:
+            current = knobs.resources.setdefault(resource.name, ResourceKnobs())
+            current.io_wait_seconds = 0.0
+            current.io_waits_until = None
+
+    def _set_io_wait(self, resource: ResourceConfig, worker: int | None, wait: float) -> None:
+        with self._store.update(HastKnobState) as knobs:
+            current = knobs.resources.setdefault(resource.name, ResourceKnobs())
+            current.io_wait_worker = worker
+            current.io_wait_seconds = wait
+            current.io_waits_until = None
 
     def stop(self, pid: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -144,7 +172,13 @@ def _start_primary(paths: NodePaths, resource: ResourceConfig) -> int:
     provider = paths.provider(resource.provider_name)
     temporary = provider.with_name(f".{provider.name}.{os.getpid()}")
     temporary.symlink_to(resource.local_path)
-    os.replace(temporary, provider)  # "Device hast/NAME created." (or "recovered.")
+    with store.update(HastKnobState) as knobs:  # init_remote starts once the device exists
+        current = knobs.knobs(resource.name)
+        if current.io_wait_worker in (None, os.getpid()) and current.io_wait_seconds > 0:
+            current.io_wait_worker = os.getpid()  # hastd may not have written it yet
+            current.io_waits_until = time.time() + current.io_wait_seconds
+            knobs.resources[resource.name] = current
+        os.replace(temporary, provider)  # "Device hast/NAME created." (or "recovered.")
     return 0
 
 

@@ -272,11 +272,11 @@ def test_hanging_export_escalates_to_force():
 
 def test_service_starts_when_stopped_and_reloads_when_running():
     runner = FakeRunner()
-    runner.reply(commands.service("ctld", "status"), "ctld is not running.\n", exit_status=1)
+    runner.reply(commands.service_status("ctld"), "ctld is not running.\n", exit_status=1)
     runner.reply(commands.service("ctld", "onestart"), "Starting ctld.\n")
     assert StartService("ctld").do(context(runner)) == "Starting ctld."
     runner = FakeRunner()
-    runner.reply(commands.service("ctld", "status"), "ctld is running as pid 99.\n")
+    runner.reply(commands.service_status("ctld"), "ctld is running as pid 99.\n")
     runner.reply(commands.service("ctld", "onereload"), exit_status=1)
     runner.reply(commands.service("ctld", "onerestart"), "Stopping ctld.\nStarting ctld.\n")
     StartService("ctld").do(context(runner))
@@ -288,7 +288,7 @@ def test_service_starts_when_stopped_and_reloads_when_running():
 
 def test_running_service_is_left_alone_when_nothing_changed():
     runner = FakeRunner()
-    runner.reply(commands.service("ctld", "status"), "ctld is running as pid 99.\n")
+    runner.reply(commands.service_status("ctld"), "ctld is running as pid 99.\n")
     ctx = context(runner)
     assert StartService("ctld").is_done(ctx)
     ctx.changed = True

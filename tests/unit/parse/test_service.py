@@ -47,7 +47,7 @@ def test_other_lines_around_the_status_line_are_ignored():
 def test_missing_rc_script_raises_a_parse_error_that_says_so():
     with pytest.raises(ParseError) as caught:
         parse_service_status("ctld", NO_SCRIPT, 1)
-    assert caught.value.source == "service ctld status"
+    assert caught.value.source == "service ctld onestatus"
     assert "does not exist" in caught.value.reason
 
 
@@ -77,6 +77,19 @@ def test_unrecognised_status_output_raises_parse_error_naming_the_command(
 ):
     with pytest.raises(ParseError) as caught:
         parse_service_status("hastd", text, exit_status)
-    assert caught.value.source == "service hastd status"
-    assert "service hastd status" in str(caught.value)
+    assert caught.value.source == "service hastd onestatus"
+    assert "service hastd onestatus" in str(caught.value)
     assert reason in caught.value.reason
+
+
+def test_refusal_names_the_scripts_rcvar_and_the_refused_directive():
+    # rc.d/nfsd: rcvar="nfs_server_enable", so the rcvar is not NAME_enable
+    text = (
+        "Cannot 'status' nfsd. Set nfs_server_enable to YES in /etc/rc.conf or use "
+        "'onestatus' instead of 'status'.\n"
+    )
+    with pytest.raises(ParseError) as caught:
+        parse_service_status("nfsd", text, 0)
+    assert caught.value.reason == (
+        "nfs_server_enable is not YES: rc.subr refuses 'status' (use the 'one' prefix)"
+    )
