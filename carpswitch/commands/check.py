@@ -6,21 +6,18 @@ from carpswitch.config import Config, load_config
 from carpswitch.context import NodeContext
 from carpswitch.errors import CommandError, ParseError
 from carpswitch.exitcodes import ExitCode
-from carpswitch.topology import build_topology
 
 
 def find_problems(context: NodeContext) -> list[str]:
     """Config vs hast.conf vs the observed CARP set-up vs the commands on disk."""
     config = context.config
     problems = _command_problems(config)
-    hast_conf, problems_reading = context.hast_conf()
-    problems += problems_reading
     carp = []
     try:
-        carp = context.observer.carp(sorted({g.interface for g in config.group if g.interface}))
+        carp = context.observer.carp(context.carp_interfaces())
     except (CommandError, ParseError) as exc:
         problems.append(f"cannot read CARP state: {exc}")
-    topology = build_topology(config, hast_conf, context.node_names(), carp)
+    topology = context.topology(carp)
     problems += topology.problems
     for group in topology.groups:
         if not any(v.vhid == group.vhid and group.interface in (None, v.interface) for v in carp):

@@ -1,8 +1,10 @@
 """The reconcile a worker or the daemon runs for each round: the controller, logged.
 
-Boot circumstances are the rc.d script's business (`carpswitch reconcile --boot`); events
-reconcile normally. A CarpswitchError of one round is logged and counts as a round that
-changed nothing, so the daemon lives on and the next event or the timer tries again.
+Events reconcile normally, except in the boot window (from `carpswitch reconcile --boot`
+until a reconcile under boot rules has finished, carpswitch.engine.boot): then they follow
+the boot rules too. Any error of one round (the controller catches its own; this is the
+last net) is logged in one line, traceback at debug, and counts as a round that changed
+nothing, so the daemon lives on and the next event or the timer tries again.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Protocol
 from carpswitch.config import Config
 from carpswitch.context import NodeContext
 from carpswitch.controller import Controller
+from carpswitch.engine.boot import BootWindow
 from carpswitch.engine.lock import LockBusy
-from carpswitch.errors import CarpswitchError
-from carpswitch.model import TransitionRecord
+from carpswitch.errors import one_line
+from carpswitch.model import TransitionOutcome, TransitionRecord
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +46,21 @@ class Reconciler:
 
     def __init__(self, config: Config, controller: ReconcilingController | None = None) -> None:
         self.controller = controller or Controller(NodeContext(config))
+        self.run_dir = config.paths.run_dir
         #: Asked before each group's transition (the daemon points it at its SIGTERM flag).
         self.should_stop: Callable[[], bool] = lambda: False
 
     def __call__(self, trigger: str, flapping: bool) -> int:
         try:
+            boot = BootWindow(self.run_dir).is_open()
             records = self.controller.reconcile(
-                trigger, flapping=flapping, should_stop=self.should_stop
+                trigger, boot=boot, flapping=flapping, should_stop=self.should_stop
             )
         except LockBusy:
             raise
-        except CarpswitchError as exc:
-            log.error("reconcile (%s) failed: %s", trigger, exc)
+        except Exception as exc:  # the daemon must live on
+            log.debug("reconcile (%s) failed", trigger, exc_info=exc)
+            log.error("reconcile (%s) failed: %s", trigger, one_line(str(exc) or repr(exc)))
             return 0
         for record in records:
             log.info(
@@ -66,7 +72,7 @@ class Reconciler:
                 record.trigger,
             )
         self._forget_finished_notifications()
-        return len(records)
+        return sum(r.outcome is not TransitionOutcome.REFUSED for r in records)
 
     def finish(self) -> None:
         """Let notify hooks still running end (each is bounded by its timeout)."""
