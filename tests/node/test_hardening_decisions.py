@@ -187,6 +187,7 @@ def test_a_group_with_an_unknown_resource_is_refused_and_the_other_group_goes_on
     status = capsys.readouterr().out
     assert "group 'storage': resource 'ghost' is not in" in status
     assert "last transition: demote storage refused" in status
+    assert "group storage: no transition starts until its configuration is fixed" in status
 
 
 def test_an_unparsable_hast_conf_refuses_with_its_line(make_lab_node, capsys):
@@ -199,8 +200,13 @@ def test_an_unparsable_hast_conf_refuses_with_its_line(make_lab_node, capsys):
     out = capsys.readouterr().out
     assert "the configuration has a problem: cannot parse " in out
     assert "(line " in out and "not in" not in out
-    assert carpswitch(config, "promote") == 1
-    assert "tank is not in hast.conf" not in capsys.readouterr().out
+    assert carpswitch(config, "promote", "--force") == 1
+    promoted = capsys.readouterr()
+    assert "promote storage: refused (promote refused, the configuration has a problem: " in (
+        promoted.out
+    )
+    assert "cannot parse " in promoted.out and "(line " in promoted.out
+    assert "not in hast.conf" not in promoted.out + promoted.err
     assert node.role("tank") == "primary" and node.mounts()
 
 
