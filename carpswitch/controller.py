@@ -247,9 +247,12 @@ class Controller:
             ended_at=now,
             outcome=TransitionOutcome.REFUSED,
         )
-        previous = next(
-            (r for r in reversed(self.journal.records()) if r.group == group.name), None
-        )
+        try:
+            mine = [r for r in self.journal.records() if r.group == group.name]
+        except (OSError, ValueError) as exc:  # unreadable journal: journal the refusal anew
+            log.debug("journal unreadable: %s", exc)
+            mine = []
+        previous = mine[-1] if mine else None
         if (
             previous is not None
             and previous.outcome is TransitionOutcome.REFUSED
@@ -258,7 +261,10 @@ class Controller:
             log.info("group %s: %s (still)", group.name, reason)
             return record
         log.warning("group %s: %s", group.name, reason)
-        self.journal.write(record)
+        try:
+            self.journal.write(record)
+        except OSError as exc:  # the refusal stands; only its record is missing
+            log.error("group %s: cannot journal the refusal: %s", group.name, exc)
         return record
 
     def execute(

@@ -166,6 +166,16 @@ def test_a_group_with_a_config_problem_is_refused_once_and_the_other_acts(tmp_pa
     assert len(journaled) == 1  # the same refusal is journaled once
 
 
+def test_a_refusal_that_cannot_be_journaled_is_still_reported(tmp_path, caplog):
+    broken = TOPOLOGY.model_copy(update={"group_problems": {"storage": ("resource 'ghost'",)}})
+    made, _, _ = controller(tmp_path, [node_state()], broken)
+    (tmp_path / "db").write_text("")  # state_dir is a file: no journal can be written
+    records = made.reconcile("timer")
+    assert [(r.group, r.outcome) for r in records] == [("storage", TransitionOutcome.REFUSED)]
+    assert made.errors == []
+    assert "cannot journal the refusal" in caplog.text
+
+
 def test_a_bug_while_observing_is_caught_logged_and_reported(tmp_path, caplog):
     made, _, _ = controller(tmp_path, [RuntimeError("boom\nsecond line")])
     with caplog.at_level(logging.DEBUG):
