@@ -77,9 +77,22 @@ def build_parser() -> UsageParser:
     parsers["plan"].add_argument("groups", nargs="*", metavar="GROUP", help=GROUP_HELP)
     parsers["status"].add_argument("--json", action="store_true", help="machine-readable")
     parsers["history"].add_argument("--json", action="store_true", help="JSON lines")
-    parsers["history"].add_argument("-n", type=int, default=20, metavar="N", help="last N")
+    parsers["history"].add_argument(
+        "-n", type=_positive, default=20, metavar="N", help="last N (at least 1)"
+    )
     parsers["lab"].add_argument("args", nargs=argparse.REMAINDER, help="see `carpswitch lab -h`")
     return parser
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text[:40]!r}")
+    return value
 
 
 def run_command(args: argparse.Namespace, parser: UsageParser | None = None) -> int:

@@ -53,18 +53,21 @@ class NodeContext:
         except ParseError as exc:
             return parse_hast_conf(""), [str(exc)]
 
+    def carp_interfaces(self) -> list[str] | None:
+        """Interfaces whose CARP vhids matter; None: all of them (a group names none)."""
+        if not self.config.group or any(g.interface is None for g in self.config.group):
+            return None
+        return sorted({g.interface for g in self.config.group if g.interface})
+
+    def topology(self, carp: list[CarpVhid]) -> Topology:
+        """carpswitch.toml and hast.conf joined, given the CARP vhids observed."""
+        hast_conf, problems = self.hast_conf()
+        problem = problems[0] if problems else None
+        return build_topology(self.config, hast_conf, self.node_names(), carp, problem)
+
     def observe(self) -> tuple[Topology, NodeState]:
         """Read the node: CARP first (groups may derive from it), then the rest."""
-        problems: list[str] = []
-        interfaces = sorted({g.interface for g in self.config.group if g.interface})
-        carp: list[CarpVhid] = []
-        try:
-            carp = self.observer.carp(interfaces or None)
-        except (CommandError, ParseError) as exc:
-            problems.append(f"carp: {exc}")
-        hast_conf, conf_problems = self.hast_conf()
-        names = self.node_names()
-        topology = build_topology(self.config, hast_conf, names, carp)
-        state = self.observer.node_state(names[0], topology, carp)
-        state.problems[:0] = problems + conf_problems
+        carp, unreadable = self.observer.carp_state(self.carp_interfaces())
+        topology = self.topology(carp)
+        state = self.observer.node_state(topology.node_names[0], topology, carp, unreadable)
         return topology, state

@@ -1,24 +1,27 @@
 """The controller: lock, observe, plan, execute, journal, guard rails, notify.
 
 Level-triggered: it decides from what it observes when it holds the lock, not from what
-an event said when it was queued.
+an event said when it was queued. The reconcile cycle itself (looking again, boot rules,
+refusals) is carpswitch.engine.reconcile; this module holds what admin commands share.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from carpswitch.context import NodeContext
-from carpswitch.engine.decide import Circumstances, decide
+from carpswitch.engine.decide import Decision
 from carpswitch.engine.demotion import current_boottime
-from carpswitch.engine.executor import Executor, NotStarted, StepListener
+from carpswitch.engine.executor import Executor, StepListener
 from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.lock import ActorLock
 from carpswitch.engine.notify import notify
-from carpswitch.engine.pause import PauseFlag
 from carpswitch.engine.plan import Plan, plan_demote, plan_promote
 from carpswitch.engine.step import StepContext
 from carpswitch.errors import CarpswitchError
@@ -30,13 +33,35 @@ from carpswitch.model import (
     TransitionOutcome,
     TransitionRecord,
 )
-from carpswitch.topology import Group, Topology
+from carpswitch.topology import Group, Topology, derived_group_name
 
 log = logging.getLogger(__name__)
+
+#: A group name longer than this is cut short in messages (names come from the command line).
+SHOWN_NAME = 40
 
 
 class Refused(CarpswitchError):
     """The transition was not started; the message says why."""
+
+
+class UnknownGroup(Refused):
+    """A group named on the command line does not exist (a usage error)."""
+
+
+class ConfigRefused(Refused):
+    """The group's configuration has a problem: no transition of it starts."""
+
+    def __init__(self, group: Group, kind: TransitionKind, problem: str) -> None:
+        self.group = group
+        self.kind = kind
+        self.reason = f"{kind} refused, the configuration has a problem: {problem}"
+        super().__init__(f"group {group.name}: {self.reason}")
+
+
+def shown(name: str) -> str:
+    """A name from the command line, quoted and cut short for messages."""
+    return repr(name) if len(name) <= SHOWN_NAME else repr(name[:SHOWN_NAME]) + "..."
 
 
 class Controller:
@@ -47,6 +72,7 @@ class Controller:
         context: NodeContext,
         on_step: StepListener | None = None,
         lock_wait: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.context = context
         self.config = context.config
@@ -54,7 +80,16 @@ class Controller:
         self.book = FailureBook(self.config.paths.state_dir)
         self.on_step = on_step
         self.lock_wait = lock_wait
+        self.sleep = sleep
         self.notifications: list[threading.Thread] = []
+        #: Groups the last reconcile could not decide (a fact stayed unreadable).
+        self.unsettled: list[Decision] = []
+        #: One line per error the last reconcile caught (it never raises but LockBusy).
+        self.errors: list[str] = []
+
+    def lock(self) -> ActorLock:
+        """The actor lock (one carpswitch acts at a time)."""
+        return ActorLock(self.config.paths.run_dir, self.lock_wait)
 
     def transition(
         self,
@@ -63,22 +98,25 @@ class Controller:
         trigger: str = "admin",
         force: bool = False,
     ) -> list[TransitionRecord]:
-        """Promote or demote the named groups (all when none); one record per group."""
-        with ActorLock(self.config.paths.run_dir, self.lock_wait):
-            for record in self.journal.mark_interrupted():
-                log.warning(
-                    "transition %s (%s %s) was interrupted; reconciling from the observed state",
-                    record.id,
-                    record.kind,
-                    record.group,
-                )
+        """Promote or demote the named groups (all when none); one record per group.
+
+        An unknown group name raises UnknownGroup before the lock is taken. A group whose
+        configuration has a problem gets a `refused` record; the other groups go on.
+        """
+        names = self.check_names(group_names)
+        with self.lock():
+            self.close_interrupted()
             topology, state = self.context.observe()
-            groups = self._select(topology, group_names)
+            groups = self.select(topology, names)
             records = []
             for group in groups:
-                plan = self.plan(kind, topology, state, group, force)
+                try:
+                    plan = self.plan(kind, topology, state, group, force)
+                except ConfigRefused as exc:
+                    records.append(self.refuse(exc.group, exc.kind, trigger, exc.reason))
+                    continue
                 reason = f"{kind} requested by {trigger}"
-                records.append(self._execute(plan, topology, trigger, reason))
+                records.append(self.execute(plan, topology, trigger, reason))
             return records
 
     def reconcile(
@@ -90,53 +128,41 @@ class Controller:
     ) -> list[TransitionRecord]:
         """Observe, decide per group, and run what the decisions ask for (level-triggered).
 
-        Each decision's reason is logged. A promotion the guard rails refuse is logged and
-        skipped. `should_stop` (SIGTERM) is asked before each group's transition: a running
-        transition always finishes, the next one does not start. Returns the records of the
-        transitions that ran.
+        Never raises but LockBusy: errors are logged and listed in `errors`, groups left
+        undecided in `unsettled`. See carpswitch.engine.reconcile.
         """
-        with ActorLock(self.config.paths.run_dir, self.lock_wait):
-            self.journal.mark_interrupted()
-            topology, state = self.context.observe()
-            circumstances = Circumstances(
-                paused=PauseFlag(self.config.paths.state_dir).is_set(),
-                held=self.book.load().held,
-                boot=boot,
-                flapping=flapping,
-            )
-            records = []
-            for decision in decide(topology, state, circumstances):
-                log.info("group %s: %s", decision.group.name, decision.reason)
-                if decision.action is None:
-                    continue
-                if should_stop():
-                    log.warning("stopping: group %s not acted on", decision.group.name)
-                    break
-                try:
-                    plan = self.plan(decision.action, topology, state, decision.group, force=False)
-                except Refused as exc:
-                    log.warning("%s", exc)
-                    continue
-                try:
-                    records.append(self._execute(plan, topology, trigger, decision.reason))
-                except NotStarted as exc:  # the journal cannot be written: other groups go on
-                    log.error("%s", exc)
-            return records
+        from carpswitch.engine.reconcile import Reconcile
+
+        return Reconcile(self, trigger, boot, flapping, should_stop).run()
 
     def plans(
         self, kind: TransitionKind, group_names: Sequence[str] = ()
-    ) -> tuple[StepContext, list[Plan]]:
-        """Plans for `carpswitch plan`, against the observed state; nothing runs."""
+    ) -> tuple[StepContext, list[Plan], list[str]]:
+        """Plans for `carpswitch plan`, against the observed state; nothing runs.
+
+        Returns the plans and, for each group that would be refused, why.
+        """
+        names = self.check_names(group_names)
         topology, state = self.context.observe()
-        groups = self._select(topology, group_names)
-        return self._step_context(topology), [
-            self.plan(kind, topology, state, g, force=True) for g in groups
-        ]
+        plans, refusals = [], []
+        for group in self.select(topology, names):
+            try:
+                plans.append(self.plan(kind, topology, state, group, force=True))
+            except ConfigRefused as exc:
+                refusals.append(str(exc))
+        return self.step_context(topology), plans, refusals
 
     def plan(
         self, kind: TransitionKind, topology: Topology, state: NodeState, group: Group, force: bool
     ) -> Plan:
-        """Plan one group's transition, refusing a promotion that must not happen."""
+        """Plan one group's transition, refusing one that must not happen.
+
+        A group with a configuration problem is refused (ConfigRefused); only an admin's
+        `demote --force` goes ahead, since a demotion never makes a second primary.
+        """
+        problems = topology.problems_of(group)
+        if problems and not (force and kind is TransitionKind.DEMOTE):
+            raise ConfigRefused(group, kind, problems[0])
         if kind is TransitionKind.DEMOTE:
             return plan_demote(topology, group)
         saved = self.book.load()
@@ -157,32 +183,110 @@ class Controller:
         added = saved.demotion_of_boot(self._boottime())
         return plan_promote(topology, group, self.config, interface, added)
 
-    def _select(self, topology: Topology, names: Sequence[str]) -> list[Group]:
+    def check_names(self, names: Sequence[str]) -> list[str]:
+        """The named groups once each, in order; UnknownGroup when one cannot exist.
+
+        Runs before the lock is taken. Configured groups are known from the config; groups
+        made up from CARP vhids are checked against the vhids ifconfig shows (when it can).
+        """
+        unique = list(dict.fromkeys(names))
+        if not unique:
+            return unique
+        if self.config.group:
+            known = [g.name for g in self.config.group]
+        else:
+            carp, unreadable = self.context.observer.carp_state(None)
+            if unreadable:
+                return unique  # checked again against the topology once observed
+            known = sorted({derived_group_name(v.vhid) for v in carp})
+        _check_known(unique, known)
+        return unique
+
+    def select(self, topology: Topology, names: Sequence[str]) -> list[Group]:
+        """The groups called `names` (all when none)."""
         if not names:
             if not topology.groups:
                 raise Refused("no group to act on: configure a [[group]] or a CARP vhid")
             return list(topology.groups)
-        unknown = [n for n in names if topology.group(n) is None]
-        if unknown:
-            known = ", ".join(g.name for g in topology.groups) or "none"
-            raise Refused(f"unknown group {', '.join(unknown)} (groups: {known})")
-        return [g for n in names if (g := topology.group(n)) is not None]
+        _check_known(names, [g.name for g in topology.groups])
+        return [g for n in dict.fromkeys(names) if (g := topology.group(n)) is not None]
 
-    def _step_context(self, topology: Topology) -> StepContext:
+    def close_interrupted(self) -> None:
+        """Mark transitions a dead process left `running` as interrupted."""
+        for record in self.journal.mark_interrupted():
+            log.warning(
+                "transition %s (%s %s) was interrupted; reconciling from the observed state",
+                record.id,
+                record.kind,
+                record.group,
+            )
+
+    def step_context(self, topology: Topology) -> StepContext:
+        """What steps run with."""
         return StepContext(
             runner=self.context.runner,
             config=self.config,
             topology=topology,
             observer=self.context.observer,
+            sleep=self.sleep,
         )
 
-    def _execute(
+    def refuse(
+        self, group: Group, kind: TransitionKind, trigger: str, reason: str
+    ) -> TransitionRecord:
+        """Record a transition that was not started, journaled once while it stays the same.
+
+        The same refusal on every timer round would fill the journal: it is journaled (and
+        logged as a warning) only when the group's last record is not this very refusal.
+        """
+        now = datetime.now(UTC)
+        record = TransitionRecord(
+            id=uuid.uuid4().hex[:12],
+            kind=kind,
+            group=group.name,
+            trigger=trigger,
+            reason=reason,
+            started_at=now,
+            ended_at=now,
+            outcome=TransitionOutcome.REFUSED,
+        )
+        try:
+            mine = [r for r in self.journal.records() if r.group == group.name]
+        except (OSError, ValueError) as exc:  # unreadable journal: journal the refusal anew
+            log.debug("journal unreadable: %s", exc)
+            mine = []
+        previous = mine[-1] if mine else None
+        if (
+            previous is not None
+            and previous.outcome is TransitionOutcome.REFUSED
+            and (previous.kind, previous.reason) == (kind, reason)
+        ):
+            log.info("group %s: %s (still)", group.name, reason)
+            return record
+        log.warning("group %s: %s", group.name, reason)
+        try:
+            self.journal.write(record)
+        except OSError as exc:  # the refusal stands; only its record is missing
+            log.error("group %s: cannot journal the refusal: %s", group.name, exc)
+        return record
+
+    def execute(
         self, plan: Plan, topology: Topology, trigger: str, reason: str
     ) -> TransitionRecord:
-        executor = Executor(self._step_context(topology), self.journal, self.on_step)
+        """Run a plan through the executor, count a failed promotion, tell the notify hook."""
+        executor = Executor(self.step_context(topology), self.journal, self.on_step)
         record = executor.run(plan, trigger, reason)
         if plan.kind is TransitionKind.PROMOTE:
-            self._count(record)
+            try:
+                self._count(record)
+            except OSError as exc:  # a full state_dir: the node was already given away
+                log.error(
+                    "group %s: cannot update %s (%s): the failure count, the hold and the "
+                    "demotion memory are not updated",
+                    plan.group.name,
+                    self.book.path,
+                    exc,
+                )
         if self.config.hooks.notify:
             self.notifications.append(
                 notify(
@@ -223,3 +327,10 @@ class Controller:
         """Let running notify hooks finish (each is bounded by its timeout)."""
         for thread in self.notifications:
             thread.join()
+
+
+def _check_known(names: Sequence[str], known: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(known) or "none"
+        raise UnknownGroup(f"unknown group {shown(unknown[0])} (groups: {listed})")

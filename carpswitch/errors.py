@@ -5,6 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` on one line (whitespace runs become one space), cut to `limit` characters.
+
+    For log lines and reasons built from command output or exception text, which may hold
+    newlines or be arbitrarily long.
+    """
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 class CarpswitchError(Exception):
     """Base of every error carpswitch raises on purpose."""
 

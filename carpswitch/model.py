@@ -174,8 +174,10 @@ class ServiceStatus(Frozen):
 class NodeState(BaseModel):
     """Everything carpswitch observed on this node at one moment.
 
-    `problems` lists what could not be observed (a command failed, output did not parse).
-    A node state with problems never leads to a promotion.
+    `problems` lists, for people, what could not be observed and what is wrong with the
+    configuration. `unreadable` names each fact that could not be read (`carp`,
+    `carp IFACE`, `hast`, `mounts`, `pools`, `service NAME`, `demotion`) with the command's
+    error: a group that needs one of them is neither promoted nor demoted (decide.py).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -189,6 +191,7 @@ class NodeState(BaseModel):
     services: list[ServiceStatus] = Field(default_factory=list)
     demotion: int | None = None  # net.inet.carp.demotion
     problems: list[str] = Field(default_factory=list)
+    unreadable: dict[str, str] = Field(default_factory=dict)
 
     def resource(self, name: str) -> HastResource | None:
         """The observed resource called `name`, if hastctl reported it."""
@@ -259,6 +262,7 @@ class TransitionOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     NOOP = "noop"
     FAILED = "failed"  # failed; rolled back as far as possible
+    REFUSED = "refused"  # not started: the group's configuration has a problem
     INTERRUPTED = "interrupted"  # found unfinished in the journal after a crash
 
 

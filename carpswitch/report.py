@@ -156,6 +156,11 @@ def status_text(topology: Topology, state: NodeState, controller: ControllerStat
             )
         )
     out += ["", *controller_text(controller)]
+    out += [
+        f"  group {g.name}: no transition starts until its configuration is fixed"
+        for g in topology.groups
+        if topology.problems_of(g)
+    ]
     if state.problems:
         out += ["", "PROBLEMS"] + [f"  {p}" for p in state.problems]
     return "\n".join(out)

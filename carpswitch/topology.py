@@ -4,6 +4,10 @@ hast.conf says which resources exist on this node and where their providers are;
 carpswitch.toml says what sits on them (kind) and which CARP vhid carries which resources
 and services. Without a config file every resource is `raw` and each observed vhid gets a
 group carrying them all.
+
+Mismatches are listed, never raised. Those that make a group's transitions unsafe (a
+resource hast.conf does not have, an unreadable hast.conf, an ambiguous vhid) are also
+kept per group in `group_problems`: the controller starts no transition of such a group.
 """
 
 from __future__ import annotations
@@ -67,12 +71,17 @@ class Topology(BaseModel):
     node_names: tuple[str, ...]
     resources: dict[str, Resource]
     groups: tuple[Group, ...]
-    problems: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # every problem, for `check` and `status`
+    group_problems: dict[str, tuple[str, ...]] = {}  # group name -> what stops its transitions
     hastd_pidfile: str | None = None  # from hast.conf; finds hastd's own workers
 
     def group(self, name: str) -> Group | None:
         """The group called `name`."""
         return next((g for g in self.groups if g.name == name), None)
+
+    def problems_of(self, group: Group) -> tuple[str, ...]:
+        """What is wrong with the configuration of `group` (empty: it may be acted on)."""
+        return self.group_problems.get(group.name, ())
 
     def groups_for(self, vhid: int | None, interface: str | None) -> list[Group]:
         """Groups a CARP event for `vhid@interface` concerns (vhid None: the whole interface)."""
@@ -90,29 +99,47 @@ def read_hast_conf(path: str) -> HastConf:
     return parse_hast_conf(decode_hast_conf(raw), source=path)
 
 
+def derived_group_name(vhid: int) -> str:
+    """Name of the group made up for an observed vhid when the config has no [[group]]."""
+    return f"vhid{vhid}"
+
+
 def build_topology(
     config: Config,
     hast_conf: HastConf,
     node_names: Sequence[str],
     observed_vhids: Sequence[CarpVhid] = (),
+    hast_conf_problem: str | None = None,
 ) -> Topology:
-    """Join config and hast.conf for this node; never raises for a mismatch, lists it."""
-    problems: list[str] = []
+    """Join config and hast.conf for this node; never raises for a mismatch, lists it.
+
+    `hast_conf_problem` says why hast.conf could not be read or parsed (then `hast_conf` is
+    empty): it becomes every group's problem, instead of one "not in hast.conf" per resource.
+    """
+    everywhere: list[str] = [hast_conf_problem] if hast_conf_problem else []
     pidfile = None
-    try:
-        node = resolve_node(hast_conf, node_names)  # once: it walks the whole file
-        resolved, pidfile = node.resources, node.pidfile
-    except HastConfError as exc:
-        problems.append(f"{config.paths.hast_conf}: {exc}")
-        resolved = []
+    resolved: list[ResolvedResource] = []
+    if not everywhere:
+        try:
+            node = resolve_node(hast_conf, node_names)  # once: it walks the whole file
+            resolved, pidfile = list(node.resources), node.pidfile
+        except HastConfError as exc:
+            everywhere.append(f"{config.paths.hast_conf}: {exc}")
+    problems = list(everywhere)
     resources = {r.name: _resource(config, r) for r in resolved}
     for entry in config.resource:
-        if entry.name not in resources:
+        if entry.name not in resources and not everywhere:
             problems.append(
                 f"resource {entry.name!r} is in the config but not in "
                 f"{config.paths.hast_conf} for this node ({', '.join(node_names)})"
             )
-    groups = _groups(config, resources, observed_vhids, problems)
+    groups = _groups(config) if config.group else _derived_groups(resources, observed_vhids)
+    per_group: dict[str, list[str]] = {}
+    for group in groups:
+        own = _group_problems(config, group, resources, observed_vhids, bool(everywhere))
+        prefix = "" if group.derived else f"group {group.name!r}: "  # derived: all say the same
+        problems += [prefix + problem for problem in own]
+        per_group[group.name] = everywhere + own
     grouped = {name for g in groups for name in g.resources}
     for name in resources:
         if name not in grouped and config.group:
@@ -121,7 +148,8 @@ def build_topology(
         node_names=tuple(node_names),
         resources=resources,
         groups=tuple(groups),
-        problems=tuple(problems),
+        problems=tuple(dict.fromkeys(problems)),
+        group_problems={name: tuple(found) for name, found in per_group.items() if found},
         hastd_pidfile=pidfile,
     )
 
@@ -142,44 +170,62 @@ def _resource(config: Config, resolved: ResolvedResource) -> Resource:
     )
 
 
-def _groups(
+def _groups(config: Config) -> list[Group]:
+    return [
+        Group(
+            name=entry.name,
+            vhid=entry.vhid,
+            interface=entry.interface,
+            resources=tuple(entry.resources),
+            services=tuple(entry.services),
+        )
+        for entry in config.group
+    ]
+
+
+def _derived_groups(
+    resources: dict[str, Resource], observed_vhids: Sequence[CarpVhid]
+) -> list[Group]:
+    vhids = sorted({(v.vhid, v.interface) for v in observed_vhids})
+    return [
+        Group(
+            name=derived_group_name(vhid),
+            vhid=vhid,
+            interface=interface,
+            resources=tuple(resources),
+            derived=True,
+        )
+        for vhid, interface in vhids
+    ]
+
+
+def _group_problems(
     config: Config,
+    group: Group,
     resources: dict[str, Resource],
     observed_vhids: Sequence[CarpVhid],
-    problems: list[str],
-) -> list[Group]:
-    if not config.group:
-        vhids = sorted({(v.vhid, v.interface) for v in observed_vhids})
-        if len({vhid for vhid, _ in vhids}) > 1:
-            problems.append(
-                "several CARP vhids and no [[group]] in the config: "
-                "say which vhid carries which resources"
-            )
+    hast_conf_unusable: bool,
+) -> list[str]:
+    """What makes acting on `group` unsafe: it would act on the wrong or on no resources."""
+    if group.derived:
+        seen = sorted({(v.vhid, v.interface) for v in observed_vhids})
+        if len(seen) < 2:
+            return []
+        where = ", ".join(f"{vhid}@{interface}" for vhid, interface in seen)
         return [
-            Group(
-                name=f"vhid{vhid}",
-                vhid=vhid,
-                interface=interface,
-                resources=tuple(resources),
-                derived=True,
-            )
-            for vhid, interface in vhids
+            f"several CARP vhids ({where}) and no [[group]] in the config: "
+            "say which vhid carries which resources"
         ]
-    groups = []
-    for entry in config.group:
-        for name in entry.resources:
-            if name not in resources:
-                problems.append(
-                    f"group {entry.name!r}: resource {name!r} is not in "
-                    f"{config.paths.hast_conf} for this node"
-                )
-        groups.append(
-            Group(
-                name=entry.name,
-                vhid=entry.vhid,
-                interface=entry.interface,
-                resources=tuple(entry.resources),
-                services=tuple(entry.services),
+    found = [
+        f"resource {name!r} is not in {config.paths.hast_conf} for this node"
+        for name in group.resources
+        if name not in resources and not hast_conf_unusable
+    ]
+    if group.interface is None:
+        interfaces = sorted({v.interface for v in observed_vhids if v.vhid == group.vhid})
+        if len(interfaces) > 1:
+            found.append(
+                f"CARP vhid {group.vhid} is on {' and '.join(interfaces)}: "
+                "say which with interface = NAME"
             )
-        )
-    return groups
+    return found

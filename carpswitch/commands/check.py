@@ -16,7 +16,7 @@ from carpswitch.engine.plan import plan_demote
 from carpswitch.errors import CommandError, ParseError
 from carpswitch.exitcodes import ExitCode
 from carpswitch.system.runner import Runner
-from carpswitch.topology import Topology, build_topology
+from carpswitch.topology import Topology
 
 
 def find_problems(context: NodeContext) -> list[str]:
@@ -24,14 +24,12 @@ def find_problems(context: NodeContext) -> list[str]:
     config = context.config
     runner = Runner(config.commands)
     problems = _command_problems(config, runner) + _hook_problems(config, runner)
-    hast_conf, problems_reading = context.hast_conf()
-    problems += problems_reading
     carp = []
     try:
-        carp = context.observer.carp(sorted({g.interface for g in config.group if g.interface}))
+        carp = context.observer.carp(context.carp_interfaces())
     except (CommandError, ParseError) as exc:
         problems.append(f"cannot read CARP state: {exc}")
-    topology = build_topology(config, hast_conf, context.node_names(), carp)
+    topology = context.topology(carp)
     problems += topology.problems
     for group in topology.groups:
         if not any(v.vhid == group.vhid and group.interface in (None, v.interface) for v in carp):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from carpswitch.commands.transition import format_step
 from carpswitch.config import load_config
 from carpswitch.engine.journal import Journal
@@ -9,9 +11,12 @@ from carpswitch.exitcodes import ExitCode
 
 
 def run_history(config_path: str | None, count: int, as_json: bool) -> int:
-    """Print the last `count` transitions, oldest first."""
+    """Print the last `count` transitions, oldest first; `count` < 1 is a usage error (64)."""
+    if count < 1:
+        print(f"carpswitch: history: -n must be at least 1, not {count}", file=sys.stderr)
+        return ExitCode.USAGE
     config = load_config(config_path)
-    records = Journal(config.paths.state_dir).records()[-count:] if count > 0 else []
+    records = Journal(config.paths.state_dir).records()[-count:]
     for record in records:
         if as_json:
             print(record.model_dump_json())

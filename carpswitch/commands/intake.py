@@ -10,6 +10,7 @@ from contextlib import suppress
 from carpswitch.config import load_config
 from carpswitch.context import NodeContext
 from carpswitch.controller import Controller
+from carpswitch.engine.boot import BootWindow
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.errors import CarpswitchError, ConfigError
 from carpswitch.exitcodes import ExitCode
@@ -26,19 +27,35 @@ RECONCILE_LOCK_WAIT = 60.0
 
 
 def run_reconcile(config_path: str | None, boot: bool = False) -> int:
-    """Act once on what CARP says now; exit 1 when a transition failed, 75 when busy."""
-    controller = Controller(NodeContext(load_config(config_path)), lock_wait=RECONCILE_LOCK_WAIT)
+    """Act once on what CARP says now; 75 when busy; 1 when a transition failed or was
+    refused, a group could not be decided (a fact stayed unreadable) or an error was caught.
+
+    `--boot` opens the boot window first (carpswitch.engine.boot): events that arrive
+    before this reconcile has run follow the boot rules too.
+    """
+    config = load_config(config_path)
+    if boot:
+        try:
+            BootWindow(config.paths.run_dir).open()
+        except OSError as exc:  # this reconcile follows the boot rules all the same
+            print(f"carpswitch: cannot open the boot window: {exc}", file=sys.stderr)
+    controller = Controller(NodeContext(config), lock_wait=RECONCILE_LOCK_WAIT)
     trigger = "boot reconcile" if boot else "admin reconcile"
     try:
         records = controller.reconcile(trigger, boot=boot)
     finally:
         controller.wait_for_notifications()
-    if not records:
-        print("nothing to do")
     for record in records:
         print(f"{record.kind} {record.group}: {record.outcome} ({record.reason})")
-    failed = any(r.outcome is TransitionOutcome.FAILED for r in records)
-    return ExitCode.FAILED if failed else ExitCode.OK
+    for decision in controller.unsettled:
+        print(f"group {decision.group.name}: {decision.reason}")
+    for error in controller.errors:
+        print(f"carpswitch: {error}", file=sys.stderr)
+    if not (records or controller.unsettled or controller.errors):
+        print("nothing to do")
+    bad = (TransitionOutcome.FAILED, TransitionOutcome.REFUSED)
+    wrong = any(r.outcome in bad for r in records) or controller.unsettled or controller.errors
+    return ExitCode.FAILED if wrong else ExitCode.OK
 
 
 def run_daemon(config_path: str | None) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from carpswitch.config import load_config
 from carpswitch.context import NodeContext
-from carpswitch.controller import Controller, Refused
+from carpswitch.controller import Controller, Refused, UnknownGroup
 from carpswitch.engine.step import Step, StepContext
 from carpswitch.errors import CarpswitchError
 from carpswitch.exitcodes import ExitCode
@@ -33,30 +33,48 @@ def _print_step(record: TransitionRecord, result: StepResult) -> None:
 def run_transition(
     config_path: str | None, kind: TransitionKind, groups: Sequence[str], force: bool
 ) -> int:
-    """Run synchronously, printing each step; exit 0 on success, 1 on a failed transition."""
+    """Run synchronously, printing each step; exit 0 on success, 1 on a failed or refused
+    transition, 64 for an unknown group."""
     controller = Controller(NodeContext(load_config(config_path)), on_step=_print_step)
     try:
         records = controller.transition(kind, groups, trigger=f"admin {kind}", force=force)
+    except UnknownGroup as exc:
+        print(f"carpswitch: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     except Refused as exc:
         print(f"carpswitch: refused: {exc}", file=sys.stderr)
         return ExitCode.FAILED
     finally:
         controller.wait_for_notifications()
     for record in records:
-        print(f"{record.kind} {record.group}: {record.outcome}")
-    failed = any(r.outcome is TransitionOutcome.FAILED for r in records)
-    return ExitCode.FAILED if failed else ExitCode.OK
+        why = f" ({record.reason})" if record.outcome is TransitionOutcome.REFUSED else ""
+        print(f"{record.kind} {record.group}: {record.outcome}{why}")
+    return ExitCode.FAILED if any(_went_wrong(r) for r in records) else ExitCode.OK
+
+
+def _went_wrong(record: TransitionRecord) -> bool:
+    return record.outcome in (TransitionOutcome.FAILED, TransitionOutcome.REFUSED)
 
 
 def run_plan(config_path: str | None, target: str, groups: Sequence[str]) -> int:
-    """Print what `master` (promote) or `backup` (demote) would run; run nothing."""
+    """Print what `master` (promote) or `backup` (demote) would run; run nothing.
+
+    The topology's problems go to stderr; any of them makes the exit status 1 (a refused
+    group's plan is not printed: it would not run). 64 for an unknown group.
+    """
     kind = TransitionKind.PROMOTE if target == "master" else TransitionKind.DEMOTE
     controller = Controller(NodeContext(load_config(config_path)))
     try:
-        ctx, plans = controller.plans(kind, groups)
+        ctx, plans, refusals = controller.plans(kind, groups)
+    except UnknownGroup as exc:
+        print(f"carpswitch: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     except Refused as exc:
         print(f"carpswitch: {exc}", file=sys.stderr)
         return ExitCode.FAILED
+    problems = ctx.topology.problems
+    for line in [*problems, *refusals]:
+        print(f"carpswitch: {line}", file=sys.stderr)
     for plan in plans:
         print(f"{kind} group {plan.group.name} (vhid {plan.group.vhid}):")
         sections = [("", plan.before)]
@@ -71,7 +89,7 @@ def run_plan(config_path: str | None, target: str, groups: Sequence[str]) -> int
             print("  if it fails: demote the group (services, storage, role secondary), then:")
             for step in plan.give_away:
                 print(f"        {step.describe()}")
-    return ExitCode.OK
+    return ExitCode.FAILED if problems or refusals else ExitCode.OK
 
 
 def _safe_is_done(step: Step, ctx: StepContext) -> bool:

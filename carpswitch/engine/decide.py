@@ -2,15 +2,38 @@
 
 Level-triggered (Patroni's habit): an event only wakes the controller up; the decision
 comes from CARP and HAST as they are when it holds the lock, with a one-line reason that
-the caller logs and tests assert on. State that cannot be read never leads to a promotion.
+the caller logs and tests assert on.
+
+Three rules keep a healthy node safe from its own controller:
+* a fact the group needs that could not be read is never a reason to act: the decision is
+  "nothing now, look again" (`unread` names the facts), in both directions;
+* a group whose configuration has a problem is refused (`refused` is the way CARP points):
+  no transition starts, whatever else is observed;
+* a configured vhid that is gone (address removed, interface destroyed) counts as INIT.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from carpswitch.config import ResourceKind
-from carpswitch.model import CarpState, HastRole, HastStatus, NodeState, TransitionKind
+from carpswitch.engine.storage_rules import (
+    USABLE_HEALTH,
+    mounted_here,
+    mounts_at,
+    pool_health,
+    pool_imported,
+)
+from carpswitch.model import (
+    CarpState,
+    HastResource,
+    HastRole,
+    HastStatus,
+    NodeState,
+    TransitionKind,
+)
+from carpswitch.system.observe import carp_fact
 from carpswitch.topology import Group, Topology
 
 
@@ -21,6 +44,8 @@ class Decision:
     group: Group
     action: TransitionKind | None
     reason: str
+    unread: tuple[str, ...] = ()  # facts that could not be read: look again
+    refused: TransitionKind | None = None  # what the config problem stopped
 
 
 @dataclass(frozen=True)
@@ -40,56 +65,124 @@ def decide(
     return [_decide_group(g, topology, state, circumstances) for g in topology.groups]
 
 
+def needed_facts(group: Group, topology: Topology) -> list[str]:
+    """The facts of NodeState a decision about `group` rests on, by NodeState.unreadable name."""
+    facts = _carp_facts(group)
+    kinds = {topology.resources[n].kind for n in group.resources if n in topology.resources}
+    if group.resources:
+        facts.append("hast")
+    if ResourceKind.UFS in kinds:
+        facts.append("mounts")
+    if ResourceKind.ZFS in kinds:
+        facts.append("pools")
+    return facts + [f"service {name}" for name in group.services]
+
+
+def _carp_facts(group: Group) -> list[str]:
+    """`carp` (every interface, read when a group names none) and the group's interface."""
+    return list(dict.fromkeys(["carp", carp_fact(group.interface)]))
+
+
 def _decide_group(
     group: Group, topology: Topology, state: NodeState, now: Circumstances
 ) -> Decision:
     if now.paused:
         return Decision(group, None, "paused (carpswitch resume): observing only")
+    problems = topology.problems_of(group)
+    if problems and not any(f in state.unreadable for f in _carp_facts(group)):
+        return _refuse(group, state, problems[0])
+    unread = _unread(group, topology, state)
+    if unread:
+        first, error = next(iter(unread.items()))
+        return Decision(
+            group, None, f"cannot read {first} ({error}): doing nothing", unread=tuple(unread)
+        )
+    action, reason = _wanted(group, topology, state, now)
+    return Decision(group, action, reason)
+
+
+def _refuse(group: Group, state: NodeState, problem: str) -> Decision:
+    """No transition of a group whose configuration is wrong, whatever else is observed:
+    the refusal names the way CARP points (MASTER: promote, anything else: demote)."""
     vhid = state.vhid(group.vhid, group.interface)
-    hast_problems = [p for p in state.problems if p.startswith("hast:")]
+    kind = (
+        TransitionKind.PROMOTE
+        if vhid is not None and vhid.state is CarpState.MASTER
+        else TransitionKind.DEMOTE
+    )
+    reason = f"{kind} refused, the configuration has a problem: {problem}"
+    return Decision(group, None, reason, refused=kind)
+
+
+def _unread(group: Group, topology: Topology, state: NodeState) -> dict[str, str]:
+    """Needed facts that could not be read, with the error; a managed resource hastd did not
+    report (or answered an error for) cannot be judged either."""
+    unread = {
+        f: state.unreadable[f] for f in needed_facts(group, topology) if f in state.unreadable
+    }
+    if "hast" in unread:
+        return unread
+    for name in group.resources:
+        if name not in topology.resources:
+            continue  # not in hast.conf: a configuration problem, refused below
+        observed = state.resource(name)
+        if observed is None:
+            unread[f"hast {name}"] = "hastctl list does not report it"
+        elif observed.error:
+            unread[f"hast {name}"] = f"hastd answered error {observed.error}"
+    return unread
+
+
+def _wanted(
+    group: Group, topology: Topology, state: NodeState, now: Circumstances
+) -> tuple[TransitionKind | None, str]:
+    vhid = state.vhid(group.vhid, group.interface)
     if vhid is None:
-        if any(p.startswith("carp:") for p in state.problems):
-            return Decision(group, None, "cannot read CARP state: doing nothing")
-        return Decision(group, None, f"CARP vhid {group.vhid} is not configured: doing nothing")
-    wants_primary = vhid.state is CarpState.MASTER
-    if wants_primary and now.held:
+        where = f" on {group.interface}" if group.interface else ""
+        wants_primary = False
+        reason = f"CARP vhid {group.vhid}{where} is gone (no address, no interface): as INIT"
+    elif vhid.state is CarpState.MASTER and now.held:
+        if _is_primary(group, topology, state):  # the hold stops promotions, not a server
+            return None, "held (carpswitch clear) but already primary with CARP MASTER"
         wants_primary = False
         reason = "held BACKUP after repeated failed promotions (carpswitch clear)"
-    elif wants_primary and now.flapping:
+    elif vhid.state is CarpState.MASTER and now.flapping:
         wants_primary = False
         reason = "CARP keeps flapping: taking the safe side (BACKUP)"
-    elif wants_primary and now.boot and _remote_primary_connected(group, state):
+    elif (
+        vhid.state is CarpState.MASTER
+        and now.boot
+        and remote_primary_connected(group, state.resources)
+    ):
         wants_primary = False
         reason = "boot: CARP MASTER but a remote primary is connected to HAST"
     else:
+        wants_primary = vhid.state is CarpState.MASTER
         reason = f"CARP vhid {group.vhid} is {vhid.state}"
-    if wants_primary and hast_problems:
-        return Decision(group, None, f"cannot read HAST state, not promoting: {hast_problems[0]}")
     if wants_primary:
         if _is_primary(group, topology, state):
-            return Decision(group, None, f"{reason}; already primary")
-        return Decision(group, TransitionKind.PROMOTE, reason)
+            return None, f"{reason}; already primary"
+        return TransitionKind.PROMOTE, reason
     if _is_secondary(group, topology, state):
-        return Decision(group, None, f"{reason}; already secondary")
-    return Decision(group, TransitionKind.DEMOTE, reason)
+        return None, f"{reason}; already secondary"
+    return TransitionKind.DEMOTE, reason
 
 
-def _remote_primary_connected(group: Group, state: NodeState) -> bool:
-    """A secondary with a live connection means the peer is primary (hastd.c listen_accept)."""
-    for name in group.resources:
-        resource = state.resource(name)
-        if (
-            resource
-            and resource.role is HastRole.SECONDARY
-            and resource.status is HastStatus.COMPLETE
-        ):
-            return True
-    return False
+def remote_primary_connected(group: Group, resources: Sequence[HastResource]) -> bool:
+    """A secondary with a worker means a remote primary is connected (hastd.c listen_accept:
+    the secondary worker exists only for a connected primary; it reports `complete`)."""
+    return any(
+        r.name in group.resources
+        and r.role is HastRole.SECONDARY
+        and (r.status is HastStatus.COMPLETE or bool(r.worker_pid))
+        for r in resources
+    )
 
 
 def _is_primary(group: Group, topology: Topology, state: NodeState) -> bool:
-    mounted = {m.mountpoint for m in state.mounts}
-    pools = {p.name for p in state.pools}
+    """Every resource primary with its provider and its storage in place (storage_rules:
+    a UFS counts as mounted only when this device is mounted at its mount point), and every
+    service running."""
     for name in group.resources:
         observed = state.resource(name)
         managed = topology.resources.get(name)
@@ -97,23 +190,30 @@ def _is_primary(group: Group, topology: Topology, state: NodeState) -> bool:
             return False
         if observed.role is not HastRole.PRIMARY or not observed.device_present:
             return False
-        if managed.kind is ResourceKind.UFS and managed.mountpoint not in mounted:
+        if managed.kind is ResourceKind.UFS and not mounted_here(
+            state.mounts, managed.device, managed.mountpoint or "", True
+        ):
             return False
-        if managed.kind is ResourceKind.ZFS and managed.pool not in pools:
+        if (
+            managed.kind is ResourceKind.ZFS
+            and pool_health(state.pools, managed.pool or "") not in USABLE_HEALTH
+        ):
             return False
     running = {s.name for s in state.services if s.running}
     return all(s in running for s in group.services)
 
 
 def _is_secondary(group: Group, topology: Topology, state: NodeState) -> bool:
-    mounted = {m.mountpoint for m in state.mounts}
-    pools = {p.name for p in state.pools}
+    """Every resource secondary, nothing (not even a stale entry) at its mount point, its
+    pool not listed, and no service of the group running."""
     for name in group.resources:
         observed = state.resource(name)
         managed = topology.resources.get(name)
         if observed is None or managed is None or observed.role is not HastRole.SECONDARY:
             return False
-        if managed.mountpoint in mounted or managed.pool in pools:
+        if managed.mountpoint and mounts_at(state.mounts, managed.mountpoint):
+            return False
+        if managed.pool and pool_imported(state.pools, managed.pool):
             return False
     running = {s.name for s in state.services if s.running}
     return not any(s in running for s in group.services)

@@ -1,8 +1,10 @@
 """The reconcile a worker or the daemon runs for each round: the controller, logged.
 
-Boot circumstances are the rc.d script's business (`carpswitch reconcile --boot`); events
-reconcile normally. A CarpswitchError of one round is logged and counts as a round that
-changed nothing, so the daemon lives on and the next event or the timer tries again.
+Events reconcile normally, except in the boot window (from `carpswitch reconcile --boot`
+until a reconcile under boot rules has finished, carpswitch.engine.boot): then they follow
+the boot rules too. Any error of one round (the controller catches its own; this is the
+last net) is logged in one line, traceback at debug, and counts as a round that changed
+nothing, so the daemon lives on and the next event or the timer tries again.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Protocol
 from carpswitch.config import Config
 from carpswitch.context import NodeContext
 from carpswitch.controller import Controller
+from carpswitch.engine.boot import BootWindow
 from carpswitch.engine.lock import LockBusy
-from carpswitch.errors import CarpswitchError
+from carpswitch.errors import one_line
 from carpswitch.intake.coalesce import Outcome
 from carpswitch.intake.condition import failure_of
-from carpswitch.model import TransitionRecord
+from carpswitch.model import TransitionOutcome, TransitionRecord
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +48,23 @@ class Reconciler:
 
     def __init__(self, config: Config, controller: ReconcilingController | None = None) -> None:
         self.controller = controller or Controller(NodeContext(config))
+        self.run_dir = config.paths.run_dir
         #: Asked before each group's transition (the daemon points it at its SIGTERM flag).
         self.should_stop: Callable[[], bool] = lambda: False
 
     def __call__(self, trigger: str, flapping: bool) -> Outcome:
         try:
+            boot = BootWindow(self.run_dir).is_open()
             records = self.controller.reconcile(
-                trigger, flapping=flapping, should_stop=self.should_stop
+                trigger, boot=boot, flapping=flapping, should_stop=self.should_stop
             )
         except LockBusy:
             raise
-        except CarpswitchError as exc:
-            log.error("reconcile (%s) failed: %s", trigger, exc)
-            return Outcome(0, f"reconcile failed: {exc}")
+        except Exception as exc:  # the daemon must live on
+            log.debug("reconcile (%s) failed", trigger, exc_info=exc)
+            reason = one_line(str(exc) or repr(exc))
+            log.error("reconcile (%s) failed: %s", trigger, reason)
+            return Outcome(0, f"reconcile failed: {reason}")
         for record in records:
             log.info(
                 "%s %s: %s (%s; %s)",
@@ -68,7 +75,8 @@ class Reconciler:
                 record.trigger,
             )
         self._forget_finished_notifications()
-        return Outcome(len(records), failure_of(records))
+        ran = sum(r.outcome is not TransitionOutcome.REFUSED for r in records)
+        return Outcome(ran, failure_of(records))
 
     def finish(self) -> None:
         """Let notify hooks still running end (each is bounded by its timeout)."""

@@ -1,20 +1,22 @@
 """Observe the node: run the read-only commands and parse them into a NodeState.
 
-A fact that cannot be read (command missing, failed, timed out, unparsable output) becomes a
-line in `NodeState.problems` instead of an exception: the caller sees everything that could
-be observed, and the controller never promotes on a state with problems.
+A fact that cannot be read (command missing, failed, timed out, unparsable output) is named
+in `NodeState.unreadable` (and described in `problems`) instead of raising: the caller sees
+everything that could be observed, and decide() never acts on a group that needs a fact it
+could not read. A fact that was read and says "absent" is different: an interface that
+ifconfig says does not exist carries no vhid (item 6 of issue 8: treated like INIT).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 
 from carpswitch.config import Config, ResourceKind
-from carpswitch.errors import CommandError, CommandFailed, ParseError
+from carpswitch.errors import CommandError, CommandFailed, ParseError, one_line
 from carpswitch.model import CarpVhid, HastResource, Mount, NodeState, Pool, ServiceStatus
 from carpswitch.parse.hastctl import parse_hastctl_list
 from carpswitch.parse.ifconfig import parse_ifconfig_carp
@@ -28,6 +30,14 @@ from carpswitch.topology import Topology
 
 T = TypeVar("T")
 
+#: sbin/ifconfig/ifconfig.c main: `errx(1, "interface %s does not exist", ifname)`.
+_NO_SUCH_INTERFACE = "ifconfig: interface {} does not exist"
+
+
+def carp_fact(interface: str | None) -> str:
+    """Name of the CARP fact for one interface (`carp vtnet0`) or all of them (`carp`)."""
+    return f"carp {interface}" if interface else "carp"
+
 
 class Observer:
     """Reads one fact at a time through the runner; every read is bounded by a timeout."""
@@ -40,15 +50,38 @@ class Observer:
     def _output(self, argv: tuple[str, ...], ok_codes: tuple[int, ...] = (0,)) -> str:
         return self.runner.run(*argv, timeout=self.timeout, ok_codes=ok_codes).stdout
 
-    def carp(self, interfaces: list[str] | None = None) -> list[CarpVhid]:
-        """CARP vhids of the given interfaces (all interfaces when None)."""
+    def carp(self, interfaces: Sequence[str] | None = None) -> list[CarpVhid]:
+        """CARP vhids of the given interfaces (all interfaces when None); raises when one
+        cannot be read."""
         if not interfaces:
             return parse_ifconfig_carp(self._output(commands.ifconfig_show()))
+        return [vhid for interface in interfaces for vhid in self.interface_carp(interface)]
+
+    def interface_carp(self, interface: str) -> list[CarpVhid]:
+        """CARP vhids of one interface; none when ifconfig says it does not exist."""
+        argv = commands.ifconfig_show(interface)
+        try:
+            text = self._output(argv)
+        except CommandFailed as exc:
+            if exc.exit_status == 1 and exc.stderr.strip() == _NO_SUCH_INTERFACE.format(interface):
+                return []
+            raise
+        return parse_ifconfig_carp(text, interface)
+
+    def carp_state(self, interfaces: Sequence[str] | None) -> tuple[list[CarpVhid], dict[str, str]]:
+        """CARP vhids and the CARP facts that could not be read (`carp` or `carp IFACE`)."""
+        if not interfaces:
+            reads: list[tuple[str, Callable[[], list[CarpVhid]]]] = [("carp", self.carp)]
+        else:
+            reads = [(carp_fact(i), partial(self.interface_carp, i)) for i in interfaces]
         found: list[CarpVhid] = []
-        for interface in interfaces:
-            text = self._output(commands.ifconfig_show(interface))
-            found += parse_ifconfig_carp(text, interface)
-        return found
+        unreadable: dict[str, str] = {}
+        for fact, read in reads:
+            try:
+                found += read()
+            except (CommandError, ParseError) as exc:
+                unreadable[fact] = one_line(str(exc))
+        return found, unreadable
 
     def hast(self) -> list[HastResource]:
         """Every resource hastd knows, with `device_present` from /dev/hast."""
@@ -85,14 +118,23 @@ class Observer:
         name = commands.DEMOTION_SYSCTL
         return parse_sysctl_int(self._output(commands.sysctl_get(name)), name)
 
-    def node_state(self, node: str, topology: Topology, carp: list[CarpVhid]) -> NodeState:
+    def node_state(
+        self,
+        node: str,
+        topology: Topology,
+        carp: list[CarpVhid],
+        carp_unreadable: dict[str, str] | None = None,
+    ) -> NodeState:
         """Everything about the node the topology needs, problems collected, never raising."""
-        problems: list[str] = list(topology.problems)
+        unreadable = dict(carp_unreadable or {})
+        problems = [f"{fact}: {error}" for fact, error in unreadable.items()]
+        problems += topology.problems
 
         def attempt(what: str, read: Callable[[], T]) -> T | None:
             try:
                 return read()
             except (CommandError, ParseError) as exc:
+                unreadable[what] = one_line(str(exc))
                 problems.append(f"{what}: {exc}")
                 return None
 
@@ -112,4 +154,5 @@ class Observer:
             ],
             demotion=attempt("demotion", self.demotion),
             problems=problems,
+            unreadable=unreadable,
         )

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from carpswitch.config import parse_config
 from carpswitch.parse.hastconf import parse_hast_conf
 from carpswitch.system import commands
@@ -94,3 +96,48 @@ def test_observation_commands_are_bounded_by_the_observe_timeout(tmp_path):
     observer, topology = setup(tmp_path, runner, {"timeouts": {"observe": 2}})
     state = observer.node_state("hasta", topology, [])
     assert any("timed out after 2 s" in p for p in state.problems)
+
+
+def test_an_interface_that_does_not_exist_has_no_vhid_but_is_read(tmp_path):
+    runner = FakeRunner()
+    runner.reply(
+        commands.ifconfig_show("vtnet0"),
+        exit_status=1,
+        stderr="ifconfig: interface vtnet0 does not exist\n",
+    )
+    observer, _ = setup(tmp_path, runner)
+    assert observer.carp_state(["vtnet0"]) == ([], {})
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ({"timed_out": True}, "timed out after 10 s"),
+        ({"exit_status": 1, "stderr": "ifconfig: ioctl (SIOCGIFINDEX): Device busy\n"}, "busy"),
+        ({"stdout": "\tcarp: SOMETHING vhid 1\n"}, "cannot parse output of ifconfig vtnet0"),
+    ],
+    ids=["timeout", "other-error", "garbage"],
+)
+def test_an_interface_that_cannot_be_read_is_an_unreadable_fact(tmp_path, reply, error):
+    runner = FakeRunner()
+    runner.reply(commands.ifconfig_show("vtnet0"), **reply)
+    runner.reply(commands.ifconfig_show("em0"), IFCONFIG.replace("vtnet0", "em0"))
+    observer, _ = setup(tmp_path, runner)
+    vhids, unreadable = observer.carp_state(["vtnet0", "em0"])
+    assert [v.interface for v in vhids] == ["em0"]  # the other interface is still read
+    assert list(unreadable) == ["carp vtnet0"]
+    assert error in unreadable["carp vtnet0"] and "\n" not in unreadable["carp vtnet0"]
+
+
+def test_unreadable_facts_are_named_one_line_each(tmp_path):
+    runner = FakeRunner()
+    runner.reply(commands.hastctl_list("/etc/hast.conf"), "")
+    runner.reply(commands.sysctl_get("net.inet.carp.demotion"), "0\n")
+    runner.reply(commands.mount_list(), exit_status=1, stderr="mount: first\nsecond\n")
+    config = {"resource": [{"name": "disk1", "kind": "ufs", "mountpoint": "/hast/disk1"}]}
+    observer, topology = setup(tmp_path, runner, {"paths": {"dev_hast": str(tmp_path)}, **config})
+    state = observer.node_state("hasta", topology, [], {"carp vtnet0": "timed out"})
+    assert state.unreadable == {
+        "carp vtnet0": "timed out",
+        "mounts": "mount -p: exit status 1: mount: first second",
+    }

@@ -112,3 +112,61 @@ def test_groups_for_an_event_match_vhid_and_interface():
     assert [g.name for g in topology.groups_for(1, "em0")] == []
     assert [g.name for g in topology.groups_for(2, "em0")] == ["b"]
     assert [g.name for g in topology.groups_for(None, "vtnet0")] == ["a", "b"]
+
+
+def test_a_resource_missing_from_hast_conf_is_a_problem_of_its_group_only():
+    config = parse_config(
+        {
+            "group": [
+                {"name": "storage", "vhid": 1, "resources": ["tank", "ghost"]},
+                {"name": "block", "vhid": 2, "resources": ["data"]},
+            ]
+        }
+    )
+    topology = build_topology(config, parse_hast_conf(HAST_CONF), ["hasta"], [vhid(1), vhid(2)])
+    storage, block = topology.groups
+    assert topology.problems_of(storage) == (
+        "resource 'ghost' is not in /etc/hast.conf for this node",
+    )
+    assert topology.problems_of(block) == ()
+
+
+def test_an_unparsable_hast_conf_is_every_groups_problem_and_nothing_else():
+    config = parse_config(
+        {
+            "resource": [{"name": "tank"}],
+            "group": [{"name": "storage", "vhid": 1, "resources": ["tank"]}],
+        }
+    )
+    problem = "cannot parse /etc/hast.conf (line 3): Unable to parse configuration file"
+    topology = build_topology(config, parse_hast_conf(""), ["hasta"], [vhid(1)], problem)
+    assert topology.problems == (problem,)  # not "tank is not in hast.conf"
+    assert topology.problems_of(topology.groups[0]) == (problem,)
+
+
+def test_several_vhids_without_groups_make_every_derived_group_ambiguous():
+    topology = build_topology(
+        parse_config({}), parse_hast_conf(HAST_CONF), ["hasta"], [vhid(1), vhid(2)]
+    )
+    expected = (
+        "several CARP vhids (1@vtnet0, 2@vtnet0) and no [[group]] in the config: "
+        "say which vhid carries which resources",
+    )
+    assert [topology.problems_of(g) for g in topology.groups] == [expected, expected]
+    assert topology.problems == expected  # listed once
+
+
+def test_the_same_vhid_on_two_interfaces_needs_the_groups_interface():
+    groups = [{"name": "storage", "vhid": 1, "resources": ["tank", "data"]}]
+    seen = [vhid(1), vhid(1, "vtnet1", CarpState.BACKUP)]
+    topology = build_topology(
+        parse_config({"group": groups}), parse_hast_conf(HAST_CONF), ["hasta"], seen
+    )
+    problem = "CARP vhid 1 is on vtnet0 and vtnet1: say which with interface = NAME"
+    assert topology.problems_of(topology.groups[0]) == (problem,)
+    assert f"group 'storage': {problem}" in topology.problems
+    groups[0]["interface"] = "vtnet0"
+    named = build_topology(
+        parse_config({"group": groups}), parse_hast_conf(HAST_CONF), ["hasta"], seen
+    )
+    assert named.group_problems == {}

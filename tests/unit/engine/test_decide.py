@@ -39,6 +39,7 @@ def state(
     mounted=False,
     ctld=False,
     problems=(),
+    unreadable=None,
 ):
     return NodeState(
         node="hasta",
@@ -52,6 +53,7 @@ def state(
         else [],
         services=[ServiceStatus(name="ctld", running=ctld)],
         problems=list(problems),
+        unreadable=dict(unreadable or {}),
     )
 
 
@@ -96,17 +98,88 @@ def test_backup_already_secondary_does_nothing():
     assert decision.reason == "CARP vhid 1 is BACKUP; already secondary"
 
 
-def test_unreadable_hast_never_promotes():
-    observed = state(problems=["hast: /sbin/hastctl list: exit status 71: no hastd"])
+SERVING = {"role": HastRole.PRIMARY, "device": True, "mounted": True, "ctld": True}
+
+
+@pytest.mark.parametrize(
+    ("carp", "observed", "fact"),
+    [
+        (CarpState.MASTER, {}, "hast"),  # would promote
+        (CarpState.MASTER, SERVING, "mounts"),  # a failing `mount -p` on a serving primary
+        (CarpState.MASTER, {"role": HastRole.PRIMARY, "device": True}, "service ctld"),
+        (CarpState.BACKUP, SERVING, "mounts"),  # would demote
+        (CarpState.BACKUP, SERVING, "hast"),
+        (CarpState.BACKUP, SERVING, "carp vtnet0"),
+        (CarpState.BACKUP, SERVING, "carp"),
+    ],
+)
+def test_a_fact_that_cannot_be_read_is_never_a_reason_to_act(carp, observed, fact):
+    error = "/sbin/mount -p: exit status 1: mount: Input/output error"
+    decision = only(decide(TOPOLOGY, state(carp=carp, unreadable={fact: error}, **observed)))
+    assert decision.action is None
+    assert decision.unread == (fact,)
+    assert decision.reason == f"cannot read {fact} ({error}): doing nothing"
+
+
+def test_a_fact_the_group_does_not_need_does_not_stop_it():
+    unreadable = {"pools": "zpool list timed out", "service nfsd": "timed out"}
+    decision = only(decide(TOPOLOGY, state(unreadable=unreadable)))
+    assert decision.action is TransitionKind.PROMOTE
+    assert decision.unread == ()
+
+
+def test_a_managed_resource_hastd_does_not_report_cannot_be_judged():
+    observed = state(carp=CarpState.BACKUP, **SERVING)
+    observed.resources = [HastResource(name="data", error=1)]
     decision = only(decide(TOPOLOGY, observed))
-    assert decision.action is None
-    assert "cannot read HAST state, not promoting" in decision.reason
+    assert (decision.action, decision.unread) == (None, ("hast data",))
+    assert decision.reason == "cannot read hast data (hastd answered error 1): doing nothing"
+    observed.resources = []
+    assert only(decide(TOPOLOGY, observed)).unread == ("hast data",)
 
 
-def test_unreadable_carp_does_nothing():
-    decision = only(decide(TOPOLOGY, state(carp=None, problems=["carp: ifconfig failed"])))
-    assert decision.action is None
-    assert decision.reason == "cannot read CARP state: doing nothing"
+def test_a_vanished_vhid_is_treated_like_init():
+    decision = only(decide(TOPOLOGY, state(carp=None, **SERVING)))
+    assert decision.action is TransitionKind.DEMOTE
+    assert decision.reason == ("CARP vhid 1 on vtnet0 is gone (no address, no interface): as INIT")
+    assert only(decide(TOPOLOGY, state(carp=None))).action is None  # already secondary
+
+
+BROKEN = TOPOLOGY.model_copy(
+    update={"group_problems": {"storage": ("resource 'ghost' is not in /etc/hast.conf",)}}
+)
+
+
+@pytest.mark.parametrize(
+    ("carp", "observed", "wanted"),
+    [
+        (CarpState.MASTER, {}, TransitionKind.PROMOTE),
+        (CarpState.BACKUP, SERVING, TransitionKind.DEMOTE),
+    ],
+)
+def test_a_group_with_a_config_problem_is_refused_either_way(carp, observed, wanted):
+    decision = only(decide(BROKEN, state(carp=carp, **observed)))
+    assert (decision.action, decision.refused) == (None, wanted)
+    assert decision.reason == (
+        f"{wanted} refused, the configuration has a problem: "
+        "resource 'ghost' is not in /etc/hast.conf"
+    )
+
+
+@pytest.mark.parametrize(
+    "observed",
+    [SERVING, {"unreadable": {"mounts": "mount -p: exit status 1"}}],
+    ids=["in-place", "mounts-unreadable"],
+)
+def test_a_group_with_a_config_problem_is_refused_whatever_else_is_seen(observed):
+    decision = only(decide(BROKEN, state(**observed)))
+    assert (decision.action, decision.refused) == (None, TransitionKind.PROMOTE)
+    assert decision.unread == ()
+
+
+def test_a_group_with_a_config_problem_and_unreadable_carp_looks_again():
+    decision = only(decide(BROKEN, state(unreadable={"carp vtnet0": "ifconfig timed out"})))
+    assert (decision.action, decision.refused, decision.unread) == (None, None, ("carp vtnet0",))
 
 
 def test_paused_node_only_observes():
@@ -122,6 +195,31 @@ def test_held_node_stays_backup_even_when_carp_says_master():
     assert decision.reason.startswith("held BACKUP")
 
 
+def test_a_hold_never_tears_down_a_serving_primary():
+    # an unreadable failure book means held: that must stop promotions, not a server
+    observed = state(role=HastRole.PRIMARY, device=True, mounted=True, ctld=True)
+    decision = only(decide(TOPOLOGY, observed, Circumstances(held=True)))
+    assert decision.action is None
+    assert decision.reason.startswith("held") and "already primary" in decision.reason
+
+
+def test_another_device_at_the_mount_point_is_not_this_resource_mounted():
+    observed = state(role=HastRole.PRIMARY, device=True, ctld=True).model_copy(
+        update={"mounts": [Mount(device="/dev/ada9p1", mountpoint="/hast/data", fstype="ufs")]}
+    )
+    assert only(decide(TOPOLOGY, observed)).action is TransitionKind.PROMOTE
+    backup = observed.model_copy(
+        update={
+            "carp": [
+                CarpVhid(interface="vtnet0", vhid=1, state=CarpState.BACKUP, advbase=1, advskew=0)
+            ],
+            "resources": [HastResource(name="data", role=HastRole.SECONDARY)],
+            "services": [ServiceStatus(name="ctld", running=False)],
+        }
+    )
+    assert only(decide(TOPOLOGY, backup)).action is TransitionKind.DEMOTE  # something is there
+
+
 def test_flapping_takes_the_safe_side():
     decision = only(decide(TOPOLOGY, state(), Circumstances(flapping=True)))
     assert decision.action is None  # already secondary: the safe side is where it is
@@ -133,8 +231,12 @@ def test_flapping_takes_the_safe_side():
     )
 
 
-def test_at_boot_a_connected_remote_primary_keeps_this_node_secondary():
-    observed = state(status=HastStatus.COMPLETE)
+@pytest.mark.parametrize(
+    "worker", [{"status": HastStatus.COMPLETE}, {"worker_pid": 812}], ids=["status", "workerpid"]
+)
+def test_at_boot_a_connected_remote_primary_keeps_this_node_secondary(worker):
+    observed = state()
+    observed.resources = [HastResource(name="data", role=HastRole.SECONDARY, **worker)]
     decision = only(decide(TOPOLOGY, observed, Circumstances(boot=True)))
     assert decision.action is None
     assert "remote primary is connected" in decision.reason

@@ -56,6 +56,8 @@ class FakeController:
         self.busy = busy
         self.calls = []
         self.waited = False
+        self.unsettled = []
+        self.errors = []
 
     def reconcile(self, trigger, boot=False, flapping=False, should_stop=lambda: False):
         self.stop_seen = should_stop()
