@@ -31,16 +31,20 @@ _STATES: Mapping[str, CarpState] = {state.value: state for state in CarpState}
 def parse_ifconfig_carp(text: str, interface: str | None = None) -> list[CarpVhid]:
     """Every CARP vhid in `text`, in output order.
 
-    The interface of a vhid is the one named by its block header. Text without any header
-    (only the indented lines) belongs to `interface`. With headers and `interface` both
-    given, only that interface's vhids are returned.
+    The interface of a vhid is the one named by its block header. With `interface` given,
+    only that interface's vhids are returned. "No vhid" must be a positive reading: text
+    without a block for `interface` (or, without `interface`, without any block: FreeBSD
+    always prints lo0) is a ParseError, never an empty list — an empty or cut output from
+    a lying ifconfig would otherwise read as "every vhid gone" and demote (review F1).
     """
     source = "ifconfig" if interface is None else f"ifconfig {interface}"
     lines = complete_lines(text, source)
-    has_header = any(_HEADER.match(line) for line in lines)
-    if lines and not has_header and interface is None:
-        raise ParseError(source, "no interface header (NAME: flags=...) and no interface given")
-    current = None if has_header else interface
+    headers = {match["interface"] for line in lines if (match := _HEADER.match(line))}
+    if not headers:
+        raise ParseError(source, "no interface header (NAME: flags=...)")
+    if interface is not None and interface not in headers:
+        raise ParseError(source, f"no block for interface {interface} (NAME: flags=...)")
+    current: str | None = None
     vhids: list[tuple[int, dict[str, Any]]] = []
     previous_was_carp = False
     for number, line in enumerate(lines, start=1):
@@ -65,7 +69,7 @@ def parse_ifconfig_carp(text: str, interface: str | None = None) -> list[CarpVhi
     return [
         _vhid(source, number, fields)
         for number, fields in vhids
-        if interface is None or not has_header or fields["interface"] == interface
+        if interface is None or fields["interface"] == interface
     ]
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from carpswitch.errors import ParseError
-from carpswitch.model import CarpState
 from carpswitch.parse.ifconfig import parse_ifconfig_carp
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ifconfig"
@@ -35,10 +34,11 @@ def test_fixture_parses_to_its_json(case):
     assert [vhid.model_dump(mode="json") for vhid in vhids] == expected
 
 
-def test_lines_without_header_belong_to_the_given_interface():
-    [vhid] = parse_ifconfig_carp(DOC_SNIPPET, interface="em0")
-    assert (vhid.interface, vhid.vhid, vhid.state) == ("em0", 1, CarpState.MASTER)
-    assert (vhid.advbase, vhid.advskew, vhid.peer) == (1, 0, None)
+def test_lines_without_header_for_a_given_interface_raise():
+    """ifconfig always prints the block header; indented lines alone are not its output."""
+    with pytest.raises(ParseError) as caught:
+        parse_ifconfig_carp(DOC_SNIPPET, interface="em0")
+    assert "no interface header" in caught.value.reason
 
 
 def test_lines_without_header_and_without_interface_raise():
@@ -70,8 +70,25 @@ def test_printed_key_is_ignored():
     assert vhid.advskew == 0
 
 
-def test_empty_output_has_no_vhids():
-    assert parse_ifconfig_carp("") == []
+@pytest.mark.parametrize("interface", [None, "vtnet0"])
+def test_empty_output_is_not_a_reading(interface):
+    """Review F1: an ifconfig exiting 0 with nothing printed must not read as "no vhid"."""
+    with pytest.raises(ParseError) as caught:
+        parse_ifconfig_carp("", interface)
+    assert "no interface header" in caught.value.reason
+
+
+def test_output_without_the_requested_interface_block_raises():
+    text = (FIXTURES / "interface_without_carp.txt").read_text()
+    with pytest.raises(ParseError) as caught:
+        parse_ifconfig_carp(text, interface="vtnet0")
+    assert caught.value.source == "ifconfig vtnet0"
+    assert "no block for interface vtnet0" in caught.value.reason
+
+
+def test_a_block_without_the_vhid_is_a_reading_of_no_vhid():
+    """The positive reading of "gone": the interface's own block, with no carp line."""
+    assert parse_ifconfig_carp(HEADER + "\tinet 198.18.1.1 netmask 0xffffff00\n", "vtnet0") == []
 
 
 @pytest.mark.parametrize(
@@ -116,6 +133,9 @@ def test_garbage_for_a_given_interface_raises_parse_error(text):
 
 def test_error_with_interface_argument_names_the_command_line():
     with pytest.raises(ParseError) as caught:
-        parse_ifconfig_carp("\tcarp: BOGUS vhid 1 advbase 1 advskew 0\n", interface="em0")
+        parse_ifconfig_carp(
+            HEADER.replace("vtnet0", "em0") + "\tcarp: BOGUS vhid 1 advbase 1 advskew 0\n",
+            interface="em0",
+        )
     assert caught.value.source == "ifconfig em0"
-    assert caught.value.line == 1
+    assert caught.value.line == 2
