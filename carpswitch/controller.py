@@ -157,10 +157,11 @@ class Controller:
     ) -> Plan:
         """Plan one group's transition, refusing one that must not happen.
 
-        A group with a configuration problem is refused (ConfigRefused); only an admin's
-        `demote --force` goes ahead, since a demotion never makes a second primary.
+        A group with a configuration problem that blocks `kind` is refused (ConfigRefused);
+        only an admin's `demote --force` goes ahead, since a demotion never makes a second
+        primary. A resource hast.conf lacks blocks a promotion only (topology).
         """
-        problems = topology.problems_of(group)
+        problems = topology.problems_of(group, kind)
         if problems and not (force and kind is TransitionKind.DEMOTE):
             raise ConfigRefused(group, kind, problems[0])
         if kind is TransitionKind.DEMOTE:

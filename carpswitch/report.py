@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from carpswitch.config import ResourceKind
-from carpswitch.model import NodeState, TransitionRecord
+from carpswitch.model import NodeState, TransitionKind, TransitionRecord
 from carpswitch.topology import Resource, Topology
 
 #: Problems with state files listed one by one in `status`; the rest are counted.
@@ -157,9 +157,11 @@ def status_text(topology: Topology, state: NodeState, controller: ControllerStat
         )
     out += ["", *controller_text(controller)]
     out += [
-        f"  group {g.name}: no transition starts until its configuration is fixed"
+        f"  group {g.name}: no {'transition' if ambiguous else 'promotion'} starts until its "
+        "configuration is fixed"
         for g in topology.groups
         if topology.problems_of(g)
+        for ambiguous in [bool(topology.problems_of(g, TransitionKind.DEMOTE))]
     ]
     if state.problems:
         out += ["", "PROBLEMS"] + [f"  {p}" for p in state.problems]

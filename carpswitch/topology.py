@@ -5,9 +5,18 @@ carpswitch.toml says what sits on them (kind) and which CARP vhid carries which 
 and services. Without a config file every resource is `raw` and each observed vhid gets a
 group carrying them all.
 
-Mismatches are listed, never raised. Those that make a group's transitions unsafe (a
-resource hast.conf does not have, an unreadable hast.conf, an ambiguous vhid) are also
-kept per group in `group_problems`: the controller starts no transition of such a group.
+Mismatches are listed, never raised. Those that make a group's transitions unsafe are also
+kept per group, with what they block (review F8):
+* "ambiguous" problems — which vhid or which resources the group means is unknown (several
+  vhids and no [[group]], one vhid on two interfaces and no `interface`, a hast.conf that
+  cannot be read, parsed or resolved for this node) — block both directions
+  (`ambiguous`): without hast.conf carpswitch knows neither the resources of a derived
+  group nor their providers, and a demotion that stops services and then cannot unmount
+  the right device is worse than none;
+* "incomplete" problems — a resource of the group that hast.conf does not have for this
+  node — block promotion only: hastd does not know that resource, so it cannot be primary,
+  and demoting the known ones is what keeps the pair from two primaries.
+`group_problems` holds every problem (what blocks a promotion).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from carpswitch.config import Config, FsckPolicy, ResourceKind
-from carpswitch.model import CarpVhid
+from carpswitch.model import CarpVhid, TransitionKind
 from carpswitch.parse.hastconf import (
     HastConf,
     HastConfError,
@@ -72,16 +81,21 @@ class Topology(BaseModel):
     resources: dict[str, Resource]
     groups: tuple[Group, ...]
     problems: tuple[str, ...] = ()  # every problem, for `check` and `status`
-    group_problems: dict[str, tuple[str, ...]] = {}  # group name -> what stops its transitions
+    group_problems: dict[str, tuple[str, ...]] = {}  # group name -> what stops its promotion
+    ambiguous: dict[str, tuple[str, ...]] = {}  # group name -> what stops its demotion too
     hastd_pidfile: str | None = None  # from hast.conf; finds hastd's own workers
 
     def group(self, name: str) -> Group | None:
         """The group called `name`."""
         return next((g for g in self.groups if g.name == name), None)
 
-    def problems_of(self, group: Group) -> tuple[str, ...]:
-        """What is wrong with the configuration of `group` (empty: it may be acted on)."""
-        return self.group_problems.get(group.name, ())
+    def problems_of(
+        self, group: Group, kind: TransitionKind = TransitionKind.PROMOTE
+    ) -> tuple[str, ...]:
+        """What in the configuration of `group` blocks a transition of `kind` (empty: it
+        may be acted on); a promotion is blocked by every problem of the group."""
+        found = self.ambiguous if kind is TransitionKind.DEMOTE else self.group_problems
+        return found.get(group.name, ())
 
     def groups_for(self, vhid: int | None, interface: str | None) -> list[Group]:
         """Groups a CARP event for `vhid@interface` concerns (vhid None: the whole interface)."""
@@ -135,11 +149,14 @@ def build_topology(
             )
     groups = _groups(config) if config.group else _derived_groups(resources, observed_vhids)
     per_group: dict[str, list[str]] = {}
+    ambiguous: dict[str, list[str]] = {}
     for group in groups:
-        own = _group_problems(config, group, resources, observed_vhids, bool(everywhere))
+        unclear = _ambiguities(group, observed_vhids)
+        own = unclear + _missing(config, group, resources, bool(everywhere))
         prefix = "" if group.derived else f"group {group.name!r}: "  # derived: all say the same
         problems += [prefix + problem for problem in own]
         per_group[group.name] = everywhere + own
+        ambiguous[group.name] = everywhere + unclear
     grouped = {name for g in groups for name in g.resources}
     for name in resources:
         if name not in grouped and config.group:
@@ -150,6 +167,7 @@ def build_topology(
         groups=tuple(groups),
         problems=tuple(dict.fromkeys(problems)),
         group_problems={name: tuple(found) for name, found in per_group.items() if found},
+        ambiguous={name: tuple(found) for name, found in ambiguous.items() if found},
         hastd_pidfile=pidfile,
     )
 
@@ -199,14 +217,8 @@ def _derived_groups(
     ]
 
 
-def _group_problems(
-    config: Config,
-    group: Group,
-    resources: dict[str, Resource],
-    observed_vhids: Sequence[CarpVhid],
-    hast_conf_unusable: bool,
-) -> list[str]:
-    """What makes acting on `group` unsafe: it would act on the wrong or on no resources."""
+def _ambiguities(group: Group, observed_vhids: Sequence[CarpVhid]) -> list[str]:
+    """What makes it unknown which vhid `group` follows: no transition of it is safe."""
     if group.derived:
         seen = sorted({(v.vhid, v.interface) for v in observed_vhids})
         if len(seen) < 2:
@@ -216,16 +228,23 @@ def _group_problems(
             f"several CARP vhids ({where}) and no [[group]] in the config: "
             "say which vhid carries which resources"
         ]
-    found = [
+    if group.interface is None:
+        interfaces = sorted({v.interface for v in observed_vhids if v.vhid == group.vhid})
+        if len(interfaces) > 1:
+            return [
+                f"CARP vhid {group.vhid} is on {' and '.join(interfaces)}: "
+                "say which with interface = NAME"
+            ]
+    return []
+
+
+def _missing(
+    config: Config, group: Group, resources: dict[str, Resource], hast_conf_unusable: bool
+) -> list[str]:
+    """Resources of `group` hast.conf does not have here: no promotion, but a demotion of
+    the others (hastd does not know these, so they cannot be primary)."""
+    return [
         f"resource {name!r} is not in {config.paths.hast_conf} for this node"
         for name in group.resources
         if name not in resources and not hast_conf_unusable
     ]
-    if group.interface is None:
-        interfaces = sorted({v.interface for v in observed_vhids if v.vhid == group.vhid})
-        if len(interfaces) > 1:
-            found.append(
-                f"CARP vhid {group.vhid} is on {' and '.join(interfaces)}: "
-                "say which with interface = NAME"
-            )
-    return found

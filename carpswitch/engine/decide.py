@@ -7,8 +7,10 @@ the caller logs and tests assert on.
 Three rules keep a healthy node safe from its own controller:
 * a fact the group needs that could not be read is never a reason to act: the decision is
   "nothing now, look again" (`unread` names the facts), in both directions;
-* a group whose configuration has a problem is refused (`refused` is the way CARP points):
-  no transition starts, whatever else is observed;
+* a group whose configuration has a problem that blocks the way CARP points is refused
+  (`refused` names that way): no transition starts, whatever else is observed. A problem
+  that only blocks promotion (a resource not in hast.conf) still lets the known resources
+  be demoted (topology: ambiguous vs incomplete problems);
 * a configured vhid that is gone (address removed, interface destroyed) counts as INIT.
 """
 
@@ -88,9 +90,11 @@ def _decide_group(
 ) -> Decision:
     if now.paused:
         return Decision(group, None, "paused (carpswitch resume): observing only")
-    problems = topology.problems_of(group)
-    if problems and not any(f in state.unreadable for f in _carp_facts(group)):
-        return _refuse(group, state, problems[0])
+    if topology.problems_of(group) and not any(f in state.unreadable for f in _carp_facts(group)):
+        kind = _carp_way(group, state)
+        problems = topology.problems_of(group, kind)
+        if problems:
+            return _refuse(group, kind, problems[0])
     unread = _unread(group, topology, state)
     if unread:
         first, error = next(iter(unread.items()))
@@ -101,15 +105,16 @@ def _decide_group(
     return Decision(group, action, reason)
 
 
-def _refuse(group: Group, state: NodeState, problem: str) -> Decision:
-    """No transition of a group whose configuration is wrong, whatever else is observed:
-    the refusal names the way CARP points (MASTER: promote, anything else: demote)."""
+def _carp_way(group: Group, state: NodeState) -> TransitionKind:
+    """The way CARP points: MASTER promote, anything else (also a vhid gone) demote."""
     vhid = state.vhid(group.vhid, group.interface)
-    kind = (
-        TransitionKind.PROMOTE
-        if vhid is not None and vhid.state is CarpState.MASTER
-        else TransitionKind.DEMOTE
-    )
+    if vhid is not None and vhid.state is CarpState.MASTER:
+        return TransitionKind.PROMOTE
+    return TransitionKind.DEMOTE
+
+
+def _refuse(group: Group, kind: TransitionKind, problem: str) -> Decision:
+    """No transition of a group whose configuration is wrong, whatever else is observed."""
     reason = f"{kind} refused, the configuration has a problem: {problem}"
     return Decision(group, None, reason, refused=kind)
 
@@ -205,11 +210,14 @@ def _is_primary(group: Group, topology: Topology, state: NodeState) -> bool:
 
 def _is_secondary(group: Group, topology: Topology, state: NodeState) -> bool:
     """Every resource secondary, nothing (not even a stale entry) at its mount point, its
-    pool not listed, and no service of the group running."""
+    pool not listed, and no service of the group running. A resource hast.conf does not have
+    here is left out: hastd does not know it and no demotion could act on it."""
     for name in group.resources:
         observed = state.resource(name)
         managed = topology.resources.get(name)
-        if observed is None or managed is None or observed.role is not HastRole.SECONDARY:
+        if managed is None:
+            continue
+        if observed is None or observed.role is not HastRole.SECONDARY:
             return False
         if managed.mountpoint and mounts_at(state.mounts, managed.mountpoint):
             return False

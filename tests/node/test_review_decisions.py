@@ -4,11 +4,14 @@ flapping vhid holds back, which configuration problems block a demotion.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from carpswitch.lab.faults import Fault
 from carpswitch.lab.node import LabResource
-from tests.node.test_hardening_decisions import look, serving_node
+from carpswitch.model import StepOutcome
+from tests.node.test_hardening_decisions import journal, look, serving_node
 from tests.node.test_transitions import carpswitch
 
 pytestmark = pytest.mark.node
@@ -35,3 +38,38 @@ def test_an_ifconfig_without_the_interface_block_never_demotes(make_lab_node, ca
     assert out.rstrip().endswith(": doing nothing (after 3 looks)")
     node.clear_faults()
     assert look(node, config, ["tank"]) == before
+
+
+# --- F8: a resource hast.conf lacks blocks the promotion only --------------------------
+
+
+def test_a_resource_missing_from_hast_conf_does_not_block_the_demotion(make_lab_node, capsys):
+    node, config = serving_node(make_lab_node, [UFS])
+    path = Path(config)
+    path.write_text(
+        path.read_text().replace('resources = ["tank"]', 'resources = ["tank", "tank2"]')
+    )
+    node.set_carp("BACKUP")  # e.g. this node lost the replication network: the peer promotes
+    capsys.readouterr()
+    assert carpswitch(config, "reconcile") == 1  # the demotion reports tank2
+    out = capsys.readouterr().out
+    assert "refused" not in out
+    assert "demote storage: failed (CARP vhid 1 is BACKUP)" in out
+    assert node.role("tank") == "secondary"
+    assert node.mounts() == [] and node.service_pid("ctld") is None
+    record = journal(config)[-1]
+    steps = {(s.step.kind, s.step.resource): s for s in record.steps}
+    assert steps[("guard", "tank2")].outcome is StepOutcome.FAILED
+    assert "tank2 is not in hast.conf" in steps[("guard", "tank2")].detail
+    assert steps[("hast_role", "tank")].outcome is StepOutcome.OK
+    # settled: tank2 is unknown to hastd, nothing is left to demote
+    assert carpswitch(config, "reconcile") == 0
+    assert capsys.readouterr().out == "nothing to do\n"
+    assert journal(config)[-1].id == record.id
+    # the promotion stays refused while tank2 is missing
+    node.set_carp("MASTER")
+    assert carpswitch(config, "reconcile") == 1
+    assert "promote storage: refused (promote refused, the configuration has a problem: " in (
+        capsys.readouterr().out
+    )
+    assert node.role("tank") == "secondary"

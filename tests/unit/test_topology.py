@@ -1,7 +1,7 @@
 """Joining carpswitch.toml and hast.conf into this node's resources and groups."""
 
 from carpswitch.config import ResourceKind, parse_config
-from carpswitch.model import CarpState, CarpVhid
+from carpswitch.model import CarpState, CarpVhid, TransitionKind
 from carpswitch.parse.hastconf import parse_hast_conf
 from carpswitch.topology import build_topology
 
@@ -129,6 +129,9 @@ def test_a_resource_missing_from_hast_conf_is_a_problem_of_its_group_only():
         "resource 'ghost' is not in /etc/hast.conf for this node",
     )
     assert topology.problems_of(block) == ()
+    # incomplete, not ambiguous: the known resource may still be demoted (review F8)
+    assert topology.problems_of(storage, TransitionKind.DEMOTE) == ()
+    assert topology.ambiguous == {}
 
 
 def test_an_unparsable_hast_conf_is_every_groups_problem_and_nothing_else():
@@ -142,6 +145,7 @@ def test_an_unparsable_hast_conf_is_every_groups_problem_and_nothing_else():
     topology = build_topology(config, parse_hast_conf(""), ["hasta"], [vhid(1)], problem)
     assert topology.problems == (problem,)  # not "tank is not in hast.conf"
     assert topology.problems_of(topology.groups[0]) == (problem,)
+    assert topology.problems_of(topology.groups[0], TransitionKind.DEMOTE) == (problem,)
 
 
 def test_several_vhids_without_groups_make_every_derived_group_ambiguous():
@@ -153,6 +157,8 @@ def test_several_vhids_without_groups_make_every_derived_group_ambiguous():
         "say which vhid carries which resources",
     )
     assert [topology.problems_of(g) for g in topology.groups] == [expected, expected]
+    demote = TransitionKind.DEMOTE
+    assert [topology.problems_of(g, demote) for g in topology.groups] == [expected, expected]
     assert topology.problems == expected  # listed once
 
 
@@ -164,9 +170,10 @@ def test_the_same_vhid_on_two_interfaces_needs_the_groups_interface():
     )
     problem = "CARP vhid 1 is on vtnet0 and vtnet1: say which with interface = NAME"
     assert topology.problems_of(topology.groups[0]) == (problem,)
+    assert topology.problems_of(topology.groups[0], TransitionKind.DEMOTE) == (problem,)
     assert f"group 'storage': {problem}" in topology.problems
     groups[0]["interface"] = "vtnet0"
     named = build_topology(
         parse_config({"group": groups}), parse_hast_conf(HAST_CONF), ["hasta"], seen
     )
-    assert named.group_problems == {}
+    assert named.group_problems == named.ambiguous == {}

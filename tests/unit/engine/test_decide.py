@@ -145,8 +145,14 @@ def test_a_vanished_vhid_is_treated_like_init():
     assert only(decide(TOPOLOGY, state(carp=None))).action is None  # already secondary
 
 
-BROKEN = TOPOLOGY.model_copy(
-    update={"group_problems": {"storage": ("resource 'ghost' is not in /etc/hast.conf",)}}
+GHOST = "resource 'ghost' is not in /etc/hast.conf"
+BROKEN = TOPOLOGY.model_copy(update={"group_problems": {"storage": (GHOST,)}})
+TWO_INTERFACES = "CARP vhid 1 is on vtnet0 and vtnet1: say which with interface = NAME"
+AMBIGUOUS = TOPOLOGY.model_copy(
+    update={
+        "group_problems": {"storage": (TWO_INTERFACES,)},
+        "ambiguous": {"storage": (TWO_INTERFACES,)},
+    }
 )
 
 
@@ -157,13 +163,30 @@ BROKEN = TOPOLOGY.model_copy(
         (CarpState.BACKUP, SERVING, TransitionKind.DEMOTE),
     ],
 )
-def test_a_group_with_a_config_problem_is_refused_either_way(carp, observed, wanted):
-    decision = only(decide(BROKEN, state(carp=carp, **observed)))
+def test_an_ambiguous_group_is_refused_either_way(carp, observed, wanted):
+    decision = only(decide(AMBIGUOUS, state(carp=carp, **observed)))
     assert (decision.action, decision.refused) == (None, wanted)
     assert decision.reason == (
-        f"{wanted} refused, the configuration has a problem: "
-        "resource 'ghost' is not in /etc/hast.conf"
+        f"{wanted} refused, the configuration has a problem: {TWO_INTERFACES}"
     )
+
+
+def test_an_incomplete_group_is_refused_promotion():
+    decision = only(decide(BROKEN, state(carp=CarpState.MASTER)))
+    assert (decision.action, decision.refused) == (None, TransitionKind.PROMOTE)
+    assert decision.reason == f"promote refused, the configuration has a problem: {GHOST}"
+
+
+@pytest.mark.parametrize("carp", [CarpState.BACKUP, None], ids=["backup", "vhid-gone"])
+def test_an_incomplete_group_still_demotes_its_known_resources(carp):
+    """Review F8: a resource not in hast.conf must not keep the others primary."""
+    group = GROUP.model_copy(update={"resources": ("data", "ghost")})
+    broken = BROKEN.model_copy(update={"groups": (group,)})
+    decision = only(decide(broken, state(carp=carp, **SERVING)))
+    assert (decision.action, decision.refused) == (TransitionKind.DEMOTE, None)
+    settled = only(decide(broken, state(carp=carp)))  # ghost is unknown to hastd: left out
+    assert (settled.action, settled.refused) == (None, None)
+    assert settled.reason.endswith("; already secondary")
 
 
 @pytest.mark.parametrize(
