@@ -123,7 +123,7 @@ class Controller:
         self,
         trigger: str,
         boot: bool = False,
-        flapping: bool = False,
+        flapping: frozenset[str] = frozenset(),
         should_stop: Callable[[], bool] = lambda: False,
     ) -> list[TransitionRecord]:
         """Observe, decide per group, and run what the decisions ask for (level-triggered).

@@ -57,7 +57,9 @@ class Circumstances:
     paused: bool = False  # maintenance: observe, never act
     held: bool = False  # too many failed promotions: stay BACKUP
     boot: bool = False  # first reconcile after boot
-    flapping: bool = False  # events kept coming past the bound: take the safe side
+    #: subsystems (`VHID@IFACE` or `IFACE`) whose events kept coming past the bound: their
+    #: groups take the safe side; other groups are judged as usual
+    flapping: frozenset[str] = frozenset()
 
 
 def decide(
@@ -151,7 +153,7 @@ def _wanted(
             return None, "held (carpswitch clear) but already primary with CARP MASTER"
         wants_primary = False
         reason = "held BACKUP after repeated failed promotions (carpswitch clear)"
-    elif vhid.state is CarpState.MASTER and now.flapping:
+    elif vhid.state is CarpState.MASTER and flaps(group, now.flapping):
         wants_primary = False
         reason = "CARP keeps flapping: taking the safe side (BACKUP)"
     elif (
@@ -171,6 +173,17 @@ def _wanted(
     if _is_secondary(group, topology, state):
         return None, f"{reason}; already secondary"
     return TransitionKind.DEMOTE, reason
+
+
+def flaps(group: Group, flapping: frozenset[str]) -> bool:
+    """Whether one of the flapping subsystems is this group's vhid (or its whole interface)."""
+    for subsystem in flapping:
+        vhid, at, interface = subsystem.rpartition("@")
+        if at and vhid != str(group.vhid):
+            continue
+        if group.interface in (None, interface):
+            return True
+    return False
 
 
 def remote_primary_connected(group: Group, resources: Sequence[HastResource]) -> bool:

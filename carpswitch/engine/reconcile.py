@@ -45,7 +45,7 @@ class Reconcile:
         controller: Controller,
         trigger: str,
         boot: bool,
-        flapping: bool,
+        flapping: frozenset[str],
         should_stop: Callable[[], bool],
     ) -> None:
         self.controller = controller

@@ -36,7 +36,7 @@ class ReconcilingController(Protocol):
         self,
         trigger: str,
         boot: bool = False,
-        flapping: bool = False,
+        flapping: frozenset[str] = frozenset(),
         should_stop: Callable[[], bool] = ...,
     ) -> list[TransitionRecord]: ...
 
@@ -52,7 +52,7 @@ class Reconciler:
         #: Asked before each group's transition (the daemon points it at its SIGTERM flag).
         self.should_stop: Callable[[], bool] = lambda: False
 
-    def __call__(self, trigger: str, flapping: bool) -> Outcome:
+    def __call__(self, trigger: str, flapping: frozenset[str]) -> Outcome:
         try:
             boot = BootWindow(self.run_dir).is_open()
             records = self.controller.reconcile(

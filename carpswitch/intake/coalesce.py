@@ -47,9 +47,14 @@ class Outcome:
     failure: str = ""
 
 
+#: The CARP subsystems (`VHID@IFACE`, or `IFACE` for an event of a whole interface) that
+#: kept changing past `flap_limit`; empty when nothing flapped.
+Flapping = frozenset[str]
+NOT_FLAPPING: Flapping = frozenset()
+
 #: reconcile(trigger, flapping) -> Outcome; raises LockBusy when an admin command holds
 #: the actor lock.
-Reconcile = Callable[[str, bool], Outcome]
+Reconcile = Callable[[str, Flapping], Outcome]
 
 
 class ConditionSink(Protocol):
@@ -97,7 +102,7 @@ class Burst:
     """The events one round acts on, and how waiting for them ended."""
 
     events: tuple[IntakeEvent, ...]
-    flapping: bool = False
+    flapping: Flapping = NOT_FLAPPING
     stopped: bool = False
 
 
@@ -106,7 +111,7 @@ class Round:
     """One reconcile: its trigger, whether it took the safe side, transitions it ran."""
 
     trigger: str
-    flapping: bool
+    flapping: Flapping
     events: int
     transitions: int
     failure: str = ""
@@ -148,9 +153,15 @@ def settle(
     pacing: Pacing,
     clock: Clock = time.monotonic,
 ) -> Burst:
-    """Collect events until `settle` seconds pass without one, or `flap_limit` is reached."""
+    """Collect events until `settle` seconds pass without one, or `flap_limit` is reached.
+
+    Flapping is judged per subsystem: at `flap_limit`, the ones still changing (an event
+    within the last `settle` seconds) flapped; one that went quiet had settled, even though
+    another kept the burst open.
+    """
     events = list(first)
     start = quiet_since = clock()
+    last_seen = dict.fromkeys((e.subsystem for e in events if e.subsystem), start)
     while True:
         if source.stopping():
             return Burst(tuple(events), stopped=True)
@@ -160,11 +171,13 @@ def settle(
             return Burst(tuple(events))
         flap_left = pacing.flap_limit - (now - start)
         if flap_left <= TICK:
-            return Burst(tuple(events), flapping=True)
+            still = frozenset(k for k, t in last_seen.items() if now - t < pacing.settle)
+            return Burst(tuple(events), flapping=still)
         more = source.wait(min(quiet_left, flap_left))
         if more:
             events += more
             quiet_since = clock()
+            last_seen.update(dict.fromkeys((e.subsystem for e in more if e.subsystem), quiet_since))
 
 
 def trigger_for(events: Sequence[IntakeEvent], otherwise: str) -> str:
@@ -195,7 +208,7 @@ def run_until_quiet(
     summary = Summary()
     pending = list(first)
     must_settle = bool(pending)
-    still_flapping = False  # a retry after LockBusy keeps the safe side it had
+    still_flapping = NOT_FLAPPING  # a retry after LockBusy keeps the safe side it had
     busy_since: float | None = None
     retry: float | None = None  # the wait before the next try while rounds fail
     cause = idle_trigger
@@ -244,7 +257,7 @@ def run_until_quiet(
                 else f"still changing after {pacing.max_rounds} rounds"
             )
             return summary
-        must_settle, still_flapping = bool(pending) or burst.flapping, False
+        must_settle, still_flapping = bool(pending) or bool(burst.flapping), NOT_FLAPPING
         idle_trigger = f"{'retry' if retry is not None else 're-check'} after {cause}"
 
 

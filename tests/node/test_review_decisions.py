@@ -10,8 +10,10 @@ import pytest
 
 from carpswitch.lab.faults import Fault
 from carpswitch.lab.node import LabResource
+from carpswitch.lab.state import NetworkState, Vhid
 from carpswitch.model import StepOutcome
 from tests.node.test_hardening_decisions import journal, look, serving_node
+from tests.node.test_intake_helpers import IntakeNode
 from tests.node.test_transitions import carpswitch
 
 pytestmark = pytest.mark.node
@@ -73,3 +75,49 @@ def test_a_resource_missing_from_hast_conf_does_not_block_the_demotion(make_lab_
         capsys.readouterr().out
     )
     assert node.role("tank") == "secondary"
+
+
+# --- F7: a flapping vhid holds back only its own group ----------------------------------
+
+TWO_GROUPS = """
+[[group]]
+name = "storage"
+vhid = 1
+interface = "vtnet0"
+resources = ["tank"]
+services = ["ctld"]
+
+[[group]]
+name = "block"
+vhid = 2
+interface = "vtnet0"
+resources = ["lun"]
+"""
+
+
+def test_another_vhid_flapping_leaves_a_serving_primary_alone(make_lab_node):
+    node = make_lab_node(
+        resources=[UFS, LabResource("lun", "raw")], services=["ctld"], carp_state="MASTER"
+    )
+    path = Path(node.config_path)
+    text = path.read_text()
+    path.write_text(text[: text.index("[[group]]")] + TWO_GROUPS)
+    with node.store.update(NetworkState) as network:
+        network.interface("vtnet0").vhids.append(
+            Vhid(vhid=2, state="BACKUP", address="198.18.1.102")
+        )
+    intake = IntakeNode(node, settle=0.3, flap_limit=1.5)
+    assert intake.carpswitch("promote", "storage").returncode == 0
+    assert intake.carpswitch("demote", "block").returncode == 0
+    ctld = node.service_pid("ctld")
+    before = [r.id for r in intake.journal()]
+    state = "MASTER"
+    for _ in range(40):  # only vhid 2 flaps, for longer than flap_limit
+        intake.hook(state, "2@vtnet0")
+        state = "BACKUP" if state == "MASTER" else "MASTER"
+    intake.wait_quiet()
+    after = [r for r in intake.journal() if r.id not in before]
+    assert not [r for r in after if r.group == "storage"], [(r.group, r.kind) for r in after]
+    assert node.role("tank") == "primary"
+    assert [m.mountpoint for m in node.mounts()] == [str(node.path / "mnt" / "tank")]
+    assert node.service_pid("ctld") == ctld  # never stopped: no outage

@@ -243,15 +243,30 @@ def test_another_device_at_the_mount_point_is_not_this_resource_mounted():
     assert only(decide(TOPOLOGY, backup)).action is TransitionKind.DEMOTE  # something is there
 
 
+FLAPPING = Circumstances(flapping=frozenset({"1@vtnet0"}))
+
+
 def test_flapping_takes_the_safe_side():
-    decision = only(decide(TOPOLOGY, state(), Circumstances(flapping=True)))
+    decision = only(decide(TOPOLOGY, state(), FLAPPING))
     assert decision.action is None  # already secondary: the safe side is where it is
     assert "flapping" in decision.reason
     primary = state(role=HastRole.PRIMARY, device=True, mounted=True, ctld=True)
-    assert (
-        only(decide(TOPOLOGY, primary, Circumstances(flapping=True))).action
-        is TransitionKind.DEMOTE
-    )
+    assert only(decide(TOPOLOGY, primary, FLAPPING)).action is TransitionKind.DEMOTE
+
+
+@pytest.mark.parametrize("subsystem", ["1@vtnet0", "vtnet0"], ids=["vhid", "interface"])
+def test_the_group_of_a_flapping_vhid_or_interface_takes_the_safe_side(subsystem):
+    primary = state(role=HastRole.PRIMARY, device=True, mounted=True, ctld=True)
+    flapping = Circumstances(flapping=frozenset({subsystem}))
+    assert only(decide(TOPOLOGY, primary, flapping)).action is TransitionKind.DEMOTE
+
+
+@pytest.mark.parametrize("subsystem", ["2@vtnet0", "1@vtnet1", "vtnet1"])
+def test_another_vhid_flapping_leaves_a_serving_primary_alone(subsystem):
+    primary = state(role=HastRole.PRIMARY, device=True, mounted=True, ctld=True)
+    flapping = Circumstances(flapping=frozenset({subsystem}))
+    decision = only(decide(TOPOLOGY, primary, flapping))
+    assert decision.action is None and decision.reason.endswith("already primary")
 
 
 @pytest.mark.parametrize(

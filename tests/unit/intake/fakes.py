@@ -29,15 +29,15 @@ class ScriptedSource:
     stop_at: float | None = None
     waits: list[float] = field(default_factory=list)
 
-    def arrive(self, at: float, state: str = "MASTER") -> None:
-        self.arrivals.append((at, event(state, at)))
+    def arrive(self, at: float, state: str = "MASTER", subsystem: str = "1@vtnet0") -> None:
+        self.arrivals.append((at, event(state, at, subsystem)))
         self.arrivals.sort(key=lambda pair: pair[0])
 
-    def every(self, start: float, end: float, step: float) -> None:
+    def every(self, start: float, end: float, step: float, subsystem: str = "1@vtnet0") -> None:
         """Alternating MASTER/BACKUP events from start to end (exclusive)."""
         at, index = start, 0
         while at < end:
-            self.arrive(at, "MASTER" if index % 2 == 0 else "BACKUP")
+            self.arrive(at, "MASTER" if index % 2 == 0 else "BACKUP", subsystem)
             at, index = round(at + step, 9), index + 1
 
     def wait(self, timeout: float) -> list[IntakeEvent]:
@@ -71,10 +71,10 @@ class RecordingReconcile:
     clock: FakeClock
     transitions: list[int] = field(default_factory=list)
     duration: float = 0.0
-    calls: list[tuple[float, str, bool]] = field(default_factory=list)
+    calls: list[tuple[float, str, frozenset[str]]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
-    def __call__(self, trigger: str, flapping: bool) -> Outcome:
+    def __call__(self, trigger: str, flapping: frozenset[str]) -> Outcome:
         self.calls.append((self.clock.now, trigger, flapping))
         self.clock.now += self.duration
         transitions = self.transitions.pop(0) if self.transitions else 0

@@ -32,7 +32,7 @@ class Controller:
         self.calls = []
         self.notifications = []
 
-    def reconcile(self, trigger, boot=False, flapping=False, should_stop=lambda: False):
+    def reconcile(self, trigger, boot=False, flapping=frozenset(), should_stop=lambda: False):
         self.calls.append((trigger, boot))
         if isinstance(self.result, BaseException):
             raise self.result
@@ -50,9 +50,9 @@ def config(tmp_path):
 def test_an_event_in_the_boot_window_reconciles_under_boot_rules(config):
     controller = Controller([])
     reconcile = Reconciler(config, controller)
-    reconcile("hook MASTER 1@vtnet0", flapping=False)
+    reconcile("hook MASTER 1@vtnet0", flapping=frozenset())
     BootWindow(config.paths.run_dir).open()
-    reconcile("hook MASTER 1@vtnet0", flapping=False)
+    reconcile("hook MASTER 1@vtnet0", flapping=frozenset())
     assert [boot for _, boot in controller.calls] == [False, True]
 
 
@@ -62,7 +62,7 @@ def test_an_event_in_the_boot_window_reconciles_under_boot_rules(config):
 def test_any_error_of_a_round_is_logged_and_the_daemon_lives_on(config, caplog, error):
     reconcile = Reconciler(config, Controller(error))
     with caplog.at_level(logging.DEBUG):
-        outcome = reconcile("timer", flapping=False)
+        outcome = reconcile("timer", flapping=frozenset())
     assert outcome.transitions == 0 and outcome.failure.startswith("reconcile failed: ")
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "\n" not in errors[0].getMessage()
@@ -71,11 +71,11 @@ def test_any_error_of_a_round_is_logged_and_the_daemon_lives_on(config, caplog, 
 
 def test_another_actor_still_means_busy(config):
     with pytest.raises(LockBusy):
-        Reconciler(config, Controller(LockBusy("pid 7")))("timer", flapping=False)
+        Reconciler(config, Controller(LockBusy("pid 7")))("timer", flapping=frozenset())
 
 
 def test_a_refusal_is_not_a_transition_to_re_check_after(config):
     refused = Reconciler(config, Controller([record(TransitionOutcome.REFUSED)]))
-    assert refused("timer", flapping=False).transitions == 0
+    assert refused("timer", flapping=frozenset()).transitions == 0
     ran = Reconciler(config, Controller([record(TransitionOutcome.SUCCEEDED)]))
-    assert ran("timer", flapping=False).transitions == 1
+    assert ran("timer", flapping=frozenset()).transitions == 1

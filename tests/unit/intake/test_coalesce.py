@@ -41,9 +41,25 @@ def test_events_past_the_flap_limit_take_the_safe_side(clock):
     source = ScriptedSource(clock)
     source.every(0.5, 30.0, 0.5)
     burst = settle([event(at=0.0)], source, PACING, clock)
-    assert burst.flapping
+    assert burst.flapping == {"1@vtnet0"}
     assert clock.now == pytest.approx(10.0)
     assert len(burst.events) == 21  # 0.0 .. 10.0
+
+
+def test_only_the_vhid_still_changing_at_the_flap_limit_flapped(clock):
+    # vhid 1 changed once and settled; vhid 2 kept the burst open: only vhid 2 flapped
+    source = ScriptedSource(clock)
+    source.every(0.5, 30.0, 0.5, subsystem="2@vtnet0")
+    burst = settle([event(at=0.0, subsystem="1@vtnet0")], source, PACING, clock)
+    assert burst.flapping == {"2@vtnet0"}
+
+
+def test_events_without_a_subsystem_flap_nothing(clock):
+    source = ScriptedSource(clock)
+    source.every(0.5, 30.0, 0.5, subsystem="")
+    burst = settle([event(at=0.0, subsystem="")], source, PACING, clock)
+    assert clock.now == pytest.approx(10.0)  # the limit was reached
+    assert burst.flapping == frozenset()
 
 
 def test_a_quiet_gap_shorter_than_settle_keeps_waiting(clock):
@@ -61,8 +77,8 @@ def test_a_safe_side_round_is_followed_by_a_settled_round(clock):
     reconcile = RecordingReconcile(clock, transitions=[1, 0, 1, 0])
     run_until_quiet([event()], source, reconcile, PACING, "worker", clock)
     flags = [flapping for _at, _t, flapping in reconcile.calls]
-    assert flags[0] is True
-    assert flags[1:] == [False] * (len(flags) - 1)
+    assert flags[0] == {"1@vtnet0"}
+    assert flags[1:] == [frozenset()] * (len(flags) - 1)
     second_at = reconcile.calls[1][0]
     assert second_at >= 11.5 + PACING.settle  # waited out the rest of the flapping
 
@@ -71,7 +87,7 @@ def test_without_events_the_round_runs_at_once_under_the_idle_trigger(clock):
     source = ScriptedSource(clock)
     reconcile = RecordingReconcile(clock)
     summary = run_until_quiet([], source, reconcile, PACING, "timer", clock)
-    assert reconcile.calls == [(0.0, "timer", False)]
+    assert reconcile.calls == [(0.0, "timer", frozenset())]
     assert len(summary.rounds) == 1
 
 

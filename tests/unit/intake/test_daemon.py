@@ -23,7 +23,7 @@ class FakeController:
         self.calls = []
         self.finished = 0
 
-    def reconcile(self, trigger, boot=False, flapping=False, should_stop=lambda: False):
+    def reconcile(self, trigger, boot=False, flapping=frozenset(), should_stop=lambda: False):
         self.stop_seen = should_stop()
         self.calls.append((trigger, flapping))
         return []
@@ -106,7 +106,7 @@ def make_daemon(tmp_path):
 
 def test_the_daemon_reconciles_at_start_and_holds_the_intake_lock(make_daemon):
     running = make_daemon().start()
-    assert wait_for(lambda: running.calls == [("daemon start", False)])
+    assert wait_for(lambda: running.calls == [("daemon start", frozenset())])
     holder = lock_holder(running.run_dir)
     assert holder is not None
     assert holder.role == "daemon"
@@ -121,7 +121,7 @@ def test_a_devd_record_on_the_seqpacket_socket_makes_a_round(make_daemon):
         assert wait_for(lambda: len(running.calls) == 1)
         client.send(b"!system=CARP subsystem=1@vtnet0 type=MASTER\n")
         assert wait_for(lambda: len(running.calls) == 2)
-        assert running.calls[1] == ("devd MASTER 1@vtnet0", False)
+        assert running.calls[1] == ("devd MASTER 1@vtnet0", frozenset())
     finally:
         devd.close()
 
@@ -143,7 +143,7 @@ def test_devd_records_of_a_vhid_no_group_has_make_no_round(make_daemon):
             client.send(b"!system=CARP subsystem=2@vtnet0 type=BACKUP\n")
         client.send(b"!system=CARP subsystem=1@vtnet0 type=BACKUP\n")
         assert wait_for(lambda: len(running.calls) == 2)
-        assert running.calls[1] == ("devd BACKUP 1@vtnet0", False)  # no "+40 coalesced"
+        assert running.calls[1] == ("devd BACKUP 1@vtnet0", frozenset())  # no "+40 coalesced"
     finally:
         devd.close()
 
@@ -160,7 +160,7 @@ def test_a_devd_restart_is_healed_by_a_round_after_reconnecting(make_daemon, tmp
         devd = FakeDevd(running.devd_path)
         devd.accept()
         assert wait_for(lambda: len(running.calls) == 2)
-        assert running.calls[1] == ("devd reconnected", False)
+        assert running.calls[1] == ("devd reconnected", frozenset())
     finally:
         devd.close()
 
@@ -174,14 +174,14 @@ def test_a_hook_wake_up_makes_a_round_for_the_recorded_events(make_daemon):
         assert send_to_daemon(running.run_dir, event) is Delivery.DELIVERED
     assert wait_for(lambda: len(running.calls) >= 2)
     time.sleep(0.2)
-    assert running.calls[1:] == [("hook MASTER 1@vtnet0 (+1 coalesced)", False)]
+    assert running.calls[1:] == [("hook MASTER 1@vtnet0 (+1 coalesced)", frozenset())]
     assert Inbox(running.run_dir).pending() == 0
 
 
 def test_the_timer_reconciles_without_events(make_daemon):
     running = make_daemon(timer=0.1).start()
     assert wait_for(lambda: len(running.calls) >= 3)
-    assert running.calls[1:3] == [("timer", False), ("timer", False)]
+    assert running.calls[1:3] == [("timer", frozenset()), ("timer", frozenset())]
 
 
 def test_sighup_reloads_the_config_at_the_next_cycle(make_daemon):
@@ -224,7 +224,7 @@ def test_the_daemon_waits_for_a_worker_to_finish_before_acting(make_daemon):
     time.sleep(0.5)
     assert running.calls == []
     worker.release()
-    assert wait_for(lambda: running.calls == [("daemon start", False)])
+    assert wait_for(lambda: running.calls == [("daemon start", frozenset())])
 
 
 def test_a_stop_while_waiting_for_the_lock_exits_0(make_daemon):
@@ -245,9 +245,9 @@ def test_a_stop_while_waiting_for_the_lock_exits_0(make_daemon):
 def test_daemon_reconcilers_stop_starting_transitions_after_sigterm(tmp_path):
     running = Running(tmp_path)
     reconciler = running.daemon._reconciler(running.daemon.config)
-    reconciler("timer", flapping=False)
+    reconciler("timer", flapping=frozenset())
     controller = running.controllers[-1][1]
     assert controller.stop_seen is False
     running.flags.stop = True
-    reconciler("timer", flapping=False)
+    reconciler("timer", flapping=frozenset())
     assert controller.stop_seen is True

@@ -32,7 +32,7 @@ def test_a_worker_takes_every_recorded_event_into_one_round(tmp_path):
         record(tmp_path, state)
     reconcile = Reconcile()
     summaries = work(str(tmp_path), reconcile, FAST)
-    assert reconcile.calls == [("hook MASTER 1@vtnet0 (+2 coalesced)", False)]
+    assert reconcile.calls == [("hook MASTER 1@vtnet0 (+2 coalesced)", frozenset())]
     assert summaries[0].events == 3
     assert Inbox(str(tmp_path)).pending() == 0
 
