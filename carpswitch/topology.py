@@ -57,6 +57,7 @@ class Resource(BaseModel):
     mountpoint: str | None = None
     mount_options: tuple[str, ...] = ()
     fsck: FsckPolicy = FsckPolicy.REFUSE
+    hast_timeout: int = 20  # hast.conf `timeout`: bounds the peer's connect attempts
 
 
 class Group(BaseModel):
@@ -185,6 +186,7 @@ def _resource(config: Config, resolved: ResolvedResource) -> Resource:
         mountpoint=entry.mountpoint,
         mount_options=tuple(entry.mount_options),
         fsck=entry.fsck,
+        hast_timeout=resolved.timeout,
     )
 
 

@@ -1,15 +1,21 @@
 """Boot rules: never take a resource that the peer may hold.
 
-After a reboot hastd has every resource in `init`, and a primary peer cannot connect to a
-resource in `init` (hastd.c listen_accept serves only a secondary); its guard thread tries
-again every 10 s (HAST_KEEPALIVE). So "a connected secondary means the peer is primary"
-can only be seen once this node is secondary: at boot, a group CARP would promote is first
-taken to secondary, then the peer is given a bounded time to connect before deciding.
+After a reboot (or a hastd restart) hastd has every resource in `init`, and a primary peer
+cannot connect to a resource in `init` (hastd.c listen_accept serves only a secondary); its
+guard thread tries again every 10 s (primary.c guard_thread, HAST_KEEPALIVE), each attempt's
+connect bounded by hast.conf `timeout` (proto_connect_wait). So "a connected secondary means
+the peer is primary" can only be seen once this node is secondary, and only after the
+peer's next attempt. The promotion itself keeps this rule (steps_hast.LeaveInit): a
+resource in `init` goes to secondary first, and a resource that left `init` less than
+`peer_bound` ago is not promoted before the peer had that long to connect. When it left
+`init` is kept per resource in `run_dir/left-init/NAME` (LeftInit; run_dir is cleared at
+every boot, like /var/run), in CLOCK_MONOTONIC seconds, which no clock step at boot moves.
 
-The boot window is a marker in run_dir (cleaned at every boot, like /var/run): it is opened
-by `reconcile --boot` and closed by the first reconcile under boot rules that decided every
-group, so a devd event in between follows the boot rules too. A paused node keeps it open:
-the first reconcile after `resume` is the one that applies the boot rules.
+On top of that, `reconcile --boot` opens a boot window (a marker in run_dir) so that the
+first reconciles decide with the boot rules: a group CARP would promote is first taken to
+secondary and the peer gets its chance before the decision, so a connected peer keeps the
+node secondary without a failed promotion. The window is closed by the first reconcile
+under boot rules that decided every group. A paused node keeps it open.
 """
 
 from __future__ import annotations
@@ -25,11 +31,54 @@ from carpswitch.engine.decide import Decision, remote_primary_connected
 from carpswitch.engine.step import wait_until
 from carpswitch.errors import CommandError, ParseError
 from carpswitch.model import HastResource, HastRole, NodeState, TransitionKind
-from carpswitch.topology import Group
+from carpswitch.topology import Group, Resource
 
 log = logging.getLogger(__name__)
 
 BOOT_WINDOW_NAME = "boot-window"
+LEFT_INIT_DIR = "left-init"
+#: hastd's primary retries a lost or refused connection this often (hast.h HAST_KEEPALIVE).
+HAST_KEEPALIVE = 10.0
+
+
+def peer_bound(resource: Resource, release: float) -> float:
+    """How long a primary peer may need to connect once `resource` is secondary: its guard
+    thread's next try (HAST_KEEPALIVE) plus that try's connect (hast.conf `timeout`), never
+    longer than [timeouts] release (the wait for an old primary, which bounded this before)."""
+    return min(HAST_KEEPALIVE + resource.hast_timeout, release)
+
+
+class LeftInit:
+    """`run_dir/left-init/NAME`: when carpswitch last took NAME from `init` to secondary."""
+
+    def __init__(self, run_dir: str) -> None:
+        self.directory = Path(run_dir) / LEFT_INIT_DIR
+
+    def note(self, name: str) -> None:
+        """NAME left `init` now (or may have: a role that could not be read counts)."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as marker:
+            marker.write(f"{time.monotonic():.3f}\n")
+
+    def seconds_ago(self, name: str) -> float | None:
+        """Seconds since NAME left `init`; None if never noted since boot. A note that cannot
+        be read or parsed counts as "just now": the peer gets its whole chance."""
+        try:
+            text = (self.directory / name).read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("%s: cannot read %s: counting it as just now", name, exc)
+            return 0.0
+        try:
+            return max(0.0, time.monotonic() - float(text.strip()))
+        except ValueError:
+            log.warning(
+                "%s: left-init note %r is not a number: counting it as just now", name, text
+            )
+            return 0.0
 
 
 class BootWindow:
@@ -100,13 +149,13 @@ def wait_for_peer(
         try:
             resources = read_hast()
         except (CommandError, ParseError) as exc:
-            log.debug("boot: hastctl list while waiting for the peer: %s", exc)
+            log.debug("hastctl list while waiting for the peer: %s", exc)
             return False
         connected[:] = [g.name for g in groups if remote_primary_connected(g, resources)]
         return len(connected) == len(groups)
 
     log.info(
-        "boot: giving a primary peer up to %g s to connect (groups %s)",
+        "giving a primary peer up to %g s to connect (groups %s)",
         timeout,
         ", ".join(g.name for g in groups),
     )

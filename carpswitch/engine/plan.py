@@ -28,7 +28,7 @@ from carpswitch.engine.steps_group import (
     StopService,
     Verify,
 )
-from carpswitch.engine.steps_hast import Guard, SetRole, WaitDevice, WaitRelease
+from carpswitch.engine.steps_hast import Guard, LeaveInit, SetRole, WaitDevice, WaitRelease
 from carpswitch.model import HastRole, TransitionKind
 from carpswitch.topology import Group, Resource, Topology
 
@@ -51,14 +51,15 @@ class Plan:
     give_away: list[Step] = field(default_factory=list)
 
 
-def promote_chain(resource: Resource) -> list[Step]:
-    """Guard, release, role primary, provider, then what the kind needs.
+def promote_chain(resource: Resource, group: Group) -> list[Step]:
+    """Guard, leave init (the peer's chance), release, role primary, provider, then what
+    the kind needs.
 
     A UFS clears a stale mount off its mount point before the provider comes back: then
     anything mounted there is stale, afterwards the name alone could not tell.
     """
     name = resource.name
-    steps: list[Step] = [Guard(name), WaitRelease(name)]
+    steps: list[Step] = [Guard(name), LeaveInit(name, group), WaitRelease(name)]
     if resource.kind is ResourceKind.UFS:
         steps.append(UnmountStale(resource))
     steps += [SetRole(name, HastRole.PRIMARY), WaitDevice(name, resource.device)]
@@ -97,7 +98,7 @@ def plan_promote(
         plan.before.append(PrePromoteHook(group, config.hooks.pre_promote))
     for name in group.resources:
         resource = topology.resources.get(name)
-        plan.chains[name] = promote_chain(resource) if resource else [Guard(name)]
+        plan.chains[name] = promote_chain(resource, group) if resource else [Guard(name)]
     plan.after = [StartService(s) for s in group.services] + [Verify(group)]
     if demotion_added:
         plan.after.append(LowerDemotion(demotion_added))

@@ -7,7 +7,8 @@
   to act.
 * A group whose configuration has a problem gets a `refused` record; the others go on.
 * Under boot rules (carpswitch.engine.boot) a group CARP would promote is first taken to
-  secondary, and a primary peer gets [timeouts] release seconds to connect.
+  secondary, and a primary peer gets its reconnect time (boot.peer_bound) to connect; a
+  group it connected to is not promoted in this reconcile.
 * Nothing escapes but LockBusy: an error (a bug, an OSError from a state file) is logged in
   one line (traceback at debug) and listed in `Controller.errors`; other groups go on.
 """
@@ -19,7 +20,13 @@ import logging
 from collections.abc import Callable
 
 from carpswitch.controller import Controller, Refused
-from carpswitch.engine.boot import BootWindow, any_init, peer_may_hold, wait_for_peer
+from carpswitch.engine.boot import (
+    BootWindow,
+    any_init,
+    peer_bound,
+    peer_may_hold,
+    wait_for_peer,
+)
 from carpswitch.engine.decide import Circumstances, Decision, decide
 from carpswitch.engine.lock import LockBusy
 from carpswitch.engine.pause import PauseFlag
@@ -55,6 +62,7 @@ class Reconcile:
         self.should_stop = should_stop
         self.records: list[TransitionRecord] = []
         self.stopped = False
+        self.peer_seen: set[str] = set()  # groups a remote primary connected to at boot
 
     def run(self) -> list[TransitionRecord]:
         """Take the lock and reconcile; only LockBusy is raised."""
@@ -80,7 +88,7 @@ class Reconcile:
         for look in range(1, LOOKS + 1):
             topology, state = controller.context.observe()
             decisions = [
-                d
+                self._remembered(d)
                 for d in decide(topology, state, circumstances)
                 if pending is None or d.group.name in pending
             ]
@@ -116,7 +124,12 @@ class Reconcile:
         return Circumstances(paused=paused, held=held, boot=self.boot, flapping=self.flapping)
 
     def _boot_rule(self, circumstances: Circumstances) -> None:
-        """Groups CARP would promote: to secondary, then wait for a primary peer."""
+        """Groups CARP would promote: to secondary, then wait for a primary peer; the groups
+        it connected to stay secondary for this reconcile, even if the connection drops.
+
+        Only spares the node a promotion that LeaveInit would fail: the promotion itself
+        keeps the rule when this look could not be read.
+        """
         controller = self.controller
         topology, state = controller.context.observe()
         groups = peer_may_hold(decide(topology, state, circumstances), state)
@@ -125,15 +138,30 @@ class Reconcile:
         for group in groups:
             if any_init(group, state):
                 self._guarded(group, self._to_secondary, group, topology, state)
+        release = controller.config.timeouts.release
+        bound = max(
+            (
+                peer_bound(r, release)
+                for g in groups
+                for n in g.resources
+                if (r := topology.resources.get(n)) is not None
+            ),
+            default=release,
+        )
         connected = wait_for_peer(
-            controller.context.observer.hast,
-            groups,
-            controller.config.timeouts.release,
-            controller.sleep,
-            self.should_stop,
+            controller.context.observer.hast, groups, bound, controller.sleep, self.should_stop
         )
         for name in connected:
             log.info("boot: group %s: a remote primary connected; this node stays secondary", name)
+        self.peer_seen.update(connected)
+
+    def _remembered(self, decision: Decision) -> Decision:
+        """A group a remote primary connected to during the boot wait is not promoted in this
+        reconcile: a dropped connection does not mean the peer stopped being primary."""
+        if decision.action is TransitionKind.PROMOTE and decision.group.name in self.peer_seen:
+            reason = "boot: a remote primary connected during the wait; staying secondary"
+            return dataclasses.replace(decision, action=None, reason=reason)
+        return decision
 
     def _to_secondary(self, group: Group, topology: Topology, state: NodeState) -> None:
         plan = self.controller.plan(TransitionKind.DEMOTE, topology, state, group, force=False)

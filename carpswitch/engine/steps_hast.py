@@ -1,13 +1,19 @@
-"""HAST steps: guard, wait for release, set role, wait for the provider."""
+"""HAST steps: guard, leave init, wait for release, set role, wait for the provider."""
 
 from __future__ import annotations
 
+import logging
 import os
 
+from carpswitch.engine.boot import LeftInit, peer_bound, wait_for_peer
 from carpswitch.engine.step import Step, StepContext, StepFailed, StepTimedOut, wait_until
-from carpswitch.model import HastResource, HastRole
+from carpswitch.errors import CommandError, ParseError
+from carpswitch.model import HastResource, HastRole, StepRecord
 from carpswitch.system import commands
 from carpswitch.system.processes import hastd_pid, hastd_workers
+from carpswitch.topology import Group
+
+log = logging.getLogger(__name__)
 
 
 def hast_resource(ctx: StepContext, name: str) -> HastResource:
@@ -40,6 +46,72 @@ class Guard(Step):
             raise StepFailed("; ".join(mine))
         role = hast_resource(ctx, self.resource).role
         return f"role {role}"
+
+
+class LeaveInit(Step):
+    """Give a primary peer its chance before any promotion of a resource out of `init`.
+
+    A primary peer cannot connect to `init` (carpswitch.engine.boot), so from `init` the
+    resource goes to secondary first; then, and for a resource that left `init` less than
+    `peer_bound` ago, the peer gets the rest of that time to connect. A peer that connects
+    holds the resource: the step fails, the promotion rolls back and gives the address
+    away. Keyed on the resource, not on boot: no read failure, boot-window timing, devd
+    event before rc.d or hastd restart can promote `init` straight to primary.
+    """
+
+    kind = "leave_init"
+    timeout_key = "release"
+
+    def __init__(self, resource: str, group: Group) -> None:
+        super().__init__(resource)
+        self.group = group
+
+    def describe(self) -> str:
+        return (
+            f"if {self.resource} is in init (or left it lately): hastctl role secondary, "
+            "then give a primary peer time to connect"
+        )
+
+    def record(self, ctx: StepContext) -> StepRecord:
+        return super().record(ctx).model_copy(update={"timeout": self._bound(ctx)})
+
+    def is_done(self, ctx: StepContext) -> bool:
+        assert self.resource is not None
+        role = hast_resource(ctx, self.resource).role
+        return role is HastRole.PRIMARY or (role is HastRole.SECONDARY and self._left(ctx) is None)
+
+    def do(self, ctx: StepContext) -> str:
+        assert self.resource is not None
+        name = self.resource
+        if hast_resource(ctx, name).role is HastRole.INIT:
+            SetRole(name, HastRole.SECONDARY).do(ctx)
+            remaining = self._bound(ctx)  # even if the note could not be written
+        else:
+            left = self._left(ctx)
+            remaining = 0.0 if left is None else self._bound(ctx) - left
+        if remaining <= 0:
+            return "secondary long enough: no primary peer connected"
+
+        def this_resource() -> list[HastResource]:
+            return [r for r in ctx.observer.hast() if r.name == name]
+
+        if wait_for_peer(this_resource, [self.group], remaining, ctx.sleep, ctx.abort.is_set):
+            raise StepFailed(
+                f"a remote primary connected to {name}: the peer is primary, not promoting"
+            )
+        return f"no primary peer connected within {remaining:.1f} s"
+
+    def _bound(self, ctx: StepContext) -> float:
+        assert self.resource is not None
+        resource = ctx.topology.resources.get(self.resource)
+        release = ctx.timeout("release")
+        return release if resource is None else peer_bound(resource, release)
+
+    def _left(self, ctx: StepContext) -> float | None:
+        """Seconds since the resource left init, if that was less than the bound ago."""
+        assert self.resource is not None
+        left = LeftInit(ctx.config.paths.run_dir).seconds_ago(self.resource)
+        return left if left is not None and left < self._bound(ctx) else None
 
 
 class WaitRelease(Step):
@@ -84,6 +156,8 @@ class SetRole(Step):
 
     Skipped only when hastctl positively says the resource already has the role: `role
     secondary` is harmless to repeat, and a read that fails must never leave a primary.
+    `role secondary` from `init` (or from a role that could not be read) is noted in
+    LeftInit, so that a promotion soon after gives the peer its chance (LeaveInit).
     """
 
     kind = "hast_role"
@@ -102,9 +176,31 @@ class SetRole(Step):
 
     def do(self, ctx: StepContext) -> str:
         assert self.resource is not None
+        leaving_init = self.role is HastRole.SECONDARY and _maybe_init(ctx, self.resource)
         argv = commands.hastctl_role(ctx.config.paths.hast_conf, self.role, [self.resource])
-        result = ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
+        try:
+            result = ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
+        finally:  # also when hastctl failed: it may have changed the role all the same
+            if leaving_init:
+                _note_left_init(ctx, self.resource)
         return (result.stdout + result.stderr).strip()
+
+
+def _maybe_init(ctx: StepContext, name: str) -> bool:
+    """Whether `name` is in init; a role that cannot be read may be init."""
+    try:
+        return hast_resource(ctx, name).role is HastRole.INIT
+    except (CommandError, ParseError, StepFailed):
+        return True
+
+
+def _note_left_init(ctx: StepContext, name: str) -> None:
+    """Keep when `name` left init. A note that cannot be written must not stop a demotion:
+    it is logged as an error (a promotion soon after would then not wait for the peer)."""
+    try:
+        LeftInit(ctx.config.paths.run_dir).note(name)
+    except OSError as exc:
+        log.error("%s left init but that cannot be noted: %s", name, exc)
 
 
 class WaitDevice(Step):

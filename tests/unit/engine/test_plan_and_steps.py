@@ -56,10 +56,11 @@ def kinds(steps):
 def test_promotion_plan_per_kind_then_services_in_order():
     plan = plan_promote(TOPOLOGY, GROUP, parse_config({}), "vtnet0")
     assert plan.kind is TransitionKind.PROMOTE
-    hast = ["guard", "wait_release", "hast_role", "wait_device"]
+    hast = ["guard", "leave_init", "wait_release", "hast_role", "wait_device"]
     assert kinds(plan.chains["tank"]) == [*hast, "zpool_import", "zfs_mount", "zpool_health"]
     assert kinds(plan.chains["data"]) == [
         "guard",
+        "leave_init",
         "wait_release",
         "umount_stale",
         "hast_role",
@@ -139,6 +140,7 @@ def test_a_failed_promotion_rolls_back_through_the_groups_demotion():
 # or (for what a demotion does not know about) the step's own undo.
 TAKEN_BACK_BY = {
     "hast_role": "hast_role",
+    "leave_init": None,  # init -> secondary: the rollback's role secondary keeps it
     "umount_stale": None,  # a dead mount: nothing to restore
     "fsck": None,  # a checked file system stays checked
     "mount": "umount",
