@@ -134,7 +134,7 @@ class TimeoutsSection(Section):
     """`[timeouts]`: seconds each kind of step may take before it counts as failed.
 
     `release` covers the peer's worst-case demotion of a group with one pool and one
-    service under these defaults (220 s: see carpswitch.engine.budget); `check` says when
+    service under these defaults (210 s: see carpswitch.engine.budget); `check` says when
     a group needs more.
     """
 

@@ -5,7 +5,8 @@ stopped in reverse, unmount or export, then role secondary), which also takes do
 was up before the promotion began; then the few completed steps a demotion does not take
 back are undone, then the CARP address is given away. Demotion never stops: every step
 runs, failures are reported, and role secondary always comes last. In a demotion and a
-rollback a step whose "already done?" check fails runs anyway: when in doubt, act.
+rollback a step whose "already done?" check fails runs anyway: when in doubt, act. A step
+whose `do` raises AlreadyDone (the command said there was nothing to do) is a NOOP.
 
 The journal is the promotion's witness: a promotion starts only once its first record is
 written (NotStarted otherwise, nothing ran), and a journal write that fails later stops
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
-from carpswitch.engine.step import Step, StepContext, StepFailed, StepTimedOut
+from carpswitch.engine.step import AlreadyDone, Step, StepContext, StepFailed, StepTimedOut
 from carpswitch.engine.witness import Witness
 from carpswitch.errors import CarpswitchError, CommandTimedOut
 from carpswitch.model import (
@@ -202,6 +203,8 @@ class Executor:
                 outcome = StepOutcome.OK
                 if step.changes_node:
                     self.ctx.changed = True
+        except AlreadyDone as exc:  # the command's own answer: nothing was left to do
+            outcome, detail = StepOutcome.NOOP, f"already done: {exc}"
         except (StepTimedOut, CommandTimedOut) as exc:
             outcome, detail = StepOutcome.TIMED_OUT, str(exc)
         except (StepFailed, CarpswitchError) as exc:

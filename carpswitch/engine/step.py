@@ -1,9 +1,10 @@
 """A step: one bounded, idempotent, undoable action of a transition.
 
 The executor knows nothing about HAST: it asks a step whether it is already done
-(`is_done` -> NOOP) and runs `do`. A failed promotion is taken back by the group's
-demotion plan; `undo` is only for the few effects a demotion does not take back
-(`reversible`). Steps raise StepFailed (or a CommandError from the runner) to fail; they
+(`is_done` -> NOOP) and runs `do`; `do` may also find out from the command's own answer
+that nothing was left to do (AlreadyDone -> NOOP). A failed promotion is taken back by
+the group's demotion plan; `undo` is only for the few effects a demotion does not take
+back (`reversible`). Steps raise StepFailed (or a CommandError from the runner) to fail; they
 never wait longer than their timeout.
 """
 
@@ -30,6 +31,15 @@ class StepFailed(CarpswitchError):
 
 class StepTimedOut(StepFailed):
     """A wait ran out of time."""
+
+
+class AlreadyDone(Exception):
+    """Raised by `do` when the command's own answer says the node was already there.
+
+    `umount`'s "not a file system root directory", `zpool export`'s "no such pool": the
+    executor journals the step as NOOP (nothing changed), the message as its detail. Steps
+    that must not trust an observation (a demotion's storage steps) ask the command instead.
+    """
 
 
 @dataclass

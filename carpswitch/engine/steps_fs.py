@@ -6,13 +6,11 @@ import os
 import time
 
 from carpswitch.config import FsckPolicy
-from carpswitch.engine.step import Step, StepContext, StepFailed
+from carpswitch.engine.step import AlreadyDone, Step, StepContext, StepFailed
 from carpswitch.engine.storage_rules import (
     USABLE_HEALTH,
     mounted_here,
-    mounts_at,
     pool_health,
-    pool_imported,
     stale_mounts,
 )
 from carpswitch.errors import CommandError, CommandFailed, CommandTimedOut
@@ -30,10 +28,6 @@ def is_mounted(ctx: StepContext, resource: Resource, mounts: list[Mount] | None 
         resource.mountpoint,
         os.path.exists(resource.device),
     )
-
-
-def _is_imported(ctx: StepContext, pool: str) -> bool:
-    return pool_imported(ctx.observer.pools(), pool)
 
 
 class ResourceStep(Step):
@@ -148,6 +142,9 @@ class Unmount(ResourceStep):
 
     A hung umount goes straight to `-f`: the provider is about to be destroyed anyway
     (`hastctl role secondary` removes it even when mounted), and two primaries are worse.
+    No look at the mount table first: a table that lies empty would leave the file system
+    mounted under `role secondary`. umount always runs; its own "not a file system root
+    directory" means nothing was there (AlreadyDone).
     """
 
     kind = "umount"
@@ -155,9 +152,6 @@ class Unmount(ResourceStep):
 
     def describe(self) -> str:
         return f"umount {self.mountpoint} (umount -f if still busy after the grace period)"
-
-    def is_done(self, ctx: StepContext) -> bool:
-        return not mounts_at(ctx.observer.mounts(), self.mountpoint)  # whatever is there
 
     def do(self, ctx: StepContext) -> str:
         timeout = ctx.timeout(self.timeout_key)
@@ -171,8 +165,8 @@ class Unmount(ResourceStep):
                 last: CommandError = exc  # a hang does not clear by itself: force now
                 break
             except CommandFailed as exc:
-                if _not_mounted(exc, self.mountpoint):  # run in doubt: nothing was there
-                    return "not mounted"
+                if _not_mounted(exc, self.mountpoint):
+                    raise AlreadyDone(f"not mounted: {exc.stderr.strip()}") from exc
                 last, busy = exc, busy + 1
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -212,7 +206,10 @@ class ImportPool(ResourceStep):
         done = []
         health = pool_health(ctx.observer.pools(), self.pool)
         if health is not None and health not in USABLE_HEALTH:
-            exported = ExportPool(self.target).do(ctx)
+            try:
+                exported = ExportPool(self.target).do(ctx)
+            except AlreadyDone as gone:  # gone since the look: the import goes on
+                exported = str(gone)
             done.append(f"{self.pool} was listed {health}, export first: {exported}")
         argv = commands.zpool_import(self.pool, provider_dir(self.target))
         output = ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
@@ -262,7 +259,12 @@ class CheckPool(ResourceStep):
 
 
 class ExportPool(ResourceStep):
-    """`zpool export POOL`, then `zpool export -f POOL` when that fails or hangs."""
+    """`zpool export POOL`, then `zpool export -f POOL` when that fails or hangs.
+
+    No look at `zpool list` first: a list that lies empty would leave the pool imported
+    under `role secondary`. The export always runs; libzfs's own "no such pool" means the
+    pool was not imported (AlreadyDone).
+    """
 
     kind = "zpool_export"
     timeout_key = "export"
@@ -270,14 +272,24 @@ class ExportPool(ResourceStep):
     def describe(self) -> str:
         return f"zpool export {self.pool} (export -f if busy)"
 
-    def is_done(self, ctx: StepContext) -> bool:
-        return not _is_imported(ctx, self.pool)
-
     def do(self, ctx: StepContext) -> str:
         timeout = ctx.timeout(self.timeout_key)
         try:
-            ctx.runner.run(*commands.zpool_export(self.pool), timeout=timeout)
+            self._export(ctx, timeout, force=False)
             return "exported"
         except CommandError as first:
-            ctx.runner.run(*commands.zpool_export(self.pool, force=True), timeout=timeout)
+            self._export(ctx, timeout, force=True)
             return f"forced: {first}"
+
+    def _export(self, ctx: StepContext, timeout: float, *, force: bool) -> None:
+        try:
+            ctx.runner.run(*commands.zpool_export(self.pool, force=force), timeout=timeout)
+        except CommandFailed as exc:
+            if _no_such_pool(exc, self.pool):
+                raise AlreadyDone(f"not imported: {exc.stderr.strip()}") from exc
+            raise
+
+
+def _no_such_pool(exc: CommandFailed, pool: str) -> bool:
+    """libzfs's word that the pool is not imported (zpool_open_canfail: EZFS_NOENT)."""
+    return f"cannot open '{pool}': no such pool" in exc.stderr

@@ -22,9 +22,17 @@ _NUMBER = re.compile(r"[0-9]+")
 
 
 def parse_mount_p(text: str) -> list[Mount]:
-    """Mounted file systems in `mount -p` order; [] for empty output."""
+    """Mounted file systems in `mount -p` order.
+
+    A table without `/` is a ParseError, not "nothing mounted": every FreeBSD system has
+    its root file system mounted, and getfsstat(2) lists it first. Output that lacks it
+    (empty, cut short) would tell the steps that a mounted HAST file system is not there.
+    """
     lines = complete_lines(text, SOURCE)
-    return [_mount(line, number) for number, line in enumerate(lines, start=1)]
+    mounts = [_mount(line, number) for number, line in enumerate(lines, start=1)]
+    if not any(m.mountpoint == "/" for m in mounts):
+        raise ParseError(SOURCE, "no root file system (/): FreeBSD always lists one")
+    return mounts
 
 
 def format_mount_p_line(mount: Mount) -> str:

@@ -319,9 +319,11 @@ def test_mount_p_gives_a_ufs_outside_fstab_pass_2_2(make_lab_node) -> None:
     device, mountpoint = str(node.paths.provider("data")), str(node.paths.mnt / "data")
     assert wait_until(lambda: node.provider_exists("data"))
     assert node.run("mount", device, mountpoint).returncode == 0
-    line = node.run("mount", "-p").stdout
-    assert line.endswith("ufs\trw\t\t2 2\n"), repr(line)
-    [mount] = parse_mount_p(line)
+    table = node.run("mount", "-p").stdout
+    assert table.startswith("/dev/ada0p2\t\t/\t\t\tufs\trw\t\t1 1\n"), repr(table)  # root
+    assert table.endswith("ufs\trw\t\t2 2\n"), repr(table)
+    root, mount = parse_mount_p(table)
+    assert (root.dump_freq, root.pass_number) == (1, 1)
     assert (mount.dump_freq, mount.pass_number) == (2, 2)
 
 

@@ -180,7 +180,7 @@ def test_demotion_unmounts_before_secondary_when_mount_p_fails(make_lab_node):
     assert node.mounts() == []  # unmounted, not left under a destroyed provider
     assert node.role("data") == "secondary"
     umount = next(s for s in last(config).steps if s.step.kind == "umount")
-    assert umount.outcome is StepOutcome.OK and "ran it anyway" in umount.detail
+    assert umount.outcome is StepOutcome.OK  # umount ran: no look decides a demotion's umount
 
 
 @pytest.mark.parametrize("fault", list(UNREADABLE_LIST.values()), ids=list(UNREADABLE_LIST))

@@ -26,9 +26,12 @@ def test_mount_p_lists_the_mount_in_fstab_format(make_lab_node) -> None:
     assert node.run("mount", "-o", "noatime", device, mountpoint).returncode == 0
     listed = node.run("mount", "-p").stdout
     assert [(m.device, m.mountpoint, m.options) for m in parse_mount_p(listed)] == [
-        (device, mountpoint, ("rw", "noatime"))
+        ("/dev/ada0p2", "/", ("rw",)),  # FreeBSD always lists its root file system first
+        (device, mountpoint, ("rw", "noatime")),
     ]
-    assert node.run("mount").stdout == f"{device} on {mountpoint} (ufs, local, noatime)\n"
+    assert node.run("mount").stdout == (
+        f"/dev/ada0p2 on / (ufs, local)\n{device} on {mountpoint} (ufs, local, noatime)\n"
+    )
 
 
 def test_mount_needs_an_existing_device_and_directory(make_lab_node) -> None:

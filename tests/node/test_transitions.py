@@ -23,6 +23,7 @@ from carpswitch.lab.faults import Fault, device_never_appears
 from carpswitch.lab.node import LabResource
 from carpswitch.model import (
     HastRole,
+    Mount,
     NodeState,
     StepOutcome,
     TransitionOutcome,
@@ -80,6 +81,11 @@ def last(config: str) -> TransitionRecord:
     return Journal(load_config(config).paths.state_dir).records()[-1]
 
 
+def hast_mounts(state: NodeState) -> list[Mount]:
+    """What is mounted besides the root file system (which `mount -p` always lists)."""
+    return [m for m in state.mounts if m.mountpoint != "/"]
+
+
 def assert_primary(state: NodeState, node, resources, services=()):
     for resource in resources:
         observed = state.resource(resource.name)
@@ -98,7 +104,7 @@ def assert_secondary(state: NodeState, resources, services=()):
         observed = state.resource(resource.name)
         assert observed is not None and observed.role is HastRole.SECONDARY, resource.name
         assert not observed.device_present, resource.name
-    assert not state.mounts
+    assert not hast_mounts(state)
     assert not state.pools
     assert not any(s.running for s in state.services if s.name in services)
 
@@ -148,7 +154,7 @@ def assert_failed_safely(config: str, node, resources, reason: str):
         observed = state.resource(resource.name)
         assert observed is not None and observed.role is not HastRole.PRIMARY
         assert not observed.device_present
-    assert not state.mounts and not state.pools
+    assert not hast_mounts(state) and not state.pools
     assert state.demotion == 240
     assert [v.state for v in state.carp] == ["BACKUP"]
     return record

@@ -53,8 +53,18 @@ def run(ctx: ShimContext, args: list[str]) -> int:
     return _mount(ctx, rest[0], rest[1], fstype, mount_options, force="-f" in flags)
 
 
+#: The node's root file system. The lab does not model it, but FreeBSD always has one
+#: mounted and lists it first (sbin/mount/mount.c: getmntinfo(3) order), so `mount` and
+#: `mount -p` always print it.
+ROOT = MountEntry(device="/dev/ada0p2", mountpoint="/", fstype="ufs", options=["rw"])
+
+
+def _table(ctx: ShimContext) -> list[MountEntry]:
+    return [ROOT, *ctx.store.read(MountState).mounts]
+
+
 def _print_mounts(ctx: ShimContext) -> None:
-    for entry in ctx.store.read(MountState).mounts:
+    for entry in _table(ctx):
         extra = [o for o in entry.options if o not in ("rw",)]
         description = ", ".join([entry.fstype, "local", *extra])
         ctx.print(f"{entry.device} on {entry.mountpoint} ({description})")
@@ -63,7 +73,7 @@ def _print_mounts(ctx: ShimContext) -> None:
 def _print_fstab(ctx: ShimContext) -> None:
     from carpswitch.parse.mount import format_mount_p_line
 
-    for entry in ctx.store.read(MountState).mounts:
+    for entry in _table(ctx):
         freq, passno = _fstab_numbers(entry)
         mount = Mount(
             device=entry.device,

@@ -28,10 +28,10 @@ TIMEOUTS = parse_config({}).timeouts
 def test_each_demotion_step_costs_its_look_its_commands_and_its_timeout():
     # `service onestatus` (observe) + `service onestop`
     assert step_budget(StopService("ctld"), TIMEOUTS) == 10 + 60
-    # mount -p + umount (busy retries for the grace) + the last try + umount -f
-    assert step_budget(Unmount(RESOURCES["data"]), TIMEOUTS) == 10 + 5 + 30 + 30
-    # zpool list + export + export -f
-    assert step_budget(ExportPool(RESOURCES["tank"]), TIMEOUTS) == 10 + 60 + 60
+    # umount (busy retries for the grace) + the last try + umount -f: no look first
+    assert step_budget(Unmount(RESOURCES["data"]), TIMEOUTS) == 5 + 30 + 30
+    # export + export -f: no look first
+    assert step_budget(ExportPool(RESOURCES["tank"]), TIMEOUTS) == 60 + 60
     # hastctl list + hastctl role secondary
     assert step_budget(SetRole("tank", HastRole.SECONDARY), TIMEOUTS) == 10 + 10
 
@@ -46,14 +46,14 @@ def test_resources_demote_in_parallel_services_in_order():
     group = Group(name="g", vhid=1, resources=("tank", "data", "lun"), services=("ctld", "nfsd"))
     budget = plan_budget(plan_demote(topology(group), group), TIMEOUTS)
     assert budget.before == 2 * 70
-    assert (budget.slowest_resource, budget.slowest_chain) == ("tank", 130 + 20)
-    assert budget.total == 140 + 150
+    assert (budget.slowest_resource, budget.slowest_chain) == ("tank", 120 + 20)
+    assert budget.total == 140 + 140
 
 
 def test_the_default_release_covers_the_sample_group():
-    """One pool and one service (conf/carpswitch.toml.sample): 220 s at worst."""
+    """One pool and one service (conf/carpswitch.toml.sample): 210 s at worst."""
     budget = plan_budget(plan_demote(topology(SAMPLE), SAMPLE), TIMEOUTS)
-    assert budget.total == 220
+    assert budget.total == 210
     assert TIMEOUTS.release >= budget.total
     assert check._release_problems(parse_config({}), topology(SAMPLE)) == []
 
@@ -62,14 +62,14 @@ def test_a_release_shorter_than_the_peers_demotion_is_a_check_problem():
     config = parse_config({"timeouts": {"release": 30}})
     assert check._release_problems(config, topology(SAMPLE)) == [
         "timeouts.release: 30 s is shorter than the peer's worst-case demotion of group "
-        "'storage' (220 s: services 70 s, resource tank 150 s); raise it to at least 220"
+        "'storage' (210 s: services 70 s, resource tank 140 s); raise it to at least 210"
     ]
 
 
 def test_longer_step_timeouts_raise_the_worst_case():
     config = parse_config({"timeouts": {"export": 200}})
     (problem,) = check._release_problems(config, topology(SAMPLE))
-    assert "(500 s: services 70 s, resource tank 430 s)" in problem
+    assert "(490 s: services 70 s, resource tank 420 s)" in problem
 
 
 def executable(path: Path, mode: int) -> str:

@@ -12,7 +12,7 @@ from carpswitch.config import Config
 from carpswitch.engine.executor import Executor, NotStarted
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
-from carpswitch.engine.step import Step, StepContext, StepFailed
+from carpswitch.engine.step import AlreadyDone, Step, StepContext, StepFailed
 from carpswitch.errors import CommandTimedOut
 from carpswitch.model import StepOutcome, TransitionKind, TransitionOutcome
 from carpswitch.topology import Group, Topology
@@ -90,6 +90,27 @@ def test_steps_already_done_are_noops_and_the_transition_is_a_noop(tmp_path):
     assert log == []
     assert record.outcome is TransitionOutcome.NOOP
     assert record.steps[0].outcome is StepOutcome.NOOP
+
+
+class AnsweredDone(Recorded):
+    """A step whose command answers that there was nothing to do (`umount`: not mounted)."""
+
+    def do(self, ctx):
+        self.log.append(f"do {self.name}")
+        raise AlreadyDone("umount: /hast/tank: not a file system root directory")
+
+
+def test_a_step_whose_command_says_already_done_is_a_noop_not_a_change(tmp_path):
+    log: list[str] = []
+    plan = Plan(TransitionKind.DEMOTE, GROUP, chains={"a": [AnsweredDone("umount", log)]})
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "backup")
+    assert log == ["do umount"]  # it ran: the command, not a look, decided
+    assert record.outcome is TransitionOutcome.NOOP
+    assert record.steps[0].outcome is StepOutcome.NOOP
+    assert record.steps[0].detail == (
+        "already done: umount: /hast/tank: not a file system root directory"
+    )
 
 
 def test_failed_promotion_runs_the_demotion_then_undoes_the_rest_then_gives_away(tmp_path):

@@ -4,7 +4,7 @@ import pytest
 
 from carpswitch.config import FsckPolicy, parse_config
 from carpswitch.engine.plan import plan_demote, plan_promote
-from carpswitch.engine.step import StepContext, StepFailed
+from carpswitch.engine.step import AlreadyDone, StepContext, StepFailed
 from carpswitch.engine.steps_fs import ExportPool, Fsck, Unmount
 from carpswitch.engine.steps_group import LowerDemotion, PrePromoteHook, StartService
 from carpswitch.engine.steps_hast import SetRole
@@ -243,7 +243,7 @@ def test_unmount_that_stops_being_busy_is_not_forced():
     assert ("umount", "-f", "/hast/data") not in runner.calls
 
 
-def test_unmount_run_in_doubt_of_nothing_mounted_is_done_at_once():
+def test_unmount_of_nothing_mounted_is_already_done_at_once():
     runner = FakeRunner()
     runner.reply(
         commands.umount("/hast/data"),
@@ -252,8 +252,52 @@ def test_unmount_run_in_doubt_of_nothing_mounted_is_done_at_once():
     )
     ctx = context(runner, {"timeouts": {"umount_grace": 60}})
     ctx.sleep = lambda seconds: pytest.fail("retried a umount of nothing")
-    assert Unmount(RESOURCES["data"]).do(ctx) == "not mounted"
+    with pytest.raises(AlreadyDone, match="not a file system root directory"):
+        Unmount(RESOURCES["data"]).do(ctx)
     assert runner.calls == [("umount", "/hast/data")]
+
+
+@pytest.mark.parametrize("step", [Unmount(RESOURCES["data"]), ExportPool(RESOURCES["tank"])])
+def test_demotion_storage_steps_never_skip_on_a_look(step):
+    """An empty `mount -p` or `zpool list` (review F2, F3) must not skip umount/export."""
+    runner = FakeRunner()
+    runner.reply(commands.mount_list(), stdout="")
+    runner.reply(commands.zpool_list(), stdout="")
+    assert step.is_done(context(runner)) is False
+    assert runner.calls == []
+
+
+def test_export_of_a_pool_not_imported_is_already_done():
+    runner = FakeRunner()
+    runner.reply(
+        commands.zpool_export("tank"), exit_status=1, stderr="cannot open 'tank': no such pool\n"
+    )
+    with pytest.raises(AlreadyDone, match="no such pool"):
+        ExportPool(RESOURCES["tank"]).do(context(runner))
+    assert runner.calls == [("zpool", "export", "tank")]
+
+
+def test_export_gone_by_the_forced_try_is_already_done():
+    runner = FakeRunner()
+    runner.reply(commands.zpool_export("tank"), timed_out=True)
+    runner.reply(
+        commands.zpool_export("tank", force=True),
+        exit_status=1,
+        stderr="cannot open 'tank': no such pool\n",
+    )
+    with pytest.raises(AlreadyDone):
+        ExportPool(RESOURCES["tank"]).do(context(runner, {"timeouts": {"export": 1}}))
+
+
+def test_busy_export_is_forced_not_taken_for_done():
+    runner = FakeRunner()
+    runner.reply(
+        commands.zpool_export("tank"),
+        exit_status=1,
+        stderr="cannot export 'tank': pool or dataset is busy\n",
+    )
+    runner.reply(commands.zpool_export("tank", force=True))
+    assert ExportPool(RESOURCES["tank"]).do(context(runner)).startswith("forced: ")
 
 
 def test_hung_unmount_is_forced_at_once():

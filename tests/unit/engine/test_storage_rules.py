@@ -81,7 +81,9 @@ def context(runner, resource):
 
 
 def mount_p(runner, *mounts):
-    runner.reply(commands.mount_list(), "".join(format_mount_p_line(m) for m in mounts))
+    """`mount -p` listing `mounts` after the root file system, as FreeBSD prints it."""
+    table = (ELSEWHERE, *mounts)
+    runner.reply(commands.mount_list(), "".join(format_mount_p_line(m) for m in table))
 
 
 def entry(resource):
