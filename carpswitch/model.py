@@ -263,6 +263,7 @@ class TransitionOutcome(StrEnum):
     NOOP = "noop"
     FAILED = "failed"  # failed; rolled back as far as possible
     REFUSED = "refused"  # not started: the group's configuration has a problem
+    UNREAD = "unread"  # stopped before it changed anything: a read failed; look again
     INTERRUPTED = "interrupted"  # found unfinished in the journal after a crash
 
 

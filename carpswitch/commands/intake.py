@@ -53,7 +53,7 @@ def run_reconcile(config_path: str | None, boot: bool = False) -> int:
         print(f"carpswitch: {error}", file=sys.stderr)
     if not (records or controller.unsettled or controller.errors):
         print("nothing to do")
-    bad = (TransitionOutcome.FAILED, TransitionOutcome.REFUSED)
+    bad = (TransitionOutcome.FAILED, TransitionOutcome.REFUSED, TransitionOutcome.UNREAD)
     wrong = any(r.outcome in bad for r in records) or controller.unsettled or controller.errors
     return ExitCode.FAILED if wrong else ExitCode.OK
 

@@ -53,7 +53,11 @@ def run_transition(
 
 
 def _went_wrong(record: TransitionRecord) -> bool:
-    return record.outcome in (TransitionOutcome.FAILED, TransitionOutcome.REFUSED)
+    return record.outcome in (
+        TransitionOutcome.FAILED,
+        TransitionOutcome.REFUSED,
+        TransitionOutcome.UNREAD,
+    )
 
 
 def run_plan(config_path: str | None, target: str, groups: Sequence[str]) -> int:

@@ -12,6 +12,11 @@ The journal is the promotion's witness: a promotion starts only once its first r
 written (NotStarted otherwise, nothing ran), and a journal write that fails later stops
 the promotion and rolls it back. Demotions and rollbacks go on without a journal; the
 error is logged once.
+
+A promotion that stops because the node could not be read (a check's command failed, or
+an "already done?" look) before any step changed the node is not rolled back and gives
+nothing away: it ends `unread`, and the caller looks again (issue 8 item 1: a reading
+failure is never a reason to act; a rollback is a whole demotion).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
 from carpswitch.engine.step import AlreadyDone, Step, StepContext, StepFailed, StepTimedOut
 from carpswitch.engine.witness import Witness
-from carpswitch.errors import CarpswitchError, CommandTimedOut
+from carpswitch.errors import CarpswitchError, CommandError, CommandTimedOut, ParseError
 from carpswitch.model import (
     StepOutcome,
     StepResult,
@@ -99,15 +104,27 @@ class Executor:
             witness.consequence = "rolling the promotion back"
         self.ctx.abort.clear()
         self.ctx.changed = False
+        self._unread: list[str] = []
         completed: list[Step] = []
+        unread = False
         if promoting:
             ok = self._run_plan(plan, record, PROMOTING, completed)
-            if not ok:
+            unread = not ok and bool(self._unread) and not self.ctx.changed
+            if unread:
+                log.warning(
+                    "promote %s: nothing changed and the node could not be read (%s): "
+                    "no rollback, looking again",
+                    record.group,
+                    self._unread[0],
+                )
+            elif not ok:
                 self._roll_back(plan, record, completed)
         else:
             ok = self._run_plan(plan, record, DEMOTING, completed)
         record.ended_at = datetime.now(UTC)
-        if not ok:
+        if unread:
+            record.outcome = TransitionOutcome.UNREAD
+        elif not ok:
             record.outcome = TransitionOutcome.FAILED
         elif self.ctx.changed:
             record.outcome = TransitionOutcome.SUCCEEDED
@@ -186,6 +203,7 @@ class Executor:
         started = datetime.now(UTC)
         description = step.record(self.ctx)
         doubt = detail = output = ""
+        looking = True  # an error now comes from the "already done?" look
         try:
             try:
                 done = step.is_done(self.ctx)
@@ -195,6 +213,7 @@ class Executor:
                 doubt = f"could not tell whether it was already done ({exc}); ran it anyway"
                 log.warning("%s %s: %s: %s", record.kind, record.group, description.kind, doubt)
                 done = False
+            looking = False
             if done:
                 outcome = StepOutcome.NOOP
                 detail = "already done"
@@ -207,8 +226,10 @@ class Executor:
             outcome, detail = StepOutcome.NOOP, f"already done: {exc}"
         except (StepTimedOut, CommandTimedOut) as exc:
             outcome, detail = StepOutcome.TIMED_OUT, str(exc)
+            self._note_unread(step, exc, looking, mode)
         except (StepFailed, CarpswitchError) as exc:
             outcome, detail = StepOutcome.FAILED, str(exc)
+            self._note_unread(step, exc, looking, mode)
         except Exception as exc:  # a bug must not leave the node half-promoted
             log.exception("step %s crashed", description.kind)
             outcome, detail = StepOutcome.FAILED, f"internal error: {exc!r}"
@@ -222,6 +243,14 @@ class Executor:
         )
         self._journal(record, result, mode)
         return result
+
+    def _note_unread(self, step: Step, exc: Exception, looking: bool, mode: Mode) -> None:
+        """Remember a promotion step that failed only because the node could not be read."""
+        if mode is not PROMOTING or not isinstance(exc, (CommandError, ParseError)):
+            return
+        if looking or step.reads_only:
+            with self._lock:
+                self._unread.append(f"{step.kind}: {exc}")
 
     def _undo(self, step: Step, record: TransitionRecord) -> None:
         started = datetime.now(UTC)

@@ -67,6 +67,9 @@ class Step(ABC):
     timeout_key: ClassVar[str]
     reversible: bool = False  # True when `undo` takes back what the demotion does not
     changes_node: ClassVar[bool] = True  # False for checks and waits: they only look
+    #: True when the step's only effect is reading the node: a command that fails there
+    #: (CommandError, ParseError) means "could not look", not "the node is wrong"
+    reads_only: ClassVar[bool] = False
 
     def __init__(self, resource: str | None = None) -> None:
         self.resource = resource

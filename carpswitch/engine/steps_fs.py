@@ -242,6 +242,7 @@ class CheckPool(ResourceStep):
     """The imported pool must be usable: ONLINE or DEGRADED."""
 
     changes_node = False
+    reads_only = True
 
     kind = "zpool_health"
     timeout_key = "observe"

@@ -113,6 +113,7 @@ class Verify(Step):
     """After promotion: every resource primary with its provider, attached, services up."""
 
     changes_node = False
+    reads_only = True
 
     kind = "verify"
     timeout_key = "observe"

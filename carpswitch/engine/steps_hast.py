@@ -30,6 +30,7 @@ class Guard(Step):
     """The resource is in hast.conf and the config, and hastd knows it."""
 
     changes_node = False
+    reads_only = True
 
     kind = "guard"
     timeout_key = "observe"
@@ -122,6 +123,7 @@ class WaitRelease(Step):
     """
 
     changes_node = False
+    reads_only = True
 
     kind = "wait_release"
     timeout_key = "release"
@@ -207,6 +209,7 @@ class WaitDevice(Step):
     """Wait for /dev/hast/NAME: `hastctl role primary` returns before the worker creates it."""
 
     changes_node = False
+    reads_only = True
 
     kind = "wait_device"
     timeout_key = "device"

@@ -102,14 +102,14 @@ def failure_of(records: Sequence[TransitionRecord]) -> str:
     """
     failures = []
     for record in records:
-        if record.outcome is not TransitionOutcome.FAILED:
+        if record.outcome not in (TransitionOutcome.FAILED, TransitionOutcome.UNREAD):
             continue
         steps = [
             s
             for s in record.steps + record.undo
             if s.outcome in (StepOutcome.FAILED, StepOutcome.TIMED_OUT)
         ]
-        what = f"{record.kind} {record.group} failed"
+        what = f"{record.kind} {record.group} {record.outcome}"
         if steps:
             step = steps[0]
             where = " ".join(p for p in (step.step.kind, step.step.resource) if p)

@@ -85,11 +85,16 @@ class Observer:
 
     def hast(self) -> list[HastResource]:
         """Every resource hastd knows, with `device_present` from /dev/hast."""
-        # exit 1 = a per-resource error, reported in the output itself
-        text = self._output(commands.hastctl_list(self.config.paths.hast_conf), (0, 1))
+        # exit 1 = a per-resource error, reported in the output itself; exit 1 with no
+        # resource in the output is hastctl failing as a whole: nothing was read
+        argv = commands.hastctl_list(self.config.paths.hast_conf)
+        result = self.runner.run(*argv, timeout=self.timeout, ok_codes=(0, 1))
+        found = parse_hastctl_list(result.stdout)
+        if result.exit_status == 1 and not found:
+            raise CommandFailed(result.argv, 1, result.stdout, result.stderr)
         return [
             resource.model_copy(update={"device_present": self._device_present(resource)})
-            for resource in parse_hastctl_list(text)
+            for resource in found
         ]
 
     def _device_present(self, resource: HastResource) -> bool:

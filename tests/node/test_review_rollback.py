@@ -5,10 +5,14 @@ decides. A `mount -p` without `/` is not read at all.
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from carpswitch.lab.faults import Fault
 from carpswitch.model import StepOutcome, StepResult, TransitionOutcome
+from tests.node.conftest import wait_until
 from tests.node.test_hardening_rollback import settle
 from tests.node.test_transitions import UFS, ZFS, carpswitch, last
 
@@ -95,3 +99,32 @@ def test_repeated_demotion_is_a_noop_by_the_commands_own_answer(make_lab_node):
     assert "not a file system root directory" in umount.detail
     assert export.outcome is StepOutcome.NOOP
     assert "cannot open 'tank': no such pool" in export.detail
+
+
+def test_one_failed_read_in_a_repair_promotion_does_not_fail_the_node_over(make_lab_node):
+    """F9: ctld died on a serving primary; the repair promotion's guard meets one failed
+    `hastctl list`. Nothing changed yet: no rollback, no give-away, no failure counted; the
+    next look repairs it."""
+    node = make_lab_node(resources=[UFS], services=["ctld"], carp_state="MASTER")
+    config = settle(node)
+    assert carpswitch(config, "promote") == 0
+    os.kill(node.service_pid("ctld"), signal.SIGKILL)
+    assert wait_until(lambda: node.service_pid("ctld") is None)
+    reset = "[ERROR] [hastctl] cannot receive reply from hastd via uds: Connection reset by peer.\n"
+    node.set_faults(
+        [
+            Fault(command="hastctl", args="^list", times=1),  # the reconcile's look: normal
+            Fault(command="hastctl", args="^list", exit=1, times=1, stderr=reset),  # guard's
+        ]
+    )
+    assert carpswitch(config, "reconcile") == 1
+    record = last(config)
+    assert record.outcome is TransitionOutcome.UNREAD
+    assert record.undo == []
+    assert node.role("data") == "primary"
+    assert [m.mountpoint for m in node.mounts()] == [str(node.paths.mnt / "data")]
+    assert node.demotion() == 0
+    node.clear_faults()
+    assert carpswitch(config, "reconcile") == 0  # looked again: ctld restarted
+    assert last(config).outcome is TransitionOutcome.SUCCEEDED
+    assert node.service_pid("ctld") is not None

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from carpswitch.config import parse_config
+from carpswitch.errors import CommandFailed
 from carpswitch.parse.hastconf import parse_hast_conf
 from carpswitch.system import commands
 from carpswitch.system.observe import Observer
@@ -141,3 +142,16 @@ def test_unreadable_facts_are_named_one_line_each(tmp_path):
         "carp vtnet0": "timed out",
         "mounts": "mount -p: exit status 1: mount: first second",
     }
+
+
+def test_hastctl_list_exit_1_without_any_resource_is_a_failed_read(tmp_path):
+    # exit 1 reports per-resource errors inside the output; with no resource at all,
+    # hastctl failed as a whole (e.g. no reply from hastd): nothing was read
+    runner = FakeRunner()
+    observer, _ = setup(tmp_path, runner)
+    reset = "[ERROR] [hastctl] cannot receive reply from hastd: Connection reset by peer.\n"
+    runner.reply(commands.hastctl_list("/etc/hast.conf"), "", exit_status=1, stderr=reset)
+    with pytest.raises(CommandFailed):
+        observer.hast()
+    runner.reply(commands.hastctl_list("/etc/hast.conf"), HAST_LIST, exit_status=1)
+    assert [r.name for r in observer.hast()]  # per-resource errors: still a reading

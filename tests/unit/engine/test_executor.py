@@ -13,7 +13,7 @@ from carpswitch.engine.executor import Executor, NotStarted
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
 from carpswitch.engine.step import AlreadyDone, Step, StepContext, StepFailed
-from carpswitch.errors import CommandTimedOut
+from carpswitch.errors import CommandTimedOut, ParseError
 from carpswitch.model import StepOutcome, TransitionKind, TransitionOutcome
 from carpswitch.topology import Group, Topology
 from tests.fakes import FakeRunner
@@ -46,6 +46,35 @@ class Recorded(Step):
     def undo(self, ctx):
         self.log.append(f"undo {self.name}")
         return ""
+
+
+class UntilAbort(Recorded):
+    """A step still running when another chain fails: it ends once the abort is raised."""
+
+    def do(self, ctx):
+        assert ctx.abort.wait(10), "the failing chain never raised the abort"
+        return super().do(ctx)
+
+
+class Unreadable(Recorded):
+    """A step that fails because a command that reads the node failed."""
+
+    reads_only = True
+
+    changes_node = False
+
+    def __init__(self, name, log, *, in_check=False):
+        super().__init__(name, log)
+        self.in_check = in_check
+
+    def is_done(self, ctx):
+        if self.in_check:
+            raise ParseError("hastctl list", "garbage")
+        return False
+
+    def do(self, ctx):
+        self.log.append(f"do {self.name}")
+        raise CommandTimedOut(("hastctl", "list"), 10.0, "", "")
 
 
 GROUP = Group(name="storage", vhid=1, resources=("a", "b"))
@@ -257,12 +286,13 @@ def test_a_failing_resource_stops_the_others_after_their_current_step(tmp_path):
         GROUP,
         chains={
             "a": [Recorded("a-fails", log, fail=True)],
-            "b": [Recorded("b1", log, delay=0.3), Recorded("b2", log)],
+            "b": [UntilAbort("b1", log), Recorded("b2", log)],
         },
         after=[Recorded("svc", log)],
     )
     executor, _, _ = make_executor(tmp_path)
     record = executor.run(plan, "test", "abort")
+    assert log.index("do a-fails") < log.index("do b1")  # b1 was still running
     assert "do b2" not in log and "do svc" not in log
     assert "undo b1" in log
     assert record.outcome is TransitionOutcome.FAILED
@@ -419,3 +449,57 @@ def test_a_demotion_runs_without_a_journal(tmp_path, caplog):
         f"demote storage: cannot write the journal {tmp_path}/journal.jsonl: "
         "No space left on device; the demotion goes on without it"
     ]
+
+
+@pytest.mark.parametrize("in_check", [False, True], ids=["check-step", "already-done-look"])
+def test_a_promotion_that_could_not_read_before_any_change_is_unread_not_rolled_back(
+    tmp_path, in_check
+):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Unreadable("guard", log, in_check=in_check), Recorded("role", log)]},
+        rollback=Plan(TransitionKind.DEMOTE, GROUP, before=[Recorded("stop", log)]),
+        give_away=[Recorded("demote-carp", log)],
+    )
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "repair")
+    assert record.outcome is TransitionOutcome.UNREAD
+    assert "do stop" not in log and "do demote-carp" not in log and "do role" not in log
+    assert record.undo == []
+
+
+def test_a_read_failure_after_a_change_is_a_failure_and_rolls_back(tmp_path):
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [Recorded("role", log, reversible=False), Unreadable("verify", log)]},
+        rollback=Plan(TransitionKind.DEMOTE, GROUP, before=[Recorded("stop", log)]),
+        give_away=[Recorded("demote-carp", log)],
+    )
+    executor, _, _ = make_executor(tmp_path)
+    record = executor.run(plan, "test", "promote")
+    assert record.outcome is TransitionOutcome.FAILED
+    assert log[-2:] == ["do stop", "do demote-carp"]
+
+
+def test_a_failing_command_of_a_step_that_changes_the_node_is_a_failure(tmp_path):
+    log: list[str] = []
+
+    class Changing(Unreadable):  # e.g. `hastctl role primary` timing out
+        reads_only = False
+        changes_node = True
+
+    changing = Changing("role", log)
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={"a": [changing]},
+        rollback=Plan(TransitionKind.DEMOTE, GROUP, before=[Recorded("stop", log)]),
+        give_away=[Recorded("demote-carp", log)],
+    )
+    executor, _, _ = make_executor(tmp_path)
+    assert executor.run(plan, "test", "promote").outcome is TransitionOutcome.FAILED
+    assert log[-2:] == ["do stop", "do demote-carp"]

@@ -33,7 +33,7 @@ def test_left_init_counts_from_the_note(tmp_path):
     notes.note("tank")
     ago = notes.seconds_ago("tank")
     assert ago is not None and 0.0 <= ago < 5.0
-    (tmp_path / "left-init" / "tank").write_text(f"{time.monotonic() - 12:.3f}\n")
+    (tmp_path / "left-init" / "tank").write_text(f"{time.monotonic() - 12.5:.3f}\n")
     ago = notes.seconds_ago("tank")
     assert ago is not None and 12.0 <= ago < 17.0
 
