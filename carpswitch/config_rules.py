@@ -48,21 +48,23 @@ GROUP_PATTERN = r"[A-Za-z0-9_.\-]{1,64}"
 NODE_PATTERN = r"[A-Za-z0-9._:\-\[\]/]{1,255}"  # a host name, UUID or hostidN
 MOUNT_OPTION_PATTERN = r"[^\s,]{1,255}"
 
-#: The commands `[commands]` may redirect: carpswitch.system.runner.FREEBSD_COMMANDS.
-COMMAND_NAMES = (
-    "hastctl",
-    "ifconfig",
-    "sysctl",
-    "mount",
-    "umount",
-    "fsck",
-    "zpool",
-    "zfs",
-    "service",
-    "logger",
-    "daemon",
-    "ssh",
-)
+#: Where FreeBSD keeps each command carpswitch may run; `[commands]` may redirect these
+#: names (a lab config points them at a simulated node). The runner resolves through it.
+FREEBSD_COMMANDS: Mapping[str, str] = {
+    "hastctl": "/sbin/hastctl",
+    "ifconfig": "/sbin/ifconfig",
+    "sysctl": "/sbin/sysctl",
+    "mount": "/sbin/mount",
+    "umount": "/sbin/umount",
+    "fsck": "/sbin/fsck",
+    "zpool": "/sbin/zpool",
+    "zfs": "/sbin/zfs",
+    "service": "/usr/sbin/service",
+    "logger": "/usr/bin/logger",
+    "daemon": "/usr/sbin/daemon",
+    "ssh": "/usr/bin/ssh",
+}
+COMMAND_NAMES = tuple(FREEBSD_COMMANDS)
 TIMEOUT_KEYS = (
     "release",
     "device",

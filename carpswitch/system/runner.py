@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from carpswitch.config_rules import FREEBSD_COMMANDS
 from carpswitch.errors import (
     CommandFailed,
     CommandNotFound,
@@ -36,21 +37,6 @@ from carpswitch.system.inflight import INFLIGHT_ENV, CommandRecord, InflightBook
 
 log = logging.getLogger(__name__)
 
-#: Where FreeBSD keeps each command carpswitch may run.
-FREEBSD_COMMANDS: Mapping[str, str] = {
-    "hastctl": "/sbin/hastctl",
-    "ifconfig": "/sbin/ifconfig",
-    "sysctl": "/sbin/sysctl",
-    "mount": "/sbin/mount",
-    "umount": "/sbin/umount",
-    "fsck": "/sbin/fsck",
-    "zpool": "/sbin/zpool",
-    "zfs": "/sbin/zfs",
-    "service": "/usr/sbin/service",
-    "logger": "/usr/bin/logger",
-    "daemon": "/usr/sbin/daemon",
-    "ssh": "/usr/bin/ssh",
-}
 
 DEFAULT_TIMEOUT = 30.0
 #: How long a command may take to end after SIGKILL of its group before it counts as stuck.

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from carpswitch import config_rules
 from carpswitch.config import Config, GroupConfig, ResourceConfig
 from carpswitch.config_rules import ARRAYS, TABLES, config_problems
-from carpswitch.system.runner import FREEBSD_COMMANDS
 
 VALID: dict[str, Any] = {
     "node": {"name": "hasta"},
@@ -178,10 +177,6 @@ def test_the_hook_rules_and_the_pydantic_models_agree(name, data):
 def test_cross_key_problems_are_refused_by_both(data):
     assert config_problems(data)
     assert not pydantic_accepts(data)
-
-
-def test_the_known_commands_are_the_runners():
-    assert set(config_rules.COMMAND_NAMES) == set(FREEBSD_COMMANDS)
 
 
 def test_the_socket_name_is_the_daemons():

@@ -10,9 +10,10 @@ import time
 import psutil
 import pytest
 
+from carpswitch.config_rules import FREEBSD_COMMANDS
 from carpswitch.engine.lock import ActorLock
 from carpswitch.errors import CommandFailed, CommandNotFound, CommandStuck, CommandTimedOut
-from carpswitch.system.runner import FREEBSD_COMMANDS, Runner
+from carpswitch.system.runner import Runner
 
 
 def test_successful_command_returns_its_output_and_status():
