@@ -18,6 +18,7 @@ from carpswitch.config import Config
 from carpswitch.context import NodeContext
 from carpswitch.controller import Controller
 from carpswitch.engine.boot import BootWindow
+from carpswitch.engine.decide import Decision
 from carpswitch.engine.lock import LockBusy
 from carpswitch.errors import one_line
 from carpswitch.intake.coalesce import Outcome
@@ -31,6 +32,8 @@ class ReconcilingController(Protocol):
     """The part of carpswitch.controller.Controller that intake uses."""
 
     notifications: list[threading.Thread]
+    unsettled: list[Decision]  # groups the last reconcile could not decide (unread facts)
+    errors: list[str]  # errors the last reconcile caught, one line each
 
     def reconcile(
         self,
@@ -76,7 +79,11 @@ class Reconciler:
             )
         self._forget_finished_notifications()
         ran = sum(r.outcome is not TransitionOutcome.REFUSED for r in records)
-        return Outcome(ran, failure_of(records))
+        # what could not be read or went wrong without a transition is a failing
+        # condition too: it is retried with back-off and shown by `status`
+        undecided = [f"group {d.group.name}: {d.reason}" for d in self.controller.unsettled]
+        failures = [failure_of(records), *undecided, *self.controller.errors]
+        return Outcome(ran, "; ".join(f for f in failures if f))
 
     def finish(self) -> None:
         """Let notify hooks still running end (each is bounded by its timeout)."""

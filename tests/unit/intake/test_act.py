@@ -31,6 +31,8 @@ class Controller:
         self.result = result
         self.calls = []
         self.notifications = []
+        self.unsettled = []
+        self.errors = []
 
     def reconcile(self, trigger, boot=False, flapping=frozenset(), should_stop=lambda: False):
         self.calls.append((trigger, boot))
@@ -79,3 +81,18 @@ def test_a_refusal_is_not_a_transition_to_re_check_after(config):
     assert refused("timer", flapping=frozenset()).transitions == 0
     ran = Reconciler(config, Controller([record(TransitionOutcome.SUCCEEDED)]))
     assert ran("timer", flapping=frozenset()).transitions == 1
+
+
+def test_what_could_not_be_read_is_a_failing_condition_to_retry(config):
+    from carpswitch.engine.decide import Decision
+    from carpswitch.topology import Group
+
+    controller = Controller([])
+    group = Group(name="storage", vhid=1, resources=("tank",))
+    controller.unsettled = [Decision(group, None, "cannot read hast (command not found)")]
+    controller.errors = ["group block: OSError: disk full"]
+    outcome = Reconciler(config, controller)("timer", flapping=frozenset())
+    assert outcome.transitions == 0
+    assert outcome.failure == (
+        "group storage: cannot read hast (command not found); group block: OSError: disk full"
+    )

@@ -22,6 +22,8 @@ class FakeController:
         self.notifications = []
         self.calls = []
         self.finished = 0
+        self.unsettled = []
+        self.errors = []
 
     def reconcile(self, trigger, boot=False, flapping=frozenset(), should_stop=lambda: False):
         self.stop_seen = should_stop()
