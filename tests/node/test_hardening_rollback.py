@@ -106,21 +106,22 @@ def test_rollback_of_a_serving_primary_stops_services_unmounts_then_secondary(ma
     node = make_lab_node(resources=[UFS], services=["ctld"], carp_state="MASTER")
     config = settle(node)
     assert carpswitch(config, "promote") == 0  # serving: primary, mounted, ctld running
-    # Count the `mount -p` calls of a promotion over a serving primary (every step noop);
-    # the last one is verify's. Then make exactly that one fail.
-    listing = Fault(command="mount", args="^-p$")
-    node.set_faults([listing])
+    # Count the `service ctld onestatus` calls of a promotion over a serving primary (every
+    # step noop); the last one is verify's. Then make exactly that one say ctld is down: a
+    # real finding (a read that fails would be `unread`: nothing changed, no rollback).
+    status = Fault(command="service", args="^ctld onestatus$")
+    node.set_faults([status])
     assert carpswitch(config, "promote") == 0
     assert last(config).outcome is TransitionOutcome.NOOP
     calls = fired(node)
     node.set_faults(
         [
-            listing.model_copy(update={"times": calls - 1}),
+            status.model_copy(update={"times": calls - 1}),
             Fault(
-                command="mount",
-                args="^-p$",
+                command="service",
+                args="^ctld onestatus$",
                 exit=1,
-                stderr="mount: getmntinfo: Input/output error\n",
+                stdout="ctld is not running.\n",
                 times=1,
             ),
         ]
