@@ -129,6 +129,7 @@ def test_the_orphan_fsck_is_gone_before_the_next_actors_fsck_runs(make_lab_node)
                 seen.append({p.pid for p in running(node, "fsck", device)})
                 time.sleep(0.05)
 
+        seen.append({p.pid for p in running(node, "fsck", device)})  # the orphan, before
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:

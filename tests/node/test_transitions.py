@@ -363,8 +363,9 @@ def test_history_shows_steps_with_timings(make_lab_node, capsys):
     lines = capsys.readouterr().out.splitlines()
     record = json.loads(lines[-1])
     assert record["outcome"] == "succeeded"
-    assert [s["step"]["kind"] for s in record["steps"]][:4] == [
+    assert [s["step"]["kind"] for s in record["steps"]][:5] == [
         "guard",
+        "leave_init",
         "wait_release",
         "hast_role",
         "wait_device",

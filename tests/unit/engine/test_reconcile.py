@@ -179,7 +179,7 @@ def test_a_refusal_that_cannot_be_journaled_is_still_reported(tmp_path, caplog):
 
 def test_a_bug_while_observing_is_caught_logged_and_reported(tmp_path, caplog):
     made, _, _ = controller(tmp_path, [RuntimeError("boom\nsecond line")])
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="carpswitch"):
         assert made.reconcile("timer") == []
     assert made.errors == ["reconcile (timer): RuntimeError: boom second line"]
     assert any(r.levelno == logging.DEBUG and r.exc_info for r in caplog.records)

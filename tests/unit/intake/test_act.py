@@ -63,7 +63,7 @@ def test_an_event_in_the_boot_window_reconciles_under_boot_rules(config):
 )
 def test_any_error_of_a_round_is_logged_and_the_daemon_lives_on(config, caplog, error):
     reconcile = Reconciler(config, Controller(error))
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="carpswitch"):
         outcome = reconcile("timer", flapping=frozenset())
     assert outcome.transitions == 0 and outcome.failure.startswith("reconcile failed: ")
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
