@@ -12,7 +12,7 @@ from carpswitch.lab.faults import Fault
 from carpswitch.lab.node import LabResource
 from carpswitch.lab.state import NetworkState, Vhid
 from carpswitch.model import StepOutcome
-from tests.node.test_hardening_decisions import journal, look, serving_node
+from tests.node.test_hardening_decisions import TWO_GROUPS, journal, look, serving_node
 from tests.node.test_intake_helpers import IntakeNode
 from tests.node.test_transitions import carpswitch
 
@@ -79,21 +79,6 @@ def test_a_resource_missing_from_hast_conf_does_not_block_the_demotion(make_lab_
 
 # --- F7: a flapping vhid holds back only its own group ----------------------------------
 
-TWO_GROUPS = """
-[[group]]
-name = "storage"
-vhid = 1
-interface = "vtnet0"
-resources = ["tank"]
-services = ["ctld"]
-
-[[group]]
-name = "block"
-vhid = 2
-interface = "vtnet0"
-resources = ["lun"]
-"""
-
 
 def test_another_vhid_flapping_leaves_a_serving_primary_alone(make_lab_node):
     node = make_lab_node(
@@ -101,7 +86,7 @@ def test_another_vhid_flapping_leaves_a_serving_primary_alone(make_lab_node):
     )
     path = Path(node.config_path)
     text = path.read_text()
-    path.write_text(text[: text.index("[[group]]")] + TWO_GROUPS)
+    path.write_text(text[: text.index("[[group]]")] + TWO_GROUPS.format(storage='"tank"'))
     with node.store.update(NetworkState) as network:
         network.interface("vtnet0").vhids.append(
             Vhid(vhid=2, state="BACKUP", address="198.18.1.102")
