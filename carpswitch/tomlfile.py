@@ -6,19 +6,24 @@ not UTF-8, TOML nested deep enough to exhaust the parser's recursion. Each is on
 ConfigError line naming the file; nothing is ever opened blocking. Symbolic links are
 followed (configs under /usr/local/etc are often links), but what they end at must be a
 regular file. `read_regular_file` does the reading for hast.conf too.
+
+`tomllib` and `re` are imported only when a file is decoded: the devd hook reads the bytes
+and the identity of the file (`read_config`) and decodes them only when its validated
+summary does not match (carpswitch.intake.summary).
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
-import tomllib
-from typing import Any
 
 from carpswitch.errors import ConfigError
 from carpswitch.strictmodes import check_config_file
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: A carpswitch.toml is a few kilobytes; anything this big is not one.
 MAX_BYTES = 1 << 20
@@ -30,9 +35,7 @@ _NOT_REGULAR = {
     stat.S_IFBLK: "a block device",
     stat.S_IFSOCK: "a socket",
 }
-_TOML_POSITION = re.compile(
-    r"(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)"
-)
+_TOML_POSITION = r"(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)"
 
 
 class NotAFile(OSError):
@@ -46,6 +49,11 @@ def read_regular_file(path: str, max_bytes: int) -> bytes:
     descriptor is checked again (the path may have been swapped in between). Raises
     NotAFile (its strerror says what it is instead), or the OSError of stat/open/read.
     """
+    return read_regular_file_as_opened(path, max_bytes)[0]
+
+
+def read_regular_file_as_opened(path: str, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """`read_regular_file`, and the fstat of the file the bytes were read from."""
     before = os.stat(path)
     _require_regular(before)
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
@@ -59,7 +67,7 @@ def read_regular_file(path: str, max_bytes: int) -> bytes:
         os.close(descriptor)
     if len(raw) > max_bytes:
         raise NotAFile(errno.EFBIG, f"larger than {max_bytes // 1024} KiB")
-    return raw
+    return raw, opened
 
 
 def read_toml(path: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
@@ -67,10 +75,20 @@ def read_toml(path: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
 
     Raises ConfigError (one problem, naming `path`) for anything else that is wrong.
     """
+    found = read_config(path, missing_ok=missing_ok)
+    return None if found is None else parse_toml(found[0], path)
+
+
+def read_config(path: str, *, missing_ok: bool = False) -> tuple[bytes, os.stat_result] | None:
+    """The bytes of config file `path` and its fstat, not decoded; None as `read_toml`.
+
+    Raises ConfigError as `read_toml` does for a file that is missing, no regular file,
+    too big, unreadable, or that another user owns or can write (StrictModes).
+    """
     if not path:
         raise ConfigError("''", ["the config path is empty"])
     try:
-        raw = read_regular_file(path, MAX_BYTES)
+        found = read_regular_file_as_opened(path, MAX_BYTES)
     except FileNotFoundError:
         if missing_ok:
             return None
@@ -81,11 +99,13 @@ def read_toml(path: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
     except OSError as exc:
         raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
     check_config_file(path)  # before a word of it counts: no other user may steer carpswitch
-    return parse_toml(raw, path)
+    return found
 
 
 def parse_toml(raw: bytes, path: str) -> dict[str, Any]:
     """Decode `raw` (UTF-8 TOML); ConfigError naming `path` and the line when it is not."""
+    import tomllib
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -103,7 +123,9 @@ def parse_toml(raw: bytes, path: str) -> dict[str, Any]:
 
 def _toml_problem(message: str) -> str:
     """`line 3, column 7: not valid TOML: Expected ...`: the position said once, first."""
-    found = _TOML_POSITION.fullmatch(message)
+    import re
+
+    found = re.fullmatch(_TOML_POSITION, message)
     if found is None:
         return f"not valid TOML: {message}"
     return f"{found['where']}: not valid TOML: {found['message']}"

@@ -1,8 +1,9 @@
 """Parse devd(8) event lines and the arguments devd passes to the carpswitch hook.
 
 The devd hook imports this module and must start in a few milliseconds: it uses only the
-standard library and carpswitch.errors (no pydantic, no carpswitch.model), and NamedTuple
-rather than dataclasses (whose import alone costs the hook ~8 ms).
+standard library and carpswitch.errors (no pydantic, no carpswitch.model), NamedTuple
+rather than dataclasses (whose import alone costs the hook ~8 ms), taken from
+carpswitch.records (not typing), and no `re`: names are checked character by character.
 
 Event text (sys/kern/subr_bus.c devctl_notify; sbin/devd/devd.cc process_event):
 `!system=CARP subsystem=1@vtnet0 type=MASTER` for notifications, `+NAME at k=v ... on BUS`
@@ -12,11 +13,14 @@ way devd's chop_var/set_vars split them; see docs/freebsd/parsers.md.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from typing import NamedTuple
-
 from carpswitch.errors import ParseError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NamedTuple
+else:
+    from carpswitch.records import NamedTuple
 
 EVENT_SOURCE = "devd event"
 HOOK_SOURCE = "devd hook arguments"
@@ -29,9 +33,11 @@ HOOK_STATES = ("MASTER", "BACKUP")
 MAX_VHID = 255  # CARP_MAXVHID
 
 _C_SPACE = " \t\n\v\f\r"  # isspace() in the C locale
-_KEY = re.compile(r"[A-Za-z0-9_-]*")  # devd.cc is_id_char
-_VHID = re.compile(r"[0-9]{1,3}")
-_INTERFACE = re.compile(r"[A-Za-z0-9_.]{1,15}")  # ifnet name, IFNAMSIZ 16 incl. NUL
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_KEY_CHARS = frozenset(_ALNUM + "_-")  # devd.cc is_id_char
+_INTERFACE_CHARS = frozenset(_ALNUM + "_.")  # ifnet names
+_INTERFACE_MAX = 15  # IFNAMSIZ 16, the terminating NUL included
+_VHID_DIGITS = 3
 
 
 class DevdEvent(NamedTuple):
@@ -124,13 +130,18 @@ def parse_hook_argv(argv: Sequence[str]) -> CarpEvent:
 def _vhid_at_interface(text: str, source: str) -> tuple[int, str]:
     """`1@vtnet0` (ip_carp.c: "%u@%s") -> (1, "vtnet0")."""
     vhid_text, _at, interface = text.partition("@")
-    if not _VHID.fullmatch(vhid_text) or not 1 <= int(vhid_text) <= MAX_VHID:
+    if not _is_vhid(vhid_text) or not 1 <= int(vhid_text) <= MAX_VHID:
         raise ParseError(source, f"bad vhid in {text!r} (expected 1..{MAX_VHID}@INTERFACE)")
     return int(vhid_text), _interface(interface, source)
 
 
+def _is_vhid(text: str) -> bool:
+    """1 to 3 ASCII digits (what `[0-9]{1,3}` matches)."""
+    return 0 < len(text) <= _VHID_DIGITS and text.isascii() and text.isdigit()
+
+
 def _interface(name: str, source: str) -> str:
-    if not _INTERFACE.fullmatch(name):
+    if not 0 < len(name) <= _INTERFACE_MAX or not _INTERFACE_CHARS.issuperset(name):
         raise ParseError(source, f"bad interface name {name!r} (letters, digits, _ . ; <= 15)")
     return name
 
@@ -160,8 +171,9 @@ def _chop_vars(text: str) -> tuple[dict[str, str], str]:
     variables: dict[str, str] = {}
     position = 0
     while position < len(text):
-        key = _KEY.match(text, position)
-        equals = key.end() if key else position
+        equals = position
+        while equals < len(text) and text[equals] in _KEY_CHARS:
+            equals += 1
         name = text[position:equals]
         if equals >= len(text) or text[equals] != "=":
             break

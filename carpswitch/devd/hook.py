@@ -18,14 +18,24 @@ from collections.abc import Sequence
 
 from carpswitch.devd.events import CarpEvent, parse_hook_argv
 from carpswitch.errors import ConfigError, ParseError
-from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.inbox import Inbox, IntakeEvent
 from carpswitch.intake.lockfile import is_busy
-from carpswitch.intake.settings import HookSettings, read_hook_settings
+from carpswitch.intake.settings import HookSettings, keep_validated, read_hook_settings
 from carpswitch.intake.spawn import start_detached, worker_argv
 from carpswitch.intake.wire import Delivery, send_to_daemon
 
 SYSLOG_IDENT = "carpswitch"
+
+
+class ExitCode:
+    """The sysexits(3) statuses of carpswitch.exitcodes.ExitCode the hook returns, as plain
+    ints (a unit test keeps them equal): `enum` costs the hook ~3 ms of CPU to import."""
+
+    OK = 0
+    USAGE = 64
+    SOFTWARE = 70
+    OSERR = 71
+    CONFIG = 78
 
 
 def run_hook(words: Sequence[str], config: str | None = None, verbose: int = 0) -> int:
@@ -56,6 +66,7 @@ def _handle(words: Sequence[str], config: str | None, verbose: int) -> int:
         return _fail(ExitCode.CONFIG, f"{event.describe()}: not handled: {_one_line(exc)}")
     if not settings.vhids.concerns(event):
         syslog.syslog(syslog.LOG_INFO, settings.vhids.why_ignored(event))
+        keep_validated(settings)
         return ExitCode.OK
     try:
         outcome = hand_on(settings, event, verbose)
@@ -65,7 +76,7 @@ def _handle(words: Sequence[str], config: str | None, verbose: int) -> int:
     return ExitCode.OK
 
 
-def _fail(status: ExitCode, line: str) -> int:
+def _fail(status: int, line: str) -> int:
     syslog.syslog(syslog.LOG_ERR, line)
     print(f"carpswitch: {line}", file=sys.stderr)
     return status
@@ -93,10 +104,11 @@ def hand_on(settings: HookSettings, event: IntakeEvent, verbose: int = 0) -> str
     """
     try:
         Inbox(settings.run_dir).record(event)
-    except OSError as exc:
+    except OSError as exc:  # no summary kept either: its run_dir may be what is broken
         if send_to_daemon(settings.run_dir, event) is Delivery.DELIVERED:
             return f"not recorded ({exc.strerror}), handed to the daemon"
         raise
+    keep_validated(settings)
     if send_to_daemon(settings.run_dir, event) is Delivery.DELIVERED:
         return "handed to the daemon"
     if is_busy(settings.run_dir):

@@ -5,19 +5,35 @@ worker that will refuse the config: nobody would see that worker's error, and th
 would wait forever. So it runs the same rules as carpswitch.config (config_rules, a pure
 function of the parsed TOML) over the whole file, and fails itself when they find a
 problem. Then it takes run_dir, state_dir and the configured vhids from the TOML.
+
+That validation is done once per version of the file: its result is kept in run_dir,
+keyed by the file's identity (carpswitch.intake.summary), and the TOML is decoded and
+checked again only when the file (or the rules) changed. The StrictModes checks of the
+config, run_dir and state_dir run at every call.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
 
-from carpswitch.config_rules import config_problems
 from carpswitch.errors import ConfigError
+from carpswitch.intake.summary import (
+    Summary,
+    identity_of,
+    load_summary,
+    named_run_dir,
+    save_summary,
+)
 from carpswitch.intake.vhids import EVERY_VHID, ConfiguredVhids
 from carpswitch.strictmodes import check_private_dir
-from carpswitch.tomlfile import read_toml
+from carpswitch.tomlfile import parse_toml, read_config
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from carpswitch.records import NamedTuple  # typing costs the hook ~14 ms
 
 # The same values as carpswitch.config (a unit test keeps them equal).
 DEFAULT_CONFIG_PATH = "/usr/local/etc/carpswitch.toml"
@@ -33,6 +49,8 @@ class HookSettings(NamedTuple):
     run_dir: str
     state_dir: str
     vhids: ConfiguredVhids = EVERY_VHID
+    #: The summary of a config this call validated, to keep for the next (`keep_validated`).
+    validated: Summary | None = None
 
 
 def config_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> str:
@@ -56,20 +74,43 @@ def read_hook_settings(
     UnsafePath (a ConfigError) for a config, run_dir or state_dir another user can change.
     """
     path = config_path(explicit, environ)
-    data = read_toml(path, missing_ok=path == DEFAULT_CONFIG_PATH)
-    if data is None:
+    found = read_config(path, missing_ok=path == DEFAULT_CONFIG_PATH)
+    if found is None:
         settings = HookSettings(None, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR)
     else:
-        problems = config_problems(data)
-        if problems:
-            raise ConfigError(path, problems)
-        paths = data.get("paths", {})
+        raw, status = found
+        config = os.path.abspath(path)
+        summary = load_summary(named_run_dir(raw, DEFAULT_RUN_DIR), config, status)
+        validated = None
+        if summary is None:
+            summary = validated = _validate(raw, path, config, status)
         settings = HookSettings(
-            os.path.abspath(path),
-            str(paths.get("run_dir", DEFAULT_RUN_DIR)),
-            str(paths.get("state_dir", DEFAULT_STATE_DIR)),
-            ConfiguredVhids.of_groups(data.get("group", [])),
+            config, summary.run_dir, summary.state_dir, summary.vhids, validated
         )
     check_private_dir(settings.run_dir)
     check_private_dir(settings.state_dir)
     return settings
+
+
+def keep_validated(settings: HookSettings) -> None:
+    """Keep the summary of a config just validated in its run_dir, once that exists."""
+    if settings.validated is not None:
+        save_summary(settings.validated)
+
+
+def _validate(raw: bytes, path: str, config: str, status: os.stat_result) -> Summary:
+    """Decode and check the whole config (the worker's rules); raise ConfigError."""
+    from carpswitch.config_rules import config_problems  # re and all: only when it changed
+
+    data = parse_toml(raw, path)
+    problems = config_problems(data)
+    if problems:
+        raise ConfigError(path, problems)
+    paths = data.get("paths", {})
+    return Summary(
+        config,
+        identity_of(status),
+        str(paths.get("run_dir", DEFAULT_RUN_DIR)),
+        str(paths.get("state_dir", DEFAULT_STATE_DIR)),
+        ConfiguredVhids.of_groups(data.get("group", [])),
+    )

@@ -11,9 +11,14 @@ daemon start) always concerns us.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
 
 from carpswitch.intake.inbox import IntakeEvent
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+else:
+    from carpswitch.records import NamedTuple  # typing costs the hook ~14 ms
 
 
 class GroupVhid(NamedTuple):

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from carpswitch.devd import hook
+from carpswitch.intake import summary, vhids
 from carpswitch.intake.inbox import Inbox, decode_event
 from carpswitch.intake.lockfile import IntakeLock
 from carpswitch.intake.wire import intake_socket_path
@@ -258,3 +259,166 @@ def test_the_hook_imports_no_heavy_module(node, daemon_socket):
     heavy = {m for m in imported if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN}
     assert heavy == set()
     assert decode_event(daemon_socket.recv(8192)).state == "MASTER"
+
+
+# --- the validated summary (issue 9): the config is decoded and checked once per version
+
+
+def hook_command(config, *words):
+    """The hook as devd runs it: the installed script when there is one, else `-m`."""
+    script = os.path.join(os.path.dirname(sys.executable), "carpswitch")
+    prefix = (
+        [sys.executable, script] if os.path.exists(script) else [sys.executable, "-m", "carpswitch"]
+    )
+    return [*prefix, "-c", config, *(words or ("MASTER", "1@vtnet0"))]
+
+
+def imported_modules(argv):
+    result = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+
+
+SLOW_TO_IMPORT = ("re", "typing", "tomllib", "enum", "contextlib", "carpswitch.config_rules")
+
+
+def test_with_its_config_unchanged_the_hook_decodes_nothing(node, daemon_socket):
+    root, config = node
+    first = imported_modules(hook_command(config))
+    assert {"tomllib", "carpswitch.config_rules"} <= first  # validated once...
+    assert (root / "run" / summary.SUMMARY_NAME).exists()
+    again = imported_modules(hook_command(config))
+    assert "carpswitch.intake.summary" in again
+    assert again.isdisjoint(SLOW_TO_IMPORT)  # ...then taken from the summary
+    assert [decode_event(daemon_socket.recv(8192)).state for _ in range(2)] == ["MASTER"] * 2
+
+
+def test_the_installed_command_is_no_wrapper_that_imports_re():
+    script = os.path.join(os.path.dirname(sys.executable), "carpswitch")
+    if not os.path.exists(script):
+        pytest.skip("carpswitch is not installed next to this interpreter")
+    with open(script, encoding="utf-8") as file:
+        lines = file.read().splitlines()
+    assert "import re" not in lines
+    assert "from carpswitch.cli import main" in lines
+
+
+@pytest.fixture
+def validations(mocker):
+    from carpswitch import config_rules
+
+    return mocker.patch.object(
+        config_rules, "config_problems", side_effect=config_rules.config_problems
+    )
+
+
+def grouped_config(tmp_path, vhid=1):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[paths]\nrun_dir = "{tmp_path}/run"\nstate_dir = "{tmp_path}/db"\n'
+        f'[[group]]\nname = "storage"\nvhid = {vhid}\nresources = ["tank"]\n'
+    )
+    return config
+
+
+def test_the_config_is_validated_once_per_version(tmp_path, syslog_lines, spawned, validations):
+    config = grouped_config(tmp_path)
+    for _ in range(3):
+        assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 0
+    assert validations.call_count == 1
+    config.write_text(config.read_text().replace("vhid = 1", "vhid = 2"))
+    assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 0
+    assert validations.call_count == 2
+    assert syslog_lines[-1].endswith("ignored: not a configured vhid (groups' vhids: 2)")
+
+
+def test_a_config_broken_after_it_was_validated_is_refused(tmp_path, syslog_lines, spawned):
+    config = grouped_config(tmp_path)
+    assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 0
+    assert (tmp_path / "run" / summary.SUMMARY_NAME).exists()
+    text = config.read_text()
+    config.write_text(text.replace("vhid = 1", "vhid = 0"))  # the same size: ctime tells
+    assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 78
+    assert "group[0].vhid: expected an integer from 1 to 255, not 0" in syslog_lines[-1]
+
+
+def test_strictmodes_still_run_when_the_summary_matches(tmp_path, syslog_lines, spawned):
+    config = grouped_config(tmp_path)
+    assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 0
+    os.chmod(tmp_path / "run", 0o777)  # no identity of the config changes
+    assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 78
+    assert "writable by group and others" in syslog_lines[-1]
+    os.chmod(tmp_path / "run", 0o700)
+    os.chmod(tmp_path, 0o757)  # an ancestor of the config and of run_dir
+    try:
+        assert hook.run_hook(["master", "1@vtnet0"], str(config)) == 78
+    finally:
+        os.chmod(tmp_path, 0o755)
+    assert "writable by others" in syslog_lines[-1]
+
+
+def planted_summary(tmp_path, config):
+    """A summary that matches `config` but claims every vhid is ours (the config: vhid 1)."""
+    status = os.stat(config)
+    forged = summary.Summary(
+        os.path.abspath(config),
+        summary.identity_of(status),
+        str(tmp_path / "run"),
+        str(tmp_path / "db"),
+        vhids.EVERY_VHID,
+    )
+    rules = summary.rules_identity()
+    assert rules is not None
+    data = forged.encode(rules)
+    assert data is not None
+    return data
+
+
+def ignored(syslog_lines):
+    return syslog_lines[-1].endswith("ignored: not a configured vhid (groups' vhids: 1)")
+
+
+def test_a_matching_summary_of_ours_is_believed(tmp_path, syslog_lines, spawned):
+    """The control for the tests below: a forged summary is what the hook would use."""
+    config = grouped_config(tmp_path)
+    (tmp_path / "run").mkdir(mode=0o700)
+    path = tmp_path / "run" / summary.SUMMARY_NAME
+    path.write_bytes(planted_summary(tmp_path, config))
+    path.chmod(0o600)
+    assert hook.run_hook(["master", "2@vtnet0"], str(config)) == 0
+    assert not ignored(syslog_lines)
+
+
+@pytest.mark.parametrize("how", ["readable by others", "another owner", "symlink", "corrupt"])
+def test_a_planted_or_corrupt_summary_is_not_trusted(tmp_path, syslog_lines, spawned, how):
+    config = grouped_config(tmp_path)
+    (tmp_path / "run").mkdir(mode=0o700)
+    path = tmp_path / "run" / summary.SUMMARY_NAME
+    data = planted_summary(tmp_path, config)
+    if how == "symlink":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.write_bytes(data)
+        elsewhere.chmod(0o600)
+        path.symlink_to(elsewhere)
+    else:
+        path.write_bytes(data[:-9] + b"\x00garbage\n" if how == "corrupt" else data)
+        path.chmod(0o644 if how == "readable by others" else 0o600)
+        if how == "another owner":
+            os.chown(path, 12345, 12345)
+    assert hook.run_hook(["master", "2@vtnet0"], str(config)) == 0
+    assert ignored(syslog_lines)  # validated: the config's own vhids
+    assert hook.run_hook(["master", "2@vtnet0"], str(config)) == 0
+    assert ignored(syslog_lines)  # and what replaced the planted file says the same
+
+
+def test_the_hook_returns_the_exit_codes_of_carpswitch():
+    from carpswitch.exitcodes import ExitCode
+
+    ours = {k: v for k, v in vars(hook.ExitCode).items() if k.isupper()}
+    assert ours == {name: int(ExitCode[name]) for name in ours}
