@@ -25,6 +25,7 @@ from pathlib import Path
 import psutil
 
 from carpswitch.lab.boot import boot_state, clean_var_run
+from carpswitch.lab.daemons import pid_alive
 from carpswitch.lab.facts import NodeFacts, ResourceFacts, ResourceKind, load_facts, save_facts
 from carpswitch.lab.hastd.protocol import (
     Request,
@@ -32,7 +33,7 @@ from carpswitch.lab.hastd.protocol import (
 )
 from carpswitch.lab.layout import write_layout
 from carpswitch.lab.paths import NodePaths, is_hast_conf_word
-from carpswitch.lab.procs import node_processes, pid_alive, terminate, wait_gone
+from carpswitch.lab.procs import node_processes, terminate, wait_gone
 from carpswitch.lab.state import (
     FileSystemState,
     FsCondition,

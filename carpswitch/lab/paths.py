@@ -120,6 +120,11 @@ class NodePaths:
         return self.state / ".lock"
 
     @property
+    def hast_setup_cache(self) -> Path:
+        """hast.conf as hastctl and hastd last resolved it (carpswitch.lab.hastsetup)."""
+        return self.state / "hastsetup.json"
+
+    @property
     def faults(self) -> Path:
         return self.root / "faults.json"
 
