@@ -32,6 +32,7 @@ from carpswitch.lab.hastd.protocol import (
     ResourceReply,
 )
 from carpswitch.lab.layout import write_layout
+from carpswitch.lab.node_identity import host_identity, load_setup_for
 from carpswitch.lab.paths import NodePaths, is_hast_conf_word
 from carpswitch.lab.procs import node_processes, terminate, wait_gone
 from carpswitch.lab.state import (
@@ -139,6 +140,9 @@ def create_node(
     )
     write_layout(facts, carp_state.upper(), _free_port(), disabled_services)
     save_facts(facts)
+    # Resolve hast.conf here, where the parser is loaded once for all nodes, so that the
+    # node's hastd and hastctl start from the cache (carpswitch.lab.hastsetup).
+    load_setup_for(paths.hast_conf, host_identity(paths), paths.hast_setup_cache)
     node = LabNode(paths.root)
     if start:
         node.start()
