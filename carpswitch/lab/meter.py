@@ -1,9 +1,10 @@
 """Fixed-cost mode and command log of a node, for the benchmarks.
 
 A node created with `command_cost=S` makes every shim take exactly max(its own work, S)
-seconds of wall time, measured from the first line of its script (DIR/bin/<command>) to
-its exit: the shim sleeps the remainder after its work, so a benchmark can subtract a
-known cost per command. A hang fault still hangs (that is work longer than S).
+seconds of wall time, measured from the process's start as the kernel recorded it
+(/proc/self/stat starttime, 10 ms ticks; so Python's own start-up counts) to its exit:
+the shim sleeps the remainder after its work, so a benchmark can subtract a known cost
+per command. A hang fault still hangs (that is work longer than S).
 
 A node created with `command_log=True` makes every shim append one line to
 DIR/var/log/commands.log when it exits:
@@ -25,6 +26,27 @@ import time
 from collections.abc import Sequence
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+
+
+def process_start(first_line: tuple[float, float]) -> tuple[float, float]:
+    """(time.time(), time.monotonic()) of the process's start, from the kernel's record.
+
+    `first_line` is both clocks at the script's first line; it is kept when the kernel's
+    record cannot be read or is not earlier (then by less than a tick).
+    """
+    wall, monotonic = first_line
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            data = stat.read()
+        ticks = int(data[data.rfind(b")") + 2 :].split()[19])  # field 22, starttime
+        since_boot = ticks / os.sysconf("SC_CLK_TCK")
+        ago = time.clock_gettime(time.CLOCK_BOOTTIME) - since_boot
+    except (OSError, ValueError, IndexError):
+        return first_line
+    before = ago - (time.monotonic() - monotonic)  # how long before the first line
+    if not 0 < before < 60:
+        return first_line
+    return (wall - before, monotonic - before)
 
 
 def finish(

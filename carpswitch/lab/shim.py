@@ -8,6 +8,7 @@ and log the call.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from carpswitch.lab.commands import command_function
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.facts import NodeFacts, load_facts
 from carpswitch.lab.faults import FaultPlanError, apply_fault, load_plan, take_fault
-from carpswitch.lab.meter import finish
+from carpswitch.lab.meter import finish, process_start
 
 EX_SOFTWARE = 70
 
@@ -30,9 +31,10 @@ def main(
 ) -> int:
     """Run the simulated `command` of the node at `node_dir`; return its exit status.
 
-    `started` is (time.time(), time.monotonic()) at the script's first line.
+    `started` is (time.time(), time.monotonic()) at the script's first line; the meter
+    counts from the process's start, a little earlier (carpswitch.lab.meter).
     """
-    wall, monotonic = started if started is not None else (time.time(), time.monotonic())
+    wall, monotonic = process_start(started or (time.time(), time.monotonic()))
     args = sys.argv[1:] if argv is None else argv
     try:
         facts = load_facts(Path(node_dir))
@@ -40,7 +42,7 @@ def main(
         sys.stderr.write(f"carpswitch lab: {command}: cannot load node {node_dir}: {exc}\n")
         return EX_SOFTWARE
     try:
-        return _run(command, facts, args)
+        code = _run(command, facts, args)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -52,6 +54,9 @@ def main(
             cost=facts.command_cost,
             log=str(facts.node_paths.command_log) if facts.command_log else None,
         )
+    if facts.command_cost is not None:
+        os._exit(code)  # the cost ends here: no interpreter teardown on top of it
+    return code
 
 
 def _run(command: str, facts: NodeFacts, args: list[str]) -> int:

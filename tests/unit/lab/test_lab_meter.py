@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,29 @@ def test_a_failing_fault_keeps_its_exit_status_and_is_logged(tmp_path: Path) -> 
 def test_a_negative_cost_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LabError, match="command_cost"):
         create_node(tmp_path / "hasta", command_cost=-1.0, start=False)
+
+
+def test_the_cost_counts_from_the_process_start_the_kernel_recorded(tmp_path: Path) -> None:
+    node = create_node(tmp_path / "hasta", command_cost=0.3, command_log=True, start=False)
+    before = time.time()
+    run(node, "sysctl", "-n", "kern.hostname")
+    after = time.time()
+    [words] = logged(node)
+    started, elapsed = float(words[0]), float(words[1])
+    assert before - 0.02 <= started <= after  # starttime has 10 ms ticks
+    assert started + elapsed <= after
+
+
+def test_the_process_start_is_before_the_scripts_first_line() -> None:
+    script = (
+        "import time; first = (time.time(), time.monotonic()); "
+        "from carpswitch.lab.meter import process_start; "
+        "wall, monotonic = process_start(first); "
+        "print(first[1] - monotonic, first[0] - wall)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+    by_monotonic, by_wall = (float(word) for word in result.stdout.split())
+    assert 0 < by_monotonic < 60  # Python's own start-up, before the first line
+    assert by_wall == pytest.approx(by_monotonic, abs=1e-5)  # floats of ~1.8e9 s
