@@ -1,7 +1,7 @@
 """`carpswitch` command line: the entry point.
 
 Kept light on purpose: the devd hook (`carpswitch master|backup IFACE`) is recognised here
-without argparse and handed to carpswitch.intake.hook, which imports only the standard
+without argparse and handed to carpswitch.devd.hook, which imports only the standard
 library; every other command goes through the argparse parser in carpswitch.cli_parser,
 and each command imports what it needs when it runs.
 """
@@ -11,33 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-HOOK_WORDS = ("master", "backup")
-
-COMMANDS: dict[str, str] = {
-    "master": "devd hook: CARP vhid became MASTER (argument: VHID@IFACE or IFACE)",
-    "backup": "devd hook: CARP vhid became BACKUP (argument: VHID@IFACE or IFACE)",
-    "promote": "make this node primary for GROUPs now: HAST role, check, mount, services",
-    "demote": "make this node secondary for GROUPs now: services, unmount, HAST role",
-    "status": "show CARP, HAST, mounts, pools and services as carpswitch sees them",
-    "plan": "print the steps a MASTER or BACKUP transition would run; runs nothing",
-    "check": "validate carpswitch.toml against hast.conf and this node; list every problem",
-    "history": "show past transitions with per-step timings and outcome",
-    "clear": "forget failed promotions, lift the hold and take back carpswitch's demotion",
-    "reconcile": "act once on what CARP says now (what the rc.d script does at boot)",
-    "daemon": "run as the rc.d service: take devd events, reconcile on a timer",
-    "pause": "maintenance: observe only, never act (survives reboots) until resume",
-    "resume": "end maintenance and act on what CARP says now",
-    "lab": "simulated FreeBSD node, for tests and for trying carpswitch by hand",
-}
-
-EPILOG = """\
-devd runs `carpswitch master|backup VHID@IFACE` on CARP events (conf/devd-carp.conf).
-Config: -c PATH, else $CARPSWITCH_CONFIG, else /usr/local/etc/carpswitch.toml; without a
-config file carpswitch works from hast.conf alone (every resource raw, one group per vhid).
-Exit status: 0 ok, 1 failed, 64 usage, 70 internal error, 71 system error, 75 busy,
-78 config error.
-See carpswitch(8).
-"""
+from carpswitch.cli_words import HOOK_WORDS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if at is not None and args_list[at].lower() in HOOK_WORDS:
         hook = _hook_options(args_list[:at], args_list[at:])
         if hook is not None:
-            from carpswitch.intake.hook import run_hook
+            from carpswitch.devd.hook import run_hook
 
             return run_hook(args_list[at:], *hook)
         args_list[at] = args_list[at].lower()  # devd may pass MASTER/BACKUP

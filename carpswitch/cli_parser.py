@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from carpswitch import __version__
-from carpswitch.cli import COMMANDS, EPILOG, HOOK_WORDS
+from carpswitch.cli_words import COMMANDS, EPILOG, HOOK_WORDS
 from carpswitch.exitcodes import ExitCode
 
 
@@ -169,7 +169,7 @@ def _clear(args: argparse.Namespace) -> int:
 
 
 def _hook(args: argparse.Namespace) -> int:
-    from carpswitch.intake.hook import run_hook
+    from carpswitch.devd.hook import run_hook
 
     return run_hook([args.command, args.subsystem], args.config, args.verbose)
 

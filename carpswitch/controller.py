@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from carpswitch.actions.hooks import notify
 from carpswitch.context import NodeContext
 from carpswitch.engine.decide import Decision
 from carpswitch.engine.demotion import current_boottime
@@ -21,7 +22,6 @@ from carpswitch.engine.executor import Executor, StepListener
 from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.lock import ActorLock
-from carpswitch.engine.notify import notify
 from carpswitch.engine.plan import Plan, plan_demote, plan_promote
 from carpswitch.engine.step import StepContext
 from carpswitch.errors import CarpswitchError

@@ -10,11 +10,11 @@ from contextlib import suppress
 from carpswitch.config import load_config
 from carpswitch.context import NodeContext
 from carpswitch.controller import Controller
+from carpswitch.devd.hook import hand_on
 from carpswitch.engine.boot import BootWindow
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.errors import CarpswitchError, ConfigError
 from carpswitch.exitcodes import ExitCode
-from carpswitch.intake.hook import hand_on
 from carpswitch.intake.inbox import IntakeEvent
 from carpswitch.intake.settings import read_hook_settings
 from carpswitch.logsetup import StderrHandler

@@ -22,10 +22,10 @@ from carpswitch.engine.step import Step
 
 #: What a step's `do` may spend beyond one run of its own timeout, by step kind.
 EXTRA: dict[str, tuple[str, ...]] = {
-    # steps_fs.Unmount: busy retries for umount_grace, the last try may take `umount`,
+    # actions.ufs.Unmount: busy retries for umount_grace, the last try may take `umount`,
     # then `umount -f` may take `umount` again.
     "umount": ("umount_grace", "umount"),
-    # steps_fs.ExportPool: `zpool export`, then `zpool export -f`.
+    # actions.zfs.ExportPool: `zpool export`, then `zpool export -f`.
     "zpool_export": ("export",),
 }
 

@@ -19,14 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from carpswitch.actions.storage_rules import mounted_here, mounts_at, pool_imported
 from carpswitch.config import ResourceKind
-from carpswitch.engine.storage_rules import (
-    USABLE_HEALTH,
-    mounted_here,
-    mounts_at,
-    pool_health,
-    pool_imported,
-)
+from carpswitch.fsck.zfs import USABLE_HEALTH, pool_health
 from carpswitch.model import (
     CarpState,
     HastResource,

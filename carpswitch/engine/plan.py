@@ -7,28 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from carpswitch.actions.carp import ForceBackup, LowerDemotion, RaiseDemotion
+from carpswitch.actions.hast import Guard, LeaveInit, SetRole, WaitDevice, WaitRelease
+from carpswitch.actions.hooks import PrePromoteHook
+from carpswitch.actions.services import StartService, StopService
+from carpswitch.actions.ufs import Fsck, MountUfs, Unmount, UnmountStale
+from carpswitch.actions.verify import Verify
+from carpswitch.actions.zfs import CheckPool, ExportPool, ImportPool, MountDatasets
 from carpswitch.config import Config, ResourceKind
 from carpswitch.engine.step import Step
-from carpswitch.engine.steps_fs import (
-    CheckPool,
-    ExportPool,
-    Fsck,
-    ImportPool,
-    MountDatasets,
-    MountUfs,
-    Unmount,
-    UnmountStale,
-)
-from carpswitch.engine.steps_group import (
-    ForceBackup,
-    LowerDemotion,
-    PrePromoteHook,
-    RaiseDemotion,
-    StartService,
-    StopService,
-    Verify,
-)
-from carpswitch.engine.steps_hast import Guard, LeaveInit, SetRole, WaitDevice, WaitRelease
 from carpswitch.model import HastRole, TransitionKind
 from carpswitch.topology import Group, Resource, Topology
 

@@ -18,13 +18,13 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from carpswitch.config import Config, load_config
+from carpswitch.devd.listener import DevdSocket
 from carpswitch.errors import ConfigError
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.act import Reconciler
 from carpswitch.intake.coalesce import run_until_quiet
 from carpswitch.intake.condition import ConditionFile
 from carpswitch.intake.describe import lock_holder
-from carpswitch.intake.devdsocket import DevdSocket
 from carpswitch.intake.inbox import Inbox, IntakeEvent
 from carpswitch.intake.lockfile import IntakeLock
 from carpswitch.intake.signals import SignalFlags

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from carpswitch.cli import COMMANDS, main
+from carpswitch.cli import main
+from carpswitch.cli_words import COMMANDS
 
 
 def run(capsys, *argv):
@@ -133,7 +134,7 @@ def hook_calls(mocker):
     """The hook's hand-off and syslog, recorded instead of done."""
     mocker.patch("syslog.openlog")
     mocker.patch("syslog.syslog")
-    return mocker.patch("carpswitch.intake.hook.hand_on", return_value="handed on")
+    return mocker.patch("carpswitch.devd.hook.hand_on", return_value="handed on")
 
 
 @pytest.mark.parametrize("word", ["MASTER", "master", "Master"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from carpswitch.cli import COMMANDS, EPILOG, HOOK_WORDS
+from carpswitch.cli_words import COMMANDS, EPILOG, HOOK_WORDS
 
 ROOT = Path(__file__).parents[2]
 PAGE = (ROOT / "man" / "carpswitch.8").read_text()

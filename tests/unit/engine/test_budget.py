@@ -4,13 +4,14 @@ import os
 import stat
 from pathlib import Path
 
+from carpswitch.actions.hast import SetRole
+from carpswitch.actions.services import StopService
+from carpswitch.actions.ufs import Unmount
+from carpswitch.actions.zfs import ExportPool
 from carpswitch.commands import check
 from carpswitch.config import parse_config
 from carpswitch.engine.budget import EXTRA, plan_budget, step_budget
 from carpswitch.engine.plan import plan_demote
-from carpswitch.engine.steps_fs import ExportPool, Unmount
-from carpswitch.engine.steps_group import StopService
-from carpswitch.engine.steps_hast import SetRole
 from carpswitch.model import HastRole
 from carpswitch.system.runner import Runner
 from carpswitch.topology import Group, Topology

@@ -2,12 +2,15 @@
 
 import pytest
 
+from carpswitch.actions.carp import LowerDemotion
+from carpswitch.actions.hast import SetRole
+from carpswitch.actions.hooks import PrePromoteHook
+from carpswitch.actions.services import StartService
+from carpswitch.actions.ufs import Fsck, Unmount
+from carpswitch.actions.zfs import ExportPool
 from carpswitch.config import FsckPolicy, parse_config
 from carpswitch.engine.plan import plan_demote, plan_promote
 from carpswitch.engine.step import AlreadyDone, StepContext, StepFailed
-from carpswitch.engine.steps_fs import ExportPool, Fsck, Unmount
-from carpswitch.engine.steps_group import LowerDemotion, PrePromoteHook, StartService
-from carpswitch.engine.steps_hast import SetRole
 from carpswitch.model import HastRole, TransitionKind
 from carpswitch.system import commands
 from carpswitch.system.observe import Observer

@@ -13,8 +13,7 @@ from carpswitch.intake.inbox import Inbox, IntakeEvent
 from carpswitch.intake.lockfile import IntakeLock
 from carpswitch.intake.signals import SignalFlags
 from carpswitch.intake.wire import Delivery, intake_socket_path, send_to_daemon
-
-from .test_devdsocket import FakeDevd
+from tests.unit.devd.test_listener import FakeDevd
 
 
 class FakeController:

@@ -1,8 +1,8 @@
 """ImportPool with zpool.cache in mind: never cached, and a stale UNAVAIL pool exported first."""
 
+from carpswitch.actions.zfs import ImportPool
 from carpswitch.config import parse_config
 from carpswitch.engine.step import StepContext
-from carpswitch.engine.steps_fs import ImportPool
 from carpswitch.system import commands
 from carpswitch.system.observe import Observer
 from carpswitch.topology import Group, Resource, Topology

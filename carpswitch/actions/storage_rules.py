@@ -1,4 +1,5 @@
-"""Is a resource's storage in place? Pure rules over what `mount -p` and `zpool list` said.
+"""Is a resource's storage in place? Pure rules over what `mount -p` and `zpool list` said
+(pool health: carpswitch.fsck.zfs).
 
 "Mounted" means this HAST device is mounted at its mount point, and the device exists: a
 mount whose provider went away (the worker exited, `hastctl role init`) stays in the mount
@@ -12,9 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from carpswitch.model import Mount, Pool, PoolHealth
-
-USABLE_HEALTH = (PoolHealth.ONLINE, PoolHealth.DEGRADED)
+from carpswitch.model import Mount, Pool
 
 
 def _same(a: str, b: str) -> bool:
@@ -52,8 +51,3 @@ def stale_mounts(
 def pool_imported(pools: Sequence[Pool], name: str) -> bool:
     """True when `zpool list` shows the pool (whatever its health)."""
     return any(p.name == name for p in pools)
-
-
-def pool_health(pools: Sequence[Pool], name: str) -> PoolHealth | None:
-    """Health of the imported pool `name`; None when it is not imported."""
-    return next((p.health for p in pools if p.name == name), None)

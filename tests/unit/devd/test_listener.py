@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from carpswitch.intake.devdsocket import DevdSocket, carp_events
+from carpswitch.devd.listener import DevdSocket, carp_events
 
 
 class FakeDevd:

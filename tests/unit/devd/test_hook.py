@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from carpswitch.intake import hook
+from carpswitch.devd import hook
 from carpswitch.intake.inbox import Inbox, decode_event
 from carpswitch.intake.lockfile import IntakeLock
 from carpswitch.intake.wire import intake_socket_path
@@ -254,7 +254,7 @@ def test_the_hook_imports_no_heavy_module(node, daemon_socket):
     )
     assert result.returncode == 0, result.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
-    assert "carpswitch.intake.hook" in imported
+    assert "carpswitch.devd.hook" in imported
     heavy = {m for m in imported if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN}
     assert heavy == set()
     assert decode_event(daemon_socket.recv(8192)).state == "MASTER"

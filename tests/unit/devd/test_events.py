@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from carpswitch.errors import ParseError
-from carpswitch.parse.devd import (
+from carpswitch.devd.events import (
     CarpEvent,
     DevdEvent,
     carp_event_from_devd,
     parse_devd_line,
     parse_hook_argv,
 )
+from carpswitch.errors import ParseError
 
 # --- parse_devd_line -----------------------------------------------------------------------
 
@@ -206,7 +206,7 @@ def test_bad_hook_arguments_raise_parse_error_naming_the_hook(argv, reason):
 
 def test_module_imports_neither_pydantic_nor_the_models():
     code = (
-        "import sys, carpswitch.parse.devd; "
+        "import sys, carpswitch.devd.events; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'sh') "
         "or m == 'carpswitch.model'))"
     )

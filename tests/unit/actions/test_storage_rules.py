@@ -4,16 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from carpswitch.actions.storage_rules import mounted_here, pool_imported, stale_mounts
+from carpswitch.actions.ufs import Fsck, MountUfs, Unmount, UnmountStale
+from carpswitch.actions.verify import Verify
 from carpswitch.config import parse_config
 from carpswitch.engine.step import StepContext, StepFailed
-from carpswitch.engine.steps_fs import Fsck, MountUfs, Unmount, UnmountStale
-from carpswitch.engine.steps_group import Verify
-from carpswitch.engine.storage_rules import (
-    mounted_here,
-    pool_health,
-    pool_imported,
-    stale_mounts,
-)
+from carpswitch.fsck.zfs import pool_health
 from carpswitch.model import Mount, Pool, PoolHealth
 from carpswitch.parse.mount import format_mount_p_line
 from carpswitch.system import commands

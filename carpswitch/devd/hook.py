@@ -16,6 +16,7 @@ import syslog
 import time
 from collections.abc import Sequence
 
+from carpswitch.devd.events import CarpEvent, parse_hook_argv
 from carpswitch.errors import ConfigError, ParseError
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.inbox import Inbox, IntakeEvent
@@ -23,7 +24,6 @@ from carpswitch.intake.lockfile import is_busy
 from carpswitch.intake.settings import HookSettings, read_hook_settings
 from carpswitch.intake.spawn import start_detached, worker_argv
 from carpswitch.intake.wire import Delivery, send_to_daemon
-from carpswitch.parse.devd import CarpEvent, parse_hook_argv
 
 SYSLOG_IDENT = "carpswitch"
 

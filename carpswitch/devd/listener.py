@@ -14,10 +14,10 @@ import socket
 import time
 from collections.abc import Callable
 
+from carpswitch.devd.events import carp_event_from_devd, parse_devd_line
 from carpswitch.errors import ParseError
 from carpswitch.intake.inbox import IntakeEvent
 from carpswitch.intake.wire import MAX_RECORD, split_devd_record
-from carpswitch.parse.devd import carp_event_from_devd, parse_devd_line
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,55 @@
+"""The promotion's last look: every resource primary with its storage, services up."""
+
+from __future__ import annotations
+
+import os
+
+from carpswitch.actions.services import service_running
+from carpswitch.actions.ufs import is_mounted
+from carpswitch.config import ResourceKind
+from carpswitch.engine.step import Step, StepContext, StepFailed
+from carpswitch.fsck.zfs import USABLE_HEALTH, pool_health
+from carpswitch.model import HastRole
+from carpswitch.topology import Group
+
+
+class Verify(Step):
+    """After promotion: every resource primary with its provider, attached, services up."""
+
+    changes_node = False
+    reads_only = True
+
+    kind = "verify"
+    timeout_key = "observe"
+
+    def __init__(self, group: Group) -> None:
+        super().__init__()
+        self.group = group
+
+    def describe(self) -> str:
+        return f"verify group {self.group.name}: roles, providers, mounts/pools, services"
+
+    def do(self, ctx: StepContext) -> str:
+        wrong = []
+        hast = {r.name: r for r in ctx.observer.hast()}
+        kinds = {ctx.topology.resources[n].kind for n in self.group.resources}
+        mounts = ctx.observer.mounts() if ResourceKind.UFS in kinds else []
+        pools = ctx.observer.pools() if ResourceKind.ZFS in kinds else []
+        for name in self.group.resources:
+            resource = ctx.topology.resources[name]
+            observed = hast.get(name)
+            if observed is None or observed.role is not HastRole.PRIMARY:
+                wrong.append(f"{name} is not primary")
+            if not os.path.exists(resource.device):
+                wrong.append(f"{resource.device} is missing")
+            if resource.kind is ResourceKind.UFS and not is_mounted(ctx, resource, mounts):
+                wrong.append(f"{resource.device} is not mounted at {resource.mountpoint}")
+            health = pool_health(pools, resource.pool or "")
+            if resource.kind is ResourceKind.ZFS and health not in USABLE_HEALTH:
+                wrong.append(f"pool {resource.pool} is {health or 'not imported'}")
+        for service in self.group.services:
+            if not service_running(ctx, service):
+                wrong.append(f"service {service} is not running")
+        if wrong:
+            raise StepFailed("; ".join(wrong))
+        return "all in place"

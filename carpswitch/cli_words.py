@@ -1,0 +1,30 @@
+"""The command words and the epilog, shared by the fast entry point (carpswitch.cli) and
+the argparse parser (carpswitch.cli_parser); standard library only, no imports at all."""
+
+HOOK_WORDS = ("master", "backup")
+
+COMMANDS: dict[str, str] = {
+    "master": "devd hook: CARP vhid became MASTER (argument: VHID@IFACE or IFACE)",
+    "backup": "devd hook: CARP vhid became BACKUP (argument: VHID@IFACE or IFACE)",
+    "promote": "make this node primary for GROUPs now: HAST role, check, mount, services",
+    "demote": "make this node secondary for GROUPs now: services, unmount, HAST role",
+    "status": "show CARP, HAST, mounts, pools and services as carpswitch sees them",
+    "plan": "print the steps a MASTER or BACKUP transition would run; runs nothing",
+    "check": "validate carpswitch.toml against hast.conf and this node; list every problem",
+    "history": "show past transitions with per-step timings and outcome",
+    "clear": "forget failed promotions, lift the hold and take back carpswitch's demotion",
+    "reconcile": "act once on what CARP says now (what the rc.d script does at boot)",
+    "daemon": "run as the rc.d service: take devd events, reconcile on a timer",
+    "pause": "maintenance: observe only, never act (survives reboots) until resume",
+    "resume": "end maintenance and act on what CARP says now",
+    "lab": "simulated FreeBSD node, for tests and for trying carpswitch by hand",
+}
+
+EPILOG = """\
+devd runs `carpswitch master|backup VHID@IFACE` on CARP events (conf/devd-carp.conf).
+Config: -c PATH, else $CARPSWITCH_CONFIG, else /usr/local/etc/carpswitch.toml; without a
+config file carpswitch works from hast.conf alone (every resource raw, one group per vhid).
+Exit status: 0 ok, 1 failed, 64 usage, 70 internal error, 71 system error, 75 busy,
+78 config error.
+See carpswitch(8).
+"""

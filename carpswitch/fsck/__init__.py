@@ -1,0 +1,1 @@
+"""File system check policies: when a UFS may be mounted and a ZFS pool may be served."""
