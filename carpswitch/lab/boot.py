@@ -65,7 +65,7 @@ def _network(network: NetworkState, carp_state: str) -> NetworkState:
         interface.up = True
         interface.vhids = [v for v in interface.vhids if v.address is not None]
         for vhid in interface.vhids:
-            vhid.state = carp_state  # type: ignore[assignment]  # checked by the caller
+            vhid.state = carp_state  # checked by the caller
             vhid.suppressed = False
     return network
 

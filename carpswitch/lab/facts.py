@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from carpswitch.lab.paths import NodePaths
+from carpswitch.lab.records import bounds, check, dumps, loads
 
 ResourceKind = Literal["raw", "ufs", "zfs"]
 
 
-class ResourceFacts(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class ResourceFacts:
     """A HAST resource of the node and what sits on top of it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     kind: ResourceKind
@@ -23,22 +22,21 @@ class ResourceFacts(BaseModel):
     pool: str | None = None  # kind zfs
 
 
-class NodeFacts(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class NodeFacts:
     """Identity and hardware of a simulated node; the shims read it on every call."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     root: str
     name: str
     peer: str
     hostuuid: str
-    hostid: int = Field(ge=0, le=0xFFFFFFFF)
-    peer_hostid: int = Field(ge=0, le=0xFFFFFFFF)
+    hostid: int = field(metadata=bounds(ge=0, le=0xFFFFFFFF))
+    peer_hostid: int = field(metadata=bounds(ge=0, le=0xFFFFFFFF))
     freebsd_version: Literal[13, 14]
     interface: str
     address: str
     peer_address: str
-    vhid: int = Field(ge=1, le=255)
+    vhid: int = field(metadata=bounds(ge=1, le=255))
     vip: str
     resources: tuple[ResourceFacts, ...]
     services: tuple[str, ...] = ()
@@ -46,8 +44,12 @@ class NodeFacts(BaseModel):
     #: 14.0 print "Cannot 'status' ..." instead (rc.subr run_rc_command).
     rc_subr_exempts_status: bool = False
     #: hast.conf `timeout` the lab writes: how long a new primary waits for its peer.
-    hast_timeout: int = Field(default=20, ge=1)
-    paths: dict[str, str] = Field(default_factory=dict)
+    hast_timeout: int = field(default=20, metadata=bounds(ge=1))
+    #: Fixed-cost mode (lab.meter): every shim takes max(its work, this many seconds).
+    command_cost: float | None = field(default=None, metadata=bounds(ge=0))
+    #: Every shim appends its call to DIR/var/log/commands.log (lab.meter).
+    command_log: bool = False
+    paths: dict[str, str] = field(default_factory=dict)
 
     @property
     def node_paths(self) -> NodePaths:
@@ -65,10 +67,11 @@ class NodeFacts(BaseModel):
 
 
 def load_facts(root: Path) -> NodeFacts:
-    """Read DIR/lab.json (raises OSError or pydantic.ValidationError)."""
-    return NodeFacts.model_validate_json(NodePaths.of(root).facts.read_text())
+    """Read DIR/lab.json (raises OSError or RecordError, a ValueError)."""
+    return loads(NodeFacts, NodePaths.of(root).facts.read_text())
 
 
 def save_facts(facts: NodeFacts) -> None:
     """Write DIR/lab.json."""
-    facts.node_paths.facts.write_text(facts.model_dump_json(indent=2) + "\n")
+    check(facts)
+    facts.node_paths.facts.write_text(dumps(facts, indent=2) + "\n")

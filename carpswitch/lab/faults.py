@@ -15,44 +15,42 @@ so a long hang is "the device never appears") and `control CMD` (a hastctl reque
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
 import string
 import sys
 import time
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
-
+from carpswitch.lab.records import RecordError, bounds, check, dump, dumps, load
 from carpswitch.lab.state import FaultCounterState, StateStore
 
 
-class Fault(BaseModel):
-    """One entry of the fault plan."""
+@dataclass(frozen=True, kw_only=True)
+class Fault:
+    """One entry of the fault plan (checked when built, like the plan file)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    command: str = Field(min_length=1)
+    command: str
     args: str = ""
-    exit: int | None = Field(default=None, ge=0, le=255)
+    exit: int | None = field(default=None, metadata=bounds(ge=0, le=255))
     stdout: str = ""
     stderr: str = ""
-    hang: float = Field(default=0.0, ge=0.0)
+    hang: float = field(default=0.0, metadata=bounds(ge=0.0))
     garbage: bool = False
-    times: int | None = Field(default=None, ge=1)
+    times: int | None = field(default=None, metadata=bounds(ge=1))
 
-    @field_validator("args")
-    @classmethod
-    def _args_is_a_regex(cls, value: str) -> str:
+    def __post_init__(self) -> None:
+        if not self.command:
+            raise RecordError("command: must not be empty")
         try:
-            re.compile(value)
+            re.compile(self.args)
         except re.error as exc:
-            raise ValueError(f"args is not a valid regular expression: {exc}") from exc
-        return value
+            raise RecordError(f"args is not a valid regular expression: {exc}") from exc
+        check(self)
 
     def matches(self, command: str, args: str) -> bool:
         """True if this fault is about `command` run with `args` (joined by spaces)."""
@@ -61,7 +59,7 @@ class Fault(BaseModel):
     @property
     def key(self) -> str:
         """Stable identity of the fault for its fire counter."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        return f"{zlib.crc32(dumps(self).encode()):08x}"
 
 
 def device_never_appears(resource: str) -> Fault:
@@ -79,9 +77,6 @@ def worker_dies(resource: str, exit_code: int = 66, times: int | None = None) ->
     )
 
 
-_PLAN = TypeAdapter(list[Fault])
-
-
 class FaultPlanError(Exception):
     """The fault plan file exists but is not a valid plan."""
 
@@ -95,18 +90,25 @@ def load_plan(path: Path) -> list[Fault]:
     except OSError as exc:
         raise FaultPlanError(f"cannot read fault plan {path}: {exc.strerror}") from exc
     try:
-        return _PLAN.validate_json(text)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '(plan)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise FaultPlanError(f"invalid fault plan {path}: {problems}") from exc
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise RecordError(f"(plan): expected a list, got {data!r}")
+        return [load(Fault, item, str(index)) for index, item in enumerate(data)]
+    except ValueError as exc:  # RecordError or invalid JSON
+        raise FaultPlanError(f"invalid fault plan {path}: {exc}") from exc
 
 
 def save_plan(path: Path, faults: list[Fault]) -> None:
     """Write `faults` as the plan at `path`."""
-    data = [fault.model_dump(exclude_defaults=True) for fault in faults]
+    default = dump(Fault(command="-"))
+    data = [
+        {
+            key: value
+            for key, value in dump(fault).items()
+            if key == "command" or value != default[key]
+        }
+        for fault in faults
+    ]
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
@@ -126,7 +128,7 @@ def take_fault(store: StateStore, plan: list[Fault], command: str, args: str) ->
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FaultOutcome:
     """What the caller must do after a fault's side effects: exit with a code, or go on."""
 

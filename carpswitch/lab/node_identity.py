@@ -30,6 +30,13 @@ def host_identity(paths: NodePaths) -> HostIdentity:
     )
 
 
-def load_setup_for(config_path: Path, identity: HostIdentity) -> HastSetup:
-    """hast.conf at `config_path` resolved for this node (raises HastSetupError)."""
-    return load_hast_setup(config_path, identity.hostname, identity.hostuuid, identity.hostid)
+def load_setup_for(
+    config_path: Path, identity: HostIdentity, cache: Path | None = None
+) -> HastSetup:
+    """hast.conf at `config_path` resolved for this node (raises HastSetupError).
+
+    `cache` (NodePaths.hast_setup_cache) keeps the last resolved setup (lab.hastsetup).
+    """
+    return load_hast_setup(
+        config_path, identity.hostname, identity.hostuuid, identity.hostid, cache
+    )

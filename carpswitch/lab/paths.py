@@ -87,6 +87,15 @@ class NodePaths:
         return self.root / "var" / "run"
 
     @property
+    def var_log(self) -> Path:
+        return self.root / "var" / "log"
+
+    @property
+    def command_log(self) -> Path:
+        """Where shims log their calls when the node has a command log (lab.meter)."""
+        return self.var_log / "commands.log"
+
+    @property
     def control_socket(self) -> Path:
         return self.var_run / "hastctl"
 
@@ -109,6 +118,11 @@ class NodePaths:
     @property
     def state_lock(self) -> Path:
         return self.state / ".lock"
+
+    @property
+    def hast_setup_cache(self) -> Path:
+        """hast.conf as hastctl and hastd last resolved it (carpswitch.lab.hastsetup)."""
+        return self.state / "hastsetup.json"
 
     @property
     def faults(self) -> Path:
@@ -141,6 +155,7 @@ class NodePaths:
             self.disks,
             self.mnt,
             self.var_run,
+            self.var_log,
             self.carpswitch_state_dir,
             self.carpswitch_run_dir,
             self.state,

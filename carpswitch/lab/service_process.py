@@ -13,8 +13,8 @@ import signal
 import sys
 from types import FrameType
 
+from carpswitch.lab.daemons import report_ready
 from carpswitch.lab.paths import NodePaths
-from carpswitch.lab.procs import report_ready
 from carpswitch.lab.state import ServiceRecord, ServiceState, StateStore
 
 

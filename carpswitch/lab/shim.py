@@ -1,33 +1,65 @@
 """Entry point of every simulated command under DIR/bin.
 
-`DIR/bin/hastctl` is a two-line Python script calling `main("hastctl", DIR, argv)`: load
-the node, apply the fault plan, then run the command's module.
+`DIR/bin/hastctl` is a short Python script that notes its start time and calls
+`main("hastctl", DIR, started=...)`: load the node, apply the fault plan, run the
+command's module, then (fixed-cost mode, command log: carpswitch.lab.meter) pad its time
+and log the call.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-import traceback
+import time
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from carpswitch.lab.commands import command_function
 from carpswitch.lab.context import ShimContext
-from carpswitch.lab.facts import load_facts
+from carpswitch.lab.facts import NodeFacts, load_facts
 from carpswitch.lab.faults import FaultPlanError, apply_fault, load_plan, take_fault
+from carpswitch.lab.meter import finish, process_start
 
 EX_SOFTWARE = 70
 
 
-def main(command: str, node_dir: str, argv: list[str] | None = None) -> int:
-    """Run the simulated `command` of the node at `node_dir`; return its exit status."""
+def main(
+    command: str,
+    node_dir: str,
+    argv: list[str] | None = None,
+    *,
+    started: tuple[float, float] | None = None,
+) -> int:
+    """Run the simulated `command` of the node at `node_dir`; return its exit status.
+
+    `started` is (time.time(), time.monotonic()) at the script's first line; the meter
+    counts from the process's start, a little earlier (carpswitch.lab.meter).
+    """
+    wall, monotonic = process_start(started or (time.time(), time.monotonic()))
     args = sys.argv[1:] if argv is None else argv
     try:
         facts = load_facts(Path(node_dir))
-    except (OSError, ValidationError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: RecordError
         sys.stderr.write(f"carpswitch lab: {command}: cannot load node {node_dir}: {exc}\n")
         return EX_SOFTWARE
+    try:
+        code = _run(command, facts, args)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        finish(
+            command=command,
+            args=args,
+            started_wall=wall,
+            started_monotonic=monotonic,
+            cost=facts.command_cost,
+            log=str(facts.node_paths.command_log) if facts.command_log else None,
+        )
+    if facts.command_cost is not None:
+        os._exit(code)  # the cost ends here: no interpreter teardown on top of it
+    return code
+
+
+def _run(command: str, facts: NodeFacts, args: list[str]) -> int:
     context = ShimContext(facts)
     try:
         plan = load_plan(context.paths.faults)
@@ -42,8 +74,8 @@ def main(command: str, node_dir: str, argv: list[str] | None = None) -> int:
     try:
         return command_function(command)(context, args)
     except Exception:
+        import traceback  # only here: it costs a shim's start ~15 ms
+
         sys.stderr.write(f"carpswitch lab: {command}: internal error\n")
         traceback.print_exc()
         return EX_SOFTWARE
-    finally:
-        sys.stdout.flush()

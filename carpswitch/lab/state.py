@@ -1,8 +1,10 @@
 """Simulated kernel and userland state of a node (DIR/state/*.json).
 
-Each concern lives in its own JSON file, described by a pydantic model. Every
-read-modify-write happens under one flock on DIR/state/.lock, and files are replaced
-atomically, so shims, the simulated hastd, its workers and tests can share them.
+Each concern lives in its own JSON file, described by a dataclass (carpswitch.lab.records:
+checked when read and before it is written, as the pydantic models were, without their
+start-up cost in every shim). Every read-modify-write happens under one flock on
+DIR/state/.lock, and files are replaced atomically, so shims, the simulated hastd, its
+workers and tests can share them.
 """
 
 from __future__ import annotations
@@ -11,41 +13,38 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from carpswitch.lab.paths import NodePaths
+from carpswitch.lab.records import bounds, dumps, loads, one_of
 
-CarpStateName = Literal["INIT", "BACKUP", "MASTER"]
 FsCondition = Literal["clean", "dirty", "unrepairable"]
 
 
-class StateFile(BaseModel):
-    """A model stored as DIR/state/<FILE>."""
+@dataclass(kw_only=True)
+class StateFile:
+    """A record stored as DIR/state/<FILE>."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
     FILE: ClassVar[str]
 
 
-class Vhid(BaseModel):
+@dataclass(kw_only=True)
+class Vhid:
     """One CARP virtual host id on an interface."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    vhid: int = Field(ge=1, le=255)
-    state: CarpStateName = "INIT"
-    advbase: int = Field(default=1, ge=1, le=255)
-    advskew: int = Field(default=0, ge=0, le=254)
+    vhid: int = field(metadata=bounds(ge=1, le=255))
+    state: str = field(default="INIT", metadata=one_of("INIT", "BACKUP", "MASTER"))
+    advbase: int = field(default=1, metadata=bounds(ge=1, le=255))
+    advskew: int = field(default=0, metadata=bounds(ge=0, le=254))
     address: str | None = None  # a vhid made by `ifconfig IF vhid N ...` has none
     suppressed: bool = False  # ip_carp.c sc_suppress: its ifdown demotion is counted
 
 
-class Interface(BaseModel):
+@dataclass(kw_only=True)
+class Interface:
     """A network interface with its addresses and CARP vhids."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     name: str
     ether: str
@@ -53,72 +52,73 @@ class Interface(BaseModel):
     netmask: str = "0xffffff00"
     broadcast: str
     up: bool = True
-    vhids: list[Vhid] = Field(default_factory=list)
+    vhids: list[Vhid] = field(default_factory=list)
 
     def vhid(self, number: int) -> Vhid | None:
         """The vhid `number`, if configured."""
         return next((v for v in self.vhids if v.vhid == number), None)
 
 
+@dataclass(kw_only=True)
 class NetworkState(StateFile):
     """Interfaces and CARP (what `ifconfig` shows)."""
 
     FILE = "network.json"
-    interfaces: list[Interface] = Field(default_factory=list)
+    interfaces: list[Interface] = field(default_factory=list)
 
     def interface(self, name: str) -> Interface | None:
         """The interface called `name`, if it exists."""
         return next((i for i in self.interfaces if i.name == name), None)
 
 
+@dataclass(kw_only=True)
 class SysctlState(StateFile):
     """Writable sysctl values (numbers and strings) and kern.boottime."""
 
     FILE = "sysctl.json"
-    values: dict[str, int | str] = Field(default_factory=dict)
+    values: dict[str, int | str] = field(default_factory=dict)
     boottime_sec: int = 0
     boottime_usec: int = 0
 
 
-class MountEntry(BaseModel):
+@dataclass(kw_only=True)
+class MountEntry:
     """A mounted file system (the kernel's mount list)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     device: str
     mountpoint: str
     fstype: str = "ufs"
-    options: list[str] = Field(default_factory=lambda: ["rw"])
+    options: list[str] = field(default_factory=lambda: ["rw"])
     busy: bool = False  # umount without -f fails with EBUSY
 
 
+@dataclass(kw_only=True)
 class MountState(StateFile):
     """Mounted file systems in mount order."""
 
     FILE = "mounts.json"
-    mounts: list[MountEntry] = Field(default_factory=list)
+    mounts: list[MountEntry] = field(default_factory=list)
 
 
-class FileSystem(BaseModel):
+@dataclass(kw_only=True)
+class FileSystem:
     """A UFS file system on a resource's local component."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     condition: FsCondition = "clean"
     last_mountpoint: str | None = None
 
 
+@dataclass(kw_only=True)
 class FileSystemState(StateFile):
     """UFS file systems, keyed by resource name (or device path outside resources)."""
 
     FILE = "filesystems.json"
-    filesystems: dict[str, FileSystem] = Field(default_factory=dict)
+    filesystems: dict[str, FileSystem] = field(default_factory=dict)
 
 
-class PoolRecord(BaseModel):
+@dataclass(kw_only=True)
+class PoolRecord:
     """A ZFS pool made of HAST providers."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     name: str
     guid: int
@@ -136,39 +136,40 @@ class PoolRecord(BaseModel):
     unavail_from_cache: bool = False
 
 
+@dataclass(kw_only=True)
 class PoolState(StateFile):
     """ZFS pools known to the node."""
 
     FILE = "pools.json"
-    pools: list[PoolRecord] = Field(default_factory=list)
+    pools: list[PoolRecord] = field(default_factory=list)
 
     def pool(self, name: str) -> PoolRecord | None:
         """The pool called `name`, if known."""
         return next((p for p in self.pools if p.name == name), None)
 
 
-class ServiceRecord(BaseModel):
+@dataclass(kw_only=True)
+class ServiceRecord:
     """An rc.d service of the node."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     enabled: bool = True
     reloads: int = 0  # SIGHUPs received by the running process
 
 
+@dataclass(kw_only=True)
 class ServiceState(StateFile):
     """rc.d services registered on the node."""
 
     FILE = "services.json"
-    services: dict[str, ServiceRecord] = Field(default_factory=dict)
+    services: dict[str, ServiceRecord] = field(default_factory=dict)
 
 
-class ResourceKnobs(BaseModel):
+@dataclass(kw_only=True)
+class ResourceKnobs:
     """Per-resource values the simulated hastd reports."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    dirty: int = Field(default=0, ge=0)  # bytes still to synchronise (primary only)
+    # bytes still to synchronise (primary only)
+    dirty: int = field(default=0, metadata=bounds(ge=0))
     # On-disk metadata (`hastctl dump`), written by `hastctl create` and role changes.
     resuid: int = 0
     localcnt: int = 0
@@ -190,22 +191,24 @@ class ResourceKnobs(BaseModel):
         return max(0.0, self.io_waits_until - now)
 
 
+@dataclass(kw_only=True)
 class HastKnobState(StateFile):
     """Knobs for the simulated hastd, keyed by resource name."""
 
     FILE = "hast.json"
-    resources: dict[str, ResourceKnobs] = Field(default_factory=dict)
+    resources: dict[str, ResourceKnobs] = field(default_factory=dict)
 
     def knobs(self, name: str) -> ResourceKnobs:
         """Knobs of `name` (defaults when never set)."""
         return self.resources.get(name) or ResourceKnobs()
 
 
+@dataclass(kw_only=True)
 class FaultCounterState(StateFile):
     """How often each fault of the plan has fired (for `times`)."""
 
     FILE = "fault_counts.json"
-    fired: dict[str, int] = Field(default_factory=dict)
+    fired: dict[str, int] = field(default_factory=dict)
 
 
 Model = TypeVar("Model", bound=StateFile)
@@ -242,13 +245,15 @@ class StateStore:
             text = path.read_text()
         except FileNotFoundError:
             return model()
-        return model.model_validate_json(text)
+        return loads(model, text)
 
     def write(self, value: StateFile) -> None:
         """Replace the file of `value` atomically (call while holding the lock)."""
         path = self._file(type(value))
+        text = dumps(value, indent=1)
+        loads(type(value), text)  # what was changed in place is checked before it lands
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(value.model_dump_json(indent=1) + "\n")
+        temporary.write_text(text + "\n")
         os.replace(temporary, path)
 
     @contextmanager

@@ -6,6 +6,7 @@ Items 1, 3, 6, 8, 12 and 28, each as the issue describes it, on a simulated node
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def test_a_failing_read_never_moves_a_serving_primary(
     node, config = serving_node(make_lab_node, [resource])
     node.set_carp(carp)
     before = look(node, config, ["tank"])
-    node.set_faults([fault.model_copy(update={"times": times})])
+    node.set_faults([dataclasses.replace(fault, times=times)])
     capsys.readouterr()
     code = carpswitch(config, "reconcile")
     out = capsys.readouterr().out

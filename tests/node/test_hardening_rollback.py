@@ -8,6 +8,7 @@ the node's fault plan to fire (the lab counts them), so nothing depends on timin
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import itertools
 import os
@@ -116,7 +117,7 @@ def test_rollback_of_a_serving_primary_stops_services_unmounts_then_secondary(ma
     calls = fired(node)
     node.set_faults(
         [
-            status.model_copy(update={"times": calls - 1}),
+            dataclasses.replace(status, times=calls - 1),
             Fault(
                 command="service",
                 args="^ctld onestatus$",

@@ -70,7 +70,9 @@ def run(ctx: ShimContext, args: list[str]) -> int:
             ctx.err.write(USAGE)
         return EX_USAGE
     try:
-        setup = load_setup_for(invocation.config, host_identity(ctx.paths))
+        setup = load_setup_for(
+            invocation.config, host_identity(ctx.paths), ctx.paths.hast_setup_cache
+        )
     except HastSetupError as exc:
         ctx.warn(f"[ERROR] {exc.message}")
         return exc.exit_code

@@ -7,10 +7,10 @@ import getopt
 from pathlib import Path
 
 from carpswitch.lab.context import ShimContext
+from carpswitch.lab.daemons import DaemonStartError, spawn_daemon
 from carpswitch.lab.hastd.daemon import HastDaemon, StartupError
 from carpswitch.lab.hastsetup import HastSetupError
 from carpswitch.lab.node_identity import host_identity, load_setup_for
-from carpswitch.lab.procs import DaemonStartError, spawn_daemon
 
 EX_USAGE = 64
 USAGE = "usage: hastd [-dFh] [-c config] [-P pidfile]\n"
@@ -37,7 +37,7 @@ def run(ctx: ShimContext, args: list[str]) -> int:
 def start_hastd(ctx: ShimContext, config: Path, pidfile: str | None = None) -> int:
     """Daemonise hastd for the node; print hastd's error and return its status on failure."""
     try:
-        load_setup_for(config, host_identity(ctx.paths))
+        load_setup_for(config, host_identity(ctx.paths), ctx.paths.hast_setup_cache)
     except HastSetupError as exc:
         ctx.warn(f"[ERROR] {exc.message}")
         return exc.exit_code
@@ -54,7 +54,7 @@ def start_hastd(ctx: ShimContext, config: Path, pidfile: str | None = None) -> i
 
 def _foreground(ctx: ShimContext, config: Path, pidfile: str | None) -> int:
     try:
-        setup = load_setup_for(config, host_identity(ctx.paths))
+        setup = load_setup_for(config, host_identity(ctx.paths), ctx.paths.hast_setup_cache)
     except HastSetupError as exc:
         ctx.warn(f"[ERROR] {exc.message}")
         return exc.exit_code

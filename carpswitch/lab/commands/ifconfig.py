@@ -160,7 +160,7 @@ def _siocsvh(ctx: ShimContext, name: str, request: _CarpRequest) -> None:
         # A forced state change is ignored while the vhid is INIT (sc_state != INIT), and
         # `state init` is accepted by ifconfig but changes nothing in the kernel.
         if request.state in ("BACKUP", "MASTER") and entry.state != "INIT":
-            entry.state = request.state  # type: ignore[assignment]  # validated
+            entry.state = request.state  # validated
         ctx.store.write(network)
 
 

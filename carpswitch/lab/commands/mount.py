@@ -10,7 +10,6 @@ from carpswitch.lab.commands.fsinfo import fs_key
 from carpswitch.lab.commands.provider_io import wait_until_served
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.state import FileSystem, FileSystemState, MountEntry, MountState
-from carpswitch.model import Mount
 
 USAGE = (
     "usage: mount [-adflpruvw] [-F fstab] [-o options] [-t ufs | external_type]\n"
@@ -71,19 +70,40 @@ def _print_mounts(ctx: ShimContext) -> None:
 
 
 def _print_fstab(ctx: ShimContext) -> None:
-    from carpswitch.parse.mount import format_mount_p_line
-
     for entry in _table(ctx):
-        freq, passno = _fstab_numbers(entry)
-        mount = Mount(
-            device=entry.device,
-            mountpoint=entry.mountpoint,
-            fstype=entry.fstype,
-            options=tuple(entry.options),
-            dump_freq=freq,
-            pass_number=passno,
-        )
-        ctx.out.write(format_mount_p_line(mount))
+        ctx.out.write(putfsent(entry))
+
+
+def putfsent(entry: MountEntry) -> str:
+    """The `mount -p` line of `entry` (sbin/mount/mount.c putfsent), newline included.
+
+    Device and mount point each padded with "\t" if shorter than 8, another "\t" if
+    shorter than 16, then "\t" if shorter than 24 else " "; fstype and "\t"; the options
+    and "\t" if shorter than 8 else " "; then "\t%u %u\n". Lengths are strlen(): bytes.
+    """
+    freq, passno = _fstab_numbers(entry)
+    options = ",".join(entry.options)
+    return (
+        _padded(entry.device)
+        + _padded(entry.mountpoint)
+        + f"{entry.fstype}\t{options}"
+        + ("\t" if _strlen(options) < 8 else " ")
+        + f"\t{freq} {passno}\n"
+    )
+
+
+def _padded(name: str) -> str:
+    length = _strlen(name)
+    return (
+        name
+        + ("\t" if length < 8 else "")
+        + ("\t" if length < 16 else "")
+        + ("\t" if length < 24 else " ")
+    )
+
+
+def _strlen(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
 
 
 def _fstab_numbers(entry: MountEntry) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import time
 
 from carpswitch.lab.commands.fsinfo import hast_resource_of
 from carpswitch.lab.context import ShimContext
-from carpswitch.lab.procs import pid_alive
+from carpswitch.lab.daemons import pid_alive
 from carpswitch.lab.state import HastKnobState
 
 _POLL = 0.05

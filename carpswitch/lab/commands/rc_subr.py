@@ -18,13 +18,13 @@ from pathlib import Path
 
 from carpswitch.lab.commands.hastd import start_hastd
 from carpswitch.lab.context import ShimContext
+from carpswitch.lab.daemons import DaemonStartError, pid_alive, process_title, spawn_daemon
 from carpswitch.lab.hastd.protocol import (
     ControlConnectError,
     ControlExchangeError,
     Request,
     send_request,
 )
-from carpswitch.lab.procs import DaemonStartError, pid_alive, process_title, spawn_daemon
 from carpswitch.lab.rcd import RcScript
 from carpswitch.lab.state import ServiceRecord, ServiceState
 

@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from carpswitch.lab.daemons import report_ready
 from carpswitch.lab.hastd.daemon import HastDaemon, StartupError
 from carpswitch.lab.hastsetup import HastSetupError
 from carpswitch.lab.node_identity import host_identity, load_setup_for
 from carpswitch.lab.paths import NodePaths
-from carpswitch.lab.procs import report_ready
 
 
 def main(argv: list[str]) -> int:
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
             handle.write(f"{stamp} hastd[{os.getpid()}]: {message}\n")
 
     try:
-        setup = load_setup_for(Path(args.config), host_identity(paths))
+        setup = load_setup_for(Path(args.config), host_identity(paths), paths.hast_setup_cache)
     except HastSetupError as exc:
         report_ready(args.ready_fd, f"error {exc.exit_code} {exc.message}")
         return exc.exit_code

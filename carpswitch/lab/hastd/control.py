@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -74,7 +75,7 @@ def _set_role(
             continue
         previous = table.set_role(name, role)
         reply = _report(name, table, knobs())
-        replies.append(reply.model_copy(update={"previous_role": str(previous)}))
+        replies.append(dataclasses.replace(reply, previous_role=str(previous)))
     return Reply(resources=replies)
 
 
@@ -109,10 +110,10 @@ def _report(name: str, table: ResourceTable, knobs: HastKnobState) -> ResourceRe
     )
     if resource.worker_pid is None:
         return reply  # no worker: hastctl prints zeros and no status
-    return reply.model_copy(update=_worker_fields(resource, knobs))
+    return _with_worker(reply, resource, knobs)
 
 
-def _worker_fields(resource: Resource, knobs: HastKnobState) -> dict[str, object]:
+def _with_worker(reply: ResourceReply, resource: Resource, knobs: HastKnobState) -> ResourceReply:
     primary = resource.worker_role is Role.PRIMARY
     status = resource.status
     mine = knobs.knobs(resource.config.name)
@@ -120,10 +121,11 @@ def _worker_fields(resource: Resource, knobs: HastKnobState) -> dict[str, object
         mine.io_blocked_for(time.time(), worker_alive=True) > 0
         or (mine.io_wait_seconds > 0 and mine.io_waits_until is None)
     )
-    return {
-        "status": None if status is None else str(status),
-        "extentsize": EXTENT_SIZE,
-        "keepdirty": KEEPDIRTY if primary else 0,
-        "dirty": mine.dirty if primary else 0,
-        "statistics": Statistics(queue_idle=HIO_MAX if in_init_remote else HIO_MAX - 1),
-    }
+    return dataclasses.replace(
+        reply,
+        status=None if status is None else str(status),
+        extentsize=EXTENT_SIZE,
+        keepdirty=KEEPDIRTY if primary else 0,
+        dirty=mine.dirty if primary else 0,
+        statistics=Statistics(queue_idle=HIO_MAX if in_init_remote else HIO_MAX - 1),
+    )

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from pydantic import ValidationError
-
 from carpswitch.lab.faults import Fault, FaultPlanError, load_plan, take_fault
 from carpswitch.lab.hastd.control import handle
 from carpswitch.lab.hastd.protocol import EHAST_INVALID, Reply, Request
@@ -22,7 +20,8 @@ from carpswitch.lab.hastd.resources import ResourceTable
 from carpswitch.lab.hastd.workers import ForkingLauncher
 from carpswitch.lab.hastsetup import HastSetup
 from carpswitch.lab.paths import NodePaths
-from carpswitch.lab.procs import unix_address
+from carpswitch.lab.records import dumps, loads
+from carpswitch.lab.sockets import unix_address
 from carpswitch.lab.state import HastKnobState, StateStore
 
 EX_OSERR = 71
@@ -180,14 +179,14 @@ class HastDaemon:
             connection.settimeout(_REQUEST_TIMEOUT)
             try:
                 reply = self._answer(_read_line(connection))
-                connection.sendall(reply.model_dump_json().encode() + b"\n")
+                connection.sendall(dumps(reply).encode() + b"\n")
             except OSError as exc:
                 self.log(f"Unable to answer control request: {exc}.")
 
     def _answer(self, line: bytes) -> Reply:
         try:
-            request = Request.model_validate_json(line)
-        except ValidationError:
+            request = loads(Request, line)
+        except ValueError:  # RecordError
             return Reply(error=EHAST_INVALID)
         self._reap()
         return handle(request, self.table, self._knobs, self._fault_for)

@@ -7,12 +7,12 @@ hastctl reads (role, provname, localpath, remoteaddr, ..., error<N>).
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from carpswitch.lab.procs import connect_unix
+from carpswitch.lab.records import dumps, loads
+from carpswitch.lab.sockets import connect_unix
 
 #: hastctl's connect timeout to hastd (HAST_TIMEOUT in hast.h).
 HAST_TIMEOUT = 20.0
@@ -25,19 +25,19 @@ EHAST_INVALID = 2
 Command = Literal["status", "setrole", "lab-peer", "lab-ping"]
 
 
-class Request(BaseModel):
+@dataclass(kw_only=True)
+class Request:
     """A control request: hastctl's STATUS / SETROLE, or a lab-only command."""
 
-    model_config = ConfigDict(extra="forbid")
-
     cmd: Command
-    resources: list[str] = Field(default_factory=list)  # ["all"] or names
+    resources: list[str] = field(default_factory=list)  # ["all"] or names
     role: str | None = None  # setrole
     connected: bool = True  # lab-peer
     seconds: float | None = None  # lab-peer: connection ends by itself after this
 
 
-class Statistics(BaseModel):
+@dataclass(kw_only=True)
+class Statistics:
     """I/O counters of a worker (all zero in the simulation unless set)."""
 
     reads: int = 0
@@ -56,7 +56,8 @@ class Statistics(BaseModel):
     queue_idle: int = 0
 
 
-class ResourceReply(BaseModel):
+@dataclass(kw_only=True)
+class ResourceReply:
     """hastd's answer about one resource (`error` != 0: only `name` is meaningful)."""
 
     name: str
@@ -73,14 +74,15 @@ class ResourceReply(BaseModel):
     extentsize: int = 0
     keepdirty: int = 0
     dirty: int = 0
-    statistics: Statistics = Field(default_factory=Statistics)
+    statistics: Statistics = field(default_factory=Statistics)
 
 
-class Reply(BaseModel):
+@dataclass(kw_only=True)
+class Reply:
     """hastd's answer: a top-level error (nonzero: nothing else counts) and resources."""
 
     error: int = 0
-    resources: list[ResourceReply] = Field(default_factory=list)
+    resources: list[ResourceReply] = field(default_factory=list)
 
 
 class ControlConnectError(Exception):
@@ -116,7 +118,7 @@ def send_request(socket_path: Path, request: Request, timeout: float = HAST_TIME
         raise ControlConnectError(exc.strerror or str(exc)) from exc
     with sock:
         try:
-            sock.sendall(request.model_dump_json().encode() + b"\n")
+            sock.sendall(dumps(request).encode() + b"\n")
             sock.shutdown(socket.SHUT_WR)  # the request is complete
         except OSError as exc:
             raise ControlExchangeError("send", _strerror(exc)) from exc
@@ -125,8 +127,8 @@ def send_request(socket_path: Path, request: Request, timeout: float = HAST_TIME
     if not line:
         raise ControlExchangeError("receive", "Socket is not connected")  # ENOTCONN
     try:
-        return Reply.model_validate_json(line)
-    except ValueError as exc:
+        return loads(Reply, line)
+    except ValueError as exc:  # RecordError
         raise ControlExchangeError("receive", "Invalid argument") from exc  # nv_ntoh
 
 
