@@ -53,8 +53,9 @@ def _make_parents(path: str) -> None:
     os.chmod(path, 0o755)  # noqa: S103 - like /var/db: others pass, only root writes
 
 
-def read_state_file(path: str) -> bytes:
-    """The content of state file `path`: never through a symlink, never a FIFO or device.
+def read_state_file(path: str, offset: int = 0) -> bytes:
+    """The content of state file `path` (from `offset`): never through a symlink, never a
+    FIFO or device.
 
     Raises FileNotFoundError when it is absent and OSError when it is not a regular file
     (ELOOP for a symlink) or cannot be read.
@@ -62,6 +63,8 @@ def read_state_file(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _OPEN_FLAGS)
     try:
         _require_regular(fd, path)
+        if offset:
+            os.lseek(fd, offset, os.SEEK_SET)
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
