@@ -141,7 +141,7 @@ class RunningFiles:
                 continue  # it ended meanwhile
             except (OSError, ValueError) as exc:
                 broken.append(name)
-                problems.append(_unreadable(path, exc, repair))
+                _note(problems, _unreadable(path, exc, repair))
         return readable, broken
 
 
@@ -158,7 +158,7 @@ class LastFile:
         except FileNotFoundError:
             return Last()
         except (OSError, ValueError) as exc:
-            problems.append(_unreadable(self.path, exc, repair))
+            _note(problems, _unreadable(self.path, exc, repair))
             return Last()
 
     def update(self, record: TransitionRecord, problems: list[str]) -> None:
@@ -178,6 +178,11 @@ class LastFile:
             last.record = record
         make_private_dir(str(self.path.parent))
         replace_file(str(self.path), last.model_dump_json().encode())
+
+
+def _note(problems: list[str], problem: str) -> None:
+    if problem not in problems:  # status reads a file more than once
+        problems.append(problem)
 
 
 def _unreadable(path: Path, exc: Exception, repair: bool) -> str:
