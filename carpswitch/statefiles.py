@@ -90,11 +90,14 @@ def append_line(path: str, line: bytes) -> None:
         os.close(fd)
 
 
-def replace_file(path: str, data: bytes, keep_old_as: str | None = None) -> None:
+def replace_file(
+    path: str, data: bytes, keep_old_as: str | None = None, durable: bool = True
+) -> None:
     """Replace `path` atomically: a private temporary file, fsync, rename, fsync the dir.
 
     With `keep_old_as`, what was at `path` stays there under that name (a hard link, or a
-    rename for what cannot be linked), and `path` is never missing meanwhile.
+    rename for what cannot be linked), and `path` is never missing meanwhile. Without
+    `durable` nothing is fsynced: for caches, which a crash may leave empty or old.
     """
     directory = os.path.dirname(path) or "."
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
@@ -103,7 +106,8 @@ def replace_file(path: str, data: bytes, keep_old_as: str | None = None) -> None
     try:
         try:
             _write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if keep_old_as is not None:
@@ -112,7 +116,8 @@ def replace_file(path: str, data: bytes, keep_old_as: str | None = None) -> None
     except BaseException:
         _unlink_if_there(temporary)
         raise
-    _fsync_directory(directory)
+    if durable:
+        fsync_directory(directory)
 
 
 def _keep(path: str, name: str) -> None:
@@ -201,7 +206,8 @@ def _unlink_if_there(path: str) -> None:
         os.unlink(path)
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
+    """Make the names in `directory` durable (a file created or renamed there)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)

@@ -219,7 +219,7 @@ class Executor:
                 outcome = StepOutcome.NOOP
                 detail = "already done"
             else:
-                if step.changes_node and not self._witness.before_change() and mode.stop_on_failure:
+                if step.changes_node and mode is PROMOTING and not self._witness.before_change():
                     raise StepFailed(self._witness.problem)  # no change the journal cannot show
                 output = step.do(self.ctx)
                 outcome = StepOutcome.OK

@@ -10,14 +10,19 @@ journal (inode and offset), so its steps are read from there and nowhere else.
 group's last outcome (for the refusal that is journaled once while it stays the same).
 
 Both are caches of the journal: an unreadable one is reported and taken as absent (a
-refusal is journaled again, status shows no last transition); actors set it aside.
+refusal is journaled again, status shows no last transition); actors set it aside. So
+neither costs an fsync of its content: a running file's name is made durable (one fsync
+of its directory) before the start line, since an empty one still names its transition;
+last.json not at all (a crash of the system may leave it old or empty).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +33,7 @@ from carpswitch.model import TransitionKind, TransitionOutcome, TransitionRecord
 from carpswitch.statefiles import (
     CORRUPT_MARK,
     describe_os_error,
+    fsync_directory,
     make_private_dir,
     read_state_file,
     replace_file,
@@ -107,11 +113,23 @@ class RunningFiles:
         return self.directory / record_id
 
     def write(self, record: TransitionRecord, at: Position) -> None:
-        """Say durably that `record` runs, its lines beginning `at`; OSError when it cannot."""
+        """Say durably that `record` runs, its lines beginning `at`; OSError when it cannot.
+
+        Only the name is made durable (one fsync of the directory): a crash of the system
+        may leave the file empty, and an unreadable running file is closed by its name.
+        """
         header = record.model_copy(update={"steps": [], "undo": []})
         entry = Running(record=header, pid_started=process_started(record.pid), journal=at)
+        self._make_directory()
+        data = entry.model_dump_json().encode()
+        replace_file(str(self.path(record.id)), data, durable=False)
+        fsync_directory(str(self.directory))
+
+    def _make_directory(self) -> None:
+        """`running/`, made 0700; whatever else is there (a symlink, a file) is set aside."""
+        if _something_else(self.directory):
+            set_aside(str(self.directory))
         make_private_dir(str(self.directory))
-        replace_file(str(self.path(record.id)), entry.model_dump_json().encode())
 
     def remove(self, record_id: str) -> None:
         """The transition ended (or was closed as interrupted)."""
@@ -120,6 +138,9 @@ class RunningFiles:
 
     def entries(self, problems: list[str], repair: bool) -> tuple[list[Running], list[str]]:
         """Readable entries, and the ids of unreadable ones (set aside when `repair`)."""
+        if _something_else(self.directory):  # never listed through a symlink
+            _note(problems, _unreadable(self.directory, OSError(errno.ENOTDIR, ""), repair))
+            return [], []
         try:
             names = sorted(os.listdir(self.directory))
         except FileNotFoundError:
@@ -177,7 +198,15 @@ class LastFile:
         if last.record is None or last.record.started_at <= record.started_at:
             last.record = record
         make_private_dir(str(self.path.parent))
-        replace_file(str(self.path), last.model_dump_json().encode())
+        replace_file(str(self.path), last.model_dump_json().encode(), durable=False)  # a cache
+
+
+def _something_else(path: Path) -> bool:
+    """Whether `path` exists and is not a directory (a symlink to one is something else)."""
+    try:
+        return not stat.S_ISDIR(path.lstat().st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def _note(problems: list[str], problem: str) -> None:
@@ -186,7 +215,10 @@ def _note(problems: list[str], problem: str) -> None:
 
 
 def _unreadable(path: Path, exc: Exception, repair: bool) -> str:
-    why = describe_os_error(exc) if isinstance(exc, OSError) else "not a state record"
+    if isinstance(exc, OSError):
+        why = "not a directory" if exc.errno == errno.ENOTDIR else describe_os_error(exc)
+    else:
+        why = "not a state record"
     problem = f"{path}: unreadable ({why})"
     if repair:
         try:

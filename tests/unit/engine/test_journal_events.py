@@ -248,8 +248,19 @@ def test_the_journal_is_fsynced_at_the_start_before_each_change_and_at_the_end(t
     assert fsyncs.log == ["check0", "role0", "mount0"]
     # the start; before role (covers check's result); before mount (role's); the end
     assert fsyncs.of_journal() == [0, 1, 2, 3]
-    # besides: the running file and its directory at the start, last.json and its directory
-    assert len(fsyncs.seen) == 4 + 4
+    # besides: the running file's name (its directory) at the start; last.json is a cache
+    assert [name for name, _ in fsyncs.seen if name != "journal.jsonl"] == ["running"]
+
+
+def test_a_demotion_fsyncs_its_start_and_its_end_only(tmp_path, fsyncs):
+    plan = Plan(
+        TransitionKind.DEMOTE,
+        GROUP,
+        chains={"a": [Fake("stop", fsyncs.log), Fake("umount", fsyncs.log), Fake("role", [])]},
+    )
+    executor_for(Journal(str(tmp_path))).run(plan, "test", "backup")
+    assert fsyncs.of_journal() == [0, 2]  # the peer waits for this node's release
+    assert len(lines(tmp_path)) == 5
 
 
 def test_one_fsync_covers_every_chain_and_no_step_waits_for_a_record(tmp_path, fsyncs):
@@ -481,3 +492,16 @@ def test_a_refusal_is_journaled_once_while_it_stays_the_same_without_reading_the
         controller.refuse(GROUP, TransitionKind.PROMOTE, "timer", "vhid 1 is missing")
     controller.refuse(GROUP, TransitionKind.PROMOTE, "timer", "another reason")
     assert len(lines(tmp_path)) == 2
+
+
+def test_a_running_directory_that_is_a_symlink_is_never_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "running").symlink_to(elsewhere)
+    journal = Journal(str(tmp_path))
+    assert journal.running() == []
+    assert journal.problems == [f"{tmp_path}/running: unreadable (not a directory)"]
+    executor_for(journal).run(promotion([]), "test", "symlink")
+    assert list(elsewhere.iterdir()) == []
+    assert (tmp_path / "running").is_dir() and not (tmp_path / "running").is_symlink()
+    assert len(list(tmp_path.glob("running.corrupt-*"))) == 1
