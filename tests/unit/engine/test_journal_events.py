@@ -489,9 +489,30 @@ def test_a_refusal_is_journaled_once_while_it_stays_the_same_without_reading_the
     controller = Controller(Context())  # type: ignore[arg-type]
     monkeypatch.setattr(Journal, "records", lambda self: pytest.fail("read the journal"))
     for _ in range(3):
+        controller.close_interrupted()
         controller.refuse(GROUP, TransitionKind.PROMOTE, "timer", "vhid 1 is missing")
     controller.refuse(GROUP, TransitionKind.PROMOTE, "timer", "another reason")
     assert len(lines(tmp_path)) == 2
+
+
+def test_status_reads_the_running_and_last_files_not_the_journal(tmp_path, monkeypatch):
+    from carpswitch.commands.status import controller_status
+
+    config = Config.model_validate(
+        {"paths": {"state_dir": str(tmp_path / "db"), "run_dir": str(tmp_path / "run")}}
+    )
+    journal = Journal(config.paths.state_dir)
+    journal.write(record("done"))
+    running = record("now", outcome=TransitionOutcome.RUNNING, pid=os.getpid())
+    journal.begin(running)
+    journal.add_step("now", result("hastctl role primary tank"))
+    monkeypatch.setattr(Journal, "records", lambda self: pytest.fail("read the journal"))
+    shown = controller_status(config, boottime=None)
+    assert [(r.id, [s.step.description for s in r.steps]) for r in shown.running] == [
+        ("now", ["hastctl role primary tank"])
+    ]
+    assert shown.last is not None and shown.last.id == "done"
+    assert shown.state_problems == []
 
 
 def test_a_running_directory_that_is_a_symlink_is_never_followed(tmp_path):
