@@ -205,7 +205,7 @@ def _something_else(path: Path) -> bool:
     """Whether `path` exists and is not a directory (a symlink to one is something else)."""
     try:
         return not stat.S_ISDIR(path.lstat().st_mode)
-    except FileNotFoundError:
+    except OSError:  # absent, or state_dir is no directory: the caller's open says so
         return False
 
 
