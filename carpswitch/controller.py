@@ -251,12 +251,7 @@ class Controller:
             ended_at=now,
             outcome=TransitionOutcome.REFUSED,
         )
-        try:
-            mine = [r for r in self.journal.records() if r.group == group.name]
-        except (OSError, ValueError) as exc:  # unreadable journal: journal the refusal anew
-            log.debug("journal unreadable: %s", exc)
-            mine = []
-        previous = mine[-1] if mine else None
+        previous = self.journal.last_of(group.name)  # last.json; unreadable: none
         if (
             previous is not None
             and previous.outcome is TransitionOutcome.REFUSED

@@ -52,8 +52,9 @@ def _make_parents(path: str) -> None:
     os.chmod(path, 0o755)  # noqa: S103 - like /var/db: others pass, only root writes
 
 
-def read_state_file(path: str) -> bytes:
-    """The content of state file `path`: never through a symlink, never a FIFO or device.
+def read_state_file(path: str, offset: int = 0) -> bytes:
+    """The content of state file `path` (from `offset`): never through a symlink, never a
+    FIFO or device.
 
     Raises FileNotFoundError when it is absent and OSError when it is not a regular file
     (ELOOP for a symlink) or cannot be read.
@@ -61,6 +62,8 @@ def read_state_file(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _OPEN_FLAGS)
     try:
         _require_regular(fd, path)
+        if offset:
+            os.lseek(fd, offset, os.SEEK_SET)
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
@@ -86,11 +89,14 @@ def append_line(path: str, line: bytes) -> None:
         os.close(fd)
 
 
-def replace_file(path: str, data: bytes, keep_old_as: str | None = None) -> None:
+def replace_file(
+    path: str, data: bytes, keep_old_as: str | None = None, durable: bool = True
+) -> None:
     """Replace `path` atomically: a private temporary file, fsync, rename, fsync the dir.
 
     With `keep_old_as`, what was at `path` stays there under that name (a hard link, or a
-    rename for what cannot be linked), and `path` is never missing meanwhile.
+    rename for what cannot be linked), and `path` is never missing meanwhile. Without
+    `durable` nothing is fsynced: for caches, which a crash may leave empty or old.
     """
     directory = os.path.dirname(path) or "."
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
@@ -99,7 +105,8 @@ def replace_file(path: str, data: bytes, keep_old_as: str | None = None) -> None
     try:
         try:
             _write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if keep_old_as is not None:
@@ -108,7 +115,8 @@ def replace_file(path: str, data: bytes, keep_old_as: str | None = None) -> None
     except BaseException:
         _unlink_if_there(temporary)
         raise
-    _fsync_directory(directory)
+    if durable:
+        fsync_directory(directory)
 
 
 def _keep(path: str, name: str) -> None:
@@ -201,7 +209,8 @@ def _unlink_if_there(path: str) -> None:
         return
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
+    """Make the names in `directory` durable (a file created or renamed there)."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)

@@ -17,22 +17,24 @@ from carpswitch.statefiles import set_aside_files
 
 
 def controller_status(config: Config, boottime: int | None) -> ControllerStatus:
-    """carpswitch's own state from the journal, the failure book and the pause flag.
+    """carpswitch's own state from the running and last files (and the journal's end), the
+    failure book and the pause flag.
 
     Reads only: an unreadable book shows as held with its reason (actors set it aside).
     """
     state_dir = config.paths.state_dir
     journal = Journal(state_dir)
-    records = journal.records()
+    running, last = journal.running(), journal.last()  # small files, never the journal
+    journal.check_end()  # a torn line at its end: a full disk, a crash
     book = FailureBook(state_dir).peek()
     return ControllerStatus(
-        running=journal.running(records),
+        running=running,
         failures=len(book.failures),
         held=book.held,
         held_because=book.note,
         demotion_added=book.demotion_of_boot(boottime),
         paused=PauseFlag(state_dir).reason(),
-        last=records[-1] if records else None,
+        last=last,
         intake=describe_intake(config),
         state_problems=journal.problems,
         set_aside=set_aside_files(state_dir),

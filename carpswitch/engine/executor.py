@@ -9,8 +9,9 @@ rollback a step whose "already done?" check fails runs anyway: when in doubt, ac
 whose `do` raises AlreadyDone (the command said there was nothing to do) is a NOOP.
 
 The journal is the promotion's witness: a promotion starts only once its first record is
-written (NotStarted otherwise, nothing ran), and a journal write that fails later stops
-the promotion and rolls it back. Demotions and rollbacks go on without a journal; the
+durable (NotStarted otherwise, nothing ran), what was journaled is made durable before
+each step that changes the node, and a journal write that fails later stops the
+promotion and rolls it back. Demotions and rollbacks go on without a journal; the
 error is logged once.
 
 A promotion that stops because the node could not be read (a check's command failed, or
@@ -98,7 +99,7 @@ class Executor:
         witness.consequence = (
             "the promotion does not start" if promoting else "the demotion goes on without it"
         )
-        if not witness.write() and promoting:
+        if not witness.start() and promoting:
             raise NotStarted(f"promotion of group {plan.group.name} not started: {witness.problem}")
         if promoting:
             witness.consequence = "rolling the promotion back"
@@ -131,7 +132,7 @@ class Executor:
         else:
             record.outcome = TransitionOutcome.NOOP
         witness.consequence = "the record stays unfinished in the journal"
-        witness.write()
+        witness.end()
         log.info("%s %s: %s (%s)", record.kind, record.group, record.outcome, _summary(record))
         return record
 
@@ -218,6 +219,8 @@ class Executor:
                 outcome = StepOutcome.NOOP
                 detail = "already done"
             else:
+                if step.changes_node and mode is PROMOTING and not self._witness.before_change():
+                    raise StepFailed(self._witness.problem)  # no change the journal cannot show
                 output = step.do(self.ctx)
                 outcome = StepOutcome.OK
                 if step.changes_node:
@@ -282,10 +285,10 @@ class Executor:
             self._journal(record, result, PROMOTING)
 
     def _journal(self, record: TransitionRecord, result: StepResult, mode: Mode) -> None:
-        with self._lock:
+        with self._lock:  # the record in memory; the journal's append is not serialised here
             (record.undo if mode.undo else record.steps).append(result)
-            written = self._witness.write()
             self.on_step(record, result)
+        written = self._witness.step(result, undo=mode.undo)
         if not written and mode.stop_on_failure:
             self.ctx.abort.set()  # a promotion the journal cannot follow is rolled back
         bad = result.outcome in (StepOutcome.FAILED, StepOutcome.TIMED_OUT)

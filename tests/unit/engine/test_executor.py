@@ -51,8 +51,25 @@ class Recorded(Step):
 class UntilAbort(Recorded):
     """A step still running when another chain fails: it ends once the abort is raised."""
 
+    def __init__(self, name, log, **kwargs):
+        super().__init__(name, log, **kwargs)
+        self.running = threading.Event()
+
     def do(self, ctx):
+        self.running.set()
         assert ctx.abort.wait(10), "the failing chain never raised the abort"
+        return super().do(ctx)
+
+
+class FailsWhile(Recorded):
+    """A failing step that fails only once `other` is running (no race on who is first)."""
+
+    def __init__(self, name, log, other):
+        super().__init__(name, log, fail=True)
+        self.other = other
+
+    def do(self, ctx):
+        assert self.other.running.wait(10), "the other chain never started"
         return super().do(ctx)
 
 
@@ -285,8 +302,8 @@ def test_a_failing_resource_stops_the_others_after_their_current_step(tmp_path):
         TransitionKind.PROMOTE,
         GROUP,
         chains={
-            "a": [Recorded("a-fails", log, fail=True)],
-            "b": [UntilAbort("b1", log), Recorded("b2", log)],
+            "a": [FailsWhile("a-fails", log, b1 := UntilAbort("b1", log))],
+            "b": [b1, Recorded("b2", log)],
         },
         after=[Recorded("svc", log)],
     )
@@ -378,11 +395,11 @@ class FullDisk(Journal):
         super().__init__(state_dir)
         self.left = writes
 
-    def write(self, record):
+    def append(self, data, sync=False):
         if self.left <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         self.left -= 1
-        super().write(record)
+        super().append(data, sync)
 
 
 def full_disk_executor(tmp_path, writes):
