@@ -32,10 +32,18 @@ from datetime import UTC, datetime
 
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
-from carpswitch.engine.step import AlreadyDone, Step, StepContext, StepFailed, StepTimedOut
+from carpswitch.engine.step import (
+    AlreadyDone,
+    BatchedStep,
+    Step,
+    StepContext,
+    StepFailed,
+    StepTimedOut,
+)
 from carpswitch.engine.witness import Witness
 from carpswitch.errors import CarpswitchError, CommandError, CommandTimedOut, ParseError
 from carpswitch.model import (
+    NodeState,
     StepOutcome,
     StepResult,
     TransitionKind,
@@ -79,10 +87,14 @@ class Executor:
         self.on_step = on_step or (lambda record, result: None)
         self._lock = threading.Lock()
 
-    def run(self, plan: Plan, trigger: str, reason: str) -> TransitionRecord:
+    def run(
+        self, plan: Plan, trigger: str, reason: str, seen: NodeState | None = None
+    ) -> TransitionRecord:
         """Execute `plan`; return the record (never raises for a step failure).
 
-        Raises NotStarted when a promotion's first journal record cannot be written.
+        `seen` is a look at the node taken just before (same lock hold, nothing ran since):
+        the first phase decides from it instead of looking again. Raises NotStarted when a
+        promotion's first journal record cannot be written.
         """
         record = TransitionRecord(
             id=uuid.uuid4().hex[:12],
@@ -108,7 +120,7 @@ class Executor:
         completed: list[Step] = []
         unread = False
         if promoting:
-            ok = self._run_plan(plan, record, PROMOTING, completed)
+            ok = self._run_plan(plan, record, PROMOTING, completed, seen)
             unread = not ok and bool(self._unread) and not self.ctx.changed
             if unread:
                 log.warning(
@@ -120,7 +132,7 @@ class Executor:
             elif not ok:
                 self._roll_back(plan, record, completed)
         else:
-            ok = self._run_plan(plan, record, DEMOTING, completed)
+            ok = self._run_plan(plan, record, DEMOTING, completed, seen)
         record.ended_at = datetime.now(UTC)
         if unread:
             record.outcome = TransitionOutcome.UNREAD
@@ -138,8 +150,14 @@ class Executor:
     # -- plans -----------------------------------------------------------------------
 
     def _run_plan(
-        self, plan: Plan, record: TransitionRecord, mode: Mode, completed: list[Step]
+        self,
+        plan: Plan,
+        record: TransitionRecord,
+        mode: Mode,
+        completed: list[Step],
+        seen: NodeState | None = None,
     ) -> bool:
+        self.ctx.new_phase(seen)  # one look per phase (a rollback looks anew)
         ok = self._sequence(plan.before, record, completed, mode)
         if ok or not mode.stop_on_failure:
             ok = self._parallel(plan, record, completed, mode) and ok
@@ -177,48 +195,137 @@ class Executor:
     def _parallel(
         self, plan: Plan, record: TransitionRecord, completed: list[Step], mode: Mode
     ) -> bool:
+        """The resource chains in parallel, their batched steps together (one command).
+
+        Each chain is cut at its batched steps: the pieces before the first batched step
+        run in parallel, then the batched steps of every chain as one command, then the
+        next pieces, and so on. A promotion chain that fails stops the others after their
+        current step: they skip the rest, batched steps too.
+        """
         if not plan.chains:
             return True
+        chains = [_cut(chain) for chain in plan.chains.values()]
+        ok = [True] * len(chains)
 
-        def run_chain(chain: list[Step]) -> bool:
-            ok = self._sequence(chain, record, completed, mode)
-            if not ok and mode.stop_on_failure:
+        def run_piece(index: int, piece: list[Step]) -> None:
+            ok[index] = self._sequence(piece, record, completed, mode) and ok[index]
+            if not ok[index] and mode.stop_on_failure:
                 self.ctx.abort.set()  # the other resources stop after their current step
-            return ok
 
-        with ThreadPoolExecutor(max_workers=len(plan.chains)) as pool:
-            results = list(pool.map(run_chain, plan.chains.values()))
-        return all(results)
+        with ThreadPoolExecutor(max_workers=len(chains)) as pool:
+            for stage in range(max(len(pieces) for pieces, _ in chains)):
+                jobs = [
+                    pool.submit(run_piece, index, pieces[stage])
+                    for index, (pieces, _) in enumerate(chains)
+                    if stage < len(pieces) and pieces[stage]
+                ]
+                for job in jobs:
+                    job.result()
+                batch = [
+                    (index, step)
+                    for index, (_, batched) in enumerate(chains)
+                    if (step := batched[stage]) is not None
+                ]
+                for index, passed in self._batch(batch, record, completed, mode):
+                    ok[index] = passed and ok[index]
+        return all(ok)
+
+    def _batch(
+        self,
+        batch: list[tuple[int, BatchedStep]],
+        record: TransitionRecord,
+        completed: list[Step],
+        mode: Mode,
+    ) -> list[tuple[int, bool]]:
+        """Batched steps of several chains: each looks, one command for those not done."""
+        steps: list[Step] = [step for _, step in batch]
+        if not steps:
+            return []
+        if mode.stop_on_failure and self.ctx.abort.is_set():
+            self._skip(steps, record)
+            return [(index, False) for index, _ in batch]
+        looks = {id(step): self._looked(step, mode) for step in steps}
+        if not mode.act_in_doubt and any(isinstance(v, Exception) for v in looks.values()):
+            # a promotion that cannot tell runs no command: those fail, the others skip
+            results = []
+            for index, step in batch:
+                if isinstance(looks[id(step)], Exception):
+                    results.append((index, self._run_and_remember(step, record, completed, mode)))
+                else:
+                    self._skip([step], record)
+                    results.append((index, False))
+            self.ctx.abort.set()
+            return results
+        outcomes: dict[int, str | Exception] = {}
+        todo = [s for _, s in batch if looks[id(s)] is not True]
+        for key in dict.fromkeys(s.batch_key() for s in todo):
+            group = [s for s in todo if s.batch_key() == key]
+            try:
+                answers = group[0].do_batch(self.ctx, group)
+            except Exception as exc:  # the whole call failed: every step of it did
+                answers = [exc] * len(group)
+            outcomes.update((id(s), a) for s, a in zip(group, answers, strict=True))
+        results = []
+        for index, step in batch:
+            looked = looks[id(step)]
+            ahead = Ahead(
+                looked is True,
+                looked if isinstance(looked, str) else "",
+                outcomes.get(id(step), ""),
+            )
+            results.append((index, self._run_and_remember(step, record, completed, mode, ahead)))
+        return results
+
+    def _looked(self, step: Step, mode: Mode) -> bool | str | Exception:
+        """A batched step's look: True (done), False, a doubt (act), or the error."""
+        try:
+            return step.is_done(self.ctx)
+        except Exception as exc:
+            if not mode.act_in_doubt:
+                return exc
+            return f"could not tell whether it was already done ({exc}); ran it anyway"
 
     def _run_and_remember(
-        self, step: Step, record: TransitionRecord, completed: list[Step], mode: Mode
+        self,
+        step: Step,
+        record: TransitionRecord,
+        completed: list[Step],
+        mode: Mode,
+        ahead: Ahead | None = None,
     ) -> bool:
-        result = self._run_step(step, record, mode)
+        result = self._run_step(step, record, mode, ahead)
         if result.outcome is StepOutcome.OK:
             with self._lock:
                 completed.append(step)
         return result.outcome in PASSED
 
-    def _run_step(self, step: Step, record: TransitionRecord, mode: Mode) -> StepResult:
+    def _run_step(
+        self, step: Step, record: TransitionRecord, mode: Mode, ahead: Ahead | None = None
+    ) -> StepResult:
+        """Look, then do; `ahead`: a batched step's look and outcome, already known."""
         started = datetime.now(UTC)
         description = step.record(self.ctx)
         doubt = detail = output = ""
         looking = True  # an error now comes from the "already done?" look
         try:
-            try:
-                done = step.is_done(self.ctx)
-            except Exception as exc:  # any doubt, also a bug in is_done, means act
-                if not mode.act_in_doubt:
-                    raise
-                doubt = f"could not tell whether it was already done ({exc}); ran it anyway"
+            if ahead is not None:
+                done, doubt = ahead.done, ahead.doubt
+            else:
+                try:
+                    done = step.is_done(self.ctx)
+                except Exception as exc:  # any doubt, also a bug in is_done, means act
+                    if not mode.act_in_doubt:
+                        raise
+                    doubt = f"could not tell whether it was already done ({exc}); ran it anyway"
+                    done = False
+            if doubt:
                 log.warning("%s %s: %s: %s", record.kind, record.group, description.kind, doubt)
-                done = False
             looking = False
             if done:
                 outcome = StepOutcome.NOOP
                 detail = "already done"
             else:
-                output = step.do(self.ctx)
+                output = step.do(self.ctx) if ahead is None else ahead.outcome_of()
                 outcome = StepOutcome.OK
                 if step.changes_node:
                     self.ctx.changed = True
@@ -301,6 +408,34 @@ class Executor:
             result.step.description,
             f" ({result.detail})" if result.detail else "",
         )
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A batched step's look and what its part of the batch's command came to."""
+
+    done: bool
+    doubt: str
+    outcome: str | Exception
+
+    def outcome_of(self) -> str:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def _cut(chain: list[Step]) -> tuple[list[list[Step]], list[BatchedStep | None]]:
+    """A chain as pieces between its batched steps: pieces[i], then batched[i]."""
+    pieces: list[list[Step]] = [[]]
+    batched: list[BatchedStep | None] = []
+    for step in chain:
+        if isinstance(step, BatchedStep):
+            batched.append(step)
+            pieces.append([])
+        else:
+            pieces[-1].append(step)
+    batched.append(None)
+    return pieces, batched
 
 
 def _summary(record: TransitionRecord) -> str:
