@@ -21,7 +21,7 @@ def is_mounted(ctx: StepContext, resource: Resource, mounts: list[Mount] | None 
     else in this phase's look)."""
     assert resource.mountpoint is not None
     return mounted_here(
-        ctx.look.mounts() if mounts is None else mounts,
+        ctx.look.mounts(resource.mountpoint) if mounts is None else mounts,
         resource.device,
         resource.mountpoint,
         os.path.exists(resource.device),
@@ -66,7 +66,7 @@ class UnmountStale(ResourceStep):
 
     def _stale(self, ctx: StepContext) -> list[Mount]:
         return stale_mounts(
-            ctx.look.mounts(),
+            ctx.look.mounts(self.mountpoint),
             self.target.device,
             self.mountpoint,
             os.path.exists(self.target.device),
@@ -82,7 +82,7 @@ class UnmountStale(ResourceStep):
             try:
                 ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
             finally:
-                ctx.look.changed_mounts()
+                ctx.look.changed_mounts(self.mountpoint)
             removed.append(f"{entry.device} on {entry.mountpoint}")
         return "forced off: " + ", ".join(removed) if removed else "nothing stale"
 
@@ -106,7 +106,7 @@ class MountUfs(ResourceStep):
         try:
             return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
         finally:
-            ctx.look.changed_mounts()
+            ctx.look.changed_mounts(self.mountpoint)
 
 
 class Unmount(ResourceStep):
@@ -129,7 +129,7 @@ class Unmount(ResourceStep):
         try:
             return self._unmount(ctx)
         finally:
-            ctx.look.changed_mounts()
+            ctx.look.changed_mounts(self.mountpoint)
 
     def _unmount(self, ctx: StepContext) -> str:
         timeout = ctx.timeout(self.timeout_key)

@@ -38,7 +38,11 @@ class Unreadable(ParseError):
 
 
 class _Fact(Generic[T]):
-    """One fact: read at most once until something changed it; the read's error is kept."""
+    """One fact: read at most once until something changed it; the read's error is kept.
+
+    A change is noted for a key (a mount point, a pool): a look about another key still
+    takes the kept answer, a look about that key (or about everything) reads again.
+    """
 
     def __init__(self, read: Callable[[], T], clock: Callable[[], int]) -> None:
         self._read = read
@@ -47,20 +51,27 @@ class _Fact(Generic[T]):
         self._value: T | None = None
         self._error: Exception | None = None
         self._read_at = -1  # generation at which the kept answer was read; -1: none
-        self._changed_at = -1
+        self._changed_at: dict[str | None, int] = {}  # key (None: all of it) -> generation
 
     def seed(self, value: T | None, error: Exception | None) -> None:
         """Take an answer read just before the phase began (the reconcile's look)."""
         with self._lock:
             self._value, self._error, self._read_at = value, error, self._clock()
 
-    def changed(self) -> None:
+    def changed(self, key: str | None = None) -> None:
         with self._lock:
-            self._changed_at = self._clock()
+            self._changed_at[key] = self._clock()
 
-    def get(self) -> T:
+    def _stale(self, key: str | None) -> bool:
+        if key is None:
+            return any(self._read_at <= at for at in self._changed_at.values())
+        latest = max(self._changed_at.get(key, -1), self._changed_at.get(None, -1))
+        return self._read_at <= latest
+
+    def get(self, key: str | None = None) -> T:
+        """The answer, read again when `key` (None: anything) changed since it was read."""
         with self._lock:  # parallel chains wait for the one read, not run their own
-            if self._read_at <= self._changed_at:
+            if self._read_at < 0 or self._stale(key):
                 self._read_at = self._clock()
                 try:
                     self._value, self._error = self._read(), None
@@ -138,13 +149,15 @@ class Snapshot:
                 self._fresh[name] = (read_at, found)
         return found
 
-    def mounts(self) -> list[Mount]:
-        """`mount -p` as this phase saw it (read again after a step changed it)."""
-        return self._mounts.get()
+    def mounts(self, mountpoint: str | None = None) -> list[Mount]:
+        """`mount -p` as this phase saw it, read again when a step changed what is mounted
+        at `mountpoint` (None: anywhere)."""
+        return self._mounts.get(mountpoint)
 
-    def pools(self) -> list[Pool]:
-        """`zpool list` as this phase saw it (read again after a step changed it)."""
-        return self._pools.get()
+    def pools(self, pool: str | None = None) -> list[Pool]:
+        """`zpool list` as this phase saw it, read again when a step imported or exported
+        `pool` (None: any pool)."""
+        return self._pools.get(pool)
 
     def service(self, name: str) -> ServiceStatus:
         """`service NAME onestatus` as this phase saw it."""
@@ -163,13 +176,13 @@ class Snapshot:
         with self._lock:
             self._stale[name] = self._clock()
 
-    def changed_mounts(self) -> None:
-        """A step mounted or unmounted something."""
-        self._mounts.changed()
+    def changed_mounts(self, mountpoint: str | None = None) -> None:
+        """A step mounted or unmounted something at `mountpoint` (None: anywhere)."""
+        self._mounts.changed(mountpoint)
 
-    def changed_pools(self) -> None:
-        """A step imported or exported a pool."""
-        self._pools.changed()
+    def changed_pools(self, pool: str | None = None) -> None:
+        """A step imported or exported `pool` (None: any pool)."""
+        self._pools.changed(pool)
 
     def changed_service(self, name: str) -> None:
         """A step started, reloaded or stopped `name`."""
