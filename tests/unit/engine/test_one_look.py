@@ -17,6 +17,7 @@ from carpswitch.engine.step import StepContext
 from carpswitch.model import Mount, StepOutcome, TransitionOutcome
 from carpswitch.system.hastd_cap import HASTD_BACKLOG, HastdCap
 from carpswitch.system.observe import Observer
+from carpswitch.system.runner import CommandResult
 from tests.unit.engine.fake_node import ufs_setup
 
 
@@ -107,7 +108,7 @@ def test_a_role_change_makes_that_resource_alone_read_again(tmp_path):
     init(node)
     observer = Observer(node, config)
     ctx = StepContext(runner=node, config=config, topology=topology, observer=observer)
-    ctx.timeout = lambda key: 0.2 if key == "release" else 10.0  # a short peer wait
+    ctx.timeout = lambda key: 0.2 if key == "release" else 10.0  # type: ignore[method-assign]
     assert not LeaveInit("r0", group).is_done(ctx)
     LeaveInit("r0", group).do(ctx)
     node.calls.clear()
@@ -235,7 +236,7 @@ def test_at_most_eight_hastctl_calls_run_at_once_and_other_commands_do_not_wait(
                 inside.append(command)
             if command == "hastctl":
                 assert gate.wait(10)
-            return command
+            return CommandResult((command, *args), 0, command, "", 0.0)
 
     capped = HastdCap(Held())
     threads = [threading.Thread(target=capped.run, args=("hastctl", "list")) for _ in range(12)]
@@ -244,7 +245,7 @@ def test_at_most_eight_hastctl_calls_run_at_once_and_other_commands_do_not_wait(
     deadline = time.monotonic() + 10
     while len(inside) < HASTD_BACKLOG and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert capped.run("mount", "-p") == "mount"  # not held behind hastd's queue
+    assert capped.run("mount", "-p").stdout == "mount"  # not held behind hastd's queue
     time.sleep(0.1)  # a ninth hastctl would have got in by now
     assert inside.count("hastctl") == HASTD_BACKLOG == 8
     gate.set()
