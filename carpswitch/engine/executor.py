@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from carpswitch.engine.journal import Journal
-from carpswitch.engine.plan import Plan
+from carpswitch.engine.plan import Plan, stages
 from carpswitch.engine.step import (
     AlreadyDone,
     BatchedStep,
@@ -204,7 +204,7 @@ class Executor:
         """
         if not plan.chains:
             return True
-        chains = [_cut(chain) for chain in plan.chains.values()]
+        chains = [stages(chain) for chain in plan.chains.values()]
         ok = [True] * len(chains)
 
         def run_piece(index: int, piece: list[Step]) -> None:
@@ -422,20 +422,6 @@ class Ahead:
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
-
-
-def _cut(chain: list[Step]) -> tuple[list[list[Step]], list[BatchedStep | None]]:
-    """A chain as pieces between its batched steps: pieces[i], then batched[i]."""
-    pieces: list[list[Step]] = [[]]
-    batched: list[BatchedStep | None] = []
-    for step in chain:
-        if isinstance(step, BatchedStep):
-            batched.append(step)
-            pieces.append([])
-        else:
-            pieces[-1].append(step)
-    batched.append(None)
-    return pieces, batched
 
 
 def _summary(record: TransitionRecord) -> str:
