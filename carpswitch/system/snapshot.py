@@ -30,13 +30,6 @@ T = TypeVar("T")
 READ_ERRORS = (CommandError, ParseError)
 
 
-class Unreadable(ParseError):
-    """A fact the phase's first look (the reconcile's observation) could not read."""
-
-    def __init__(self, fact: str, reason: str) -> None:
-        super().__init__(fact, f"could not be read: {reason}")
-
-
 class _Fact(Generic[T]):
     """One fact: read at most once until something changed it; the read's error is kept.
 
@@ -53,10 +46,10 @@ class _Fact(Generic[T]):
         self._read_at = -1  # generation at which the kept answer was read; -1: none
         self._changed_at: dict[str | None, int] = {}  # key (None: all of it) -> generation
 
-    def seed(self, value: T | None, error: Exception | None) -> None:
+    def seed(self, value: T) -> None:
         """Take an answer read just before the phase began (the reconcile's look)."""
         with self._lock:
-            self._value, self._error, self._read_at = value, error, self._clock()
+            self._value, self._error, self._read_at = value, None, self._clock()
 
     def changed(self, key: str | None = None) -> None:
         with self._lock:
@@ -106,22 +99,18 @@ class Snapshot:
             return next(self._tick)
 
     def _seed(self, seen: NodeState) -> None:
-        def error(fact: str) -> Exception | None:
-            reason = seen.unreadable.get(fact)
-            return None if reason is None else Unreadable(fact, reason)
-
-        self._hast_read_at = self._clock()
-        self._hast.seed(seen.resources, error("hast"))
-        if "mounts" in seen.unreadable or seen.mounts:
-            self._mounts.seed(seen.mounts, error("mounts"))
-        if "pools" in seen.unreadable or seen.pools:
-            self._pools.seed(seen.pools, error("pools"))
+        """Take what the look just before read; a fact it could not read is left for the
+        phase to read itself (once): a failed read is never a reason to act, and a second
+        try costs one command, not one per step."""
+        if "hast" not in seen.unreadable:
+            self._hast_read_at = self._clock()
+            self._hast.seed(seen.resources)
+        if "mounts" not in seen.unreadable and seen.mounts:  # empty: not read (no UFS)
+            self._mounts.seed(seen.mounts)
+        if "pools" not in seen.unreadable and seen.pools:
+            self._pools.seed(seen.pools)
         for status in seen.services:
-            self._service(status.name).seed(status, None)
-        for fact in seen.unreadable:
-            if fact.startswith("service "):
-                name = fact.removeprefix("service ")
-                self._service(name).seed(None, error(fact))
+            self._service(status.name).seed(status)
 
     # -- reads -------------------------------------------------------------------------
 

@@ -161,13 +161,13 @@ def test_an_unreadable_first_look_is_unread_before_any_change(tmp_path):
     assert node.count("hastctl", "role") == 0 and node.count("fsck") == 0
 
 
-def test_an_unreadable_look_from_the_reconcile_is_unread_too(tmp_path):
+def test_a_fact_the_reconciles_look_could_not_read_is_read_once_more_by_the_phase(tmp_path):
     def broken(node):
         node.hang.add("hastctl list")
 
     node, record = run(tmp_path, 2, "raw", prepare=broken, seen=True)
     assert record.outcome is TransitionOutcome.UNREAD
-    assert node.calls == []  # the reconcile's failed look stands: nothing ran, nothing read
+    assert node.calls == [("hastctl", "list", "-c", "/etc/hast.conf")]  # once, not per step
 
 
 def test_a_demotion_with_an_unreadable_look_acts_and_sends_role_secondary(tmp_path):
