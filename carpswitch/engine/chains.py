@@ -104,6 +104,8 @@ class ChainRunner:
                 ]
                 for index, passed in self._batch(batch, record, completed, mode):
                     ok[index] = passed and ok[index]
+                if mode.stop_on_failure and not all(ok):
+                    self.ctx.abort.set()  # a failed batched step stops every chain too
         return all(ok)
 
     def _batch(

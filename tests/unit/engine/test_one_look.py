@@ -129,6 +129,9 @@ def test_a_partial_role_failure_is_the_failed_resources_and_rolls_back(tmp_path)
     assert {n: roles[n].outcome for n in ("r0", "r1", "r3")} == dict.fromkeys(
         ("r0", "r1", "r3"), StepOutcome.OK
     )
+    # the failed resource stops every chain: no step after the role change runs
+    waits = [s for s in record.steps if s.step.kind == "wait_device"]
+    assert [s.outcome for s in waits] == [StepOutcome.SKIPPED] * 4
     # the rollback is the group's demotion: every resource back to secondary, one call
     undo_roles = [a for a in node.calls if a[:2] == ("hastctl", "role")][1:]
     assert [a[4:] for a in undo_roles] == [("secondary", "r0", "r1", "r3")]
