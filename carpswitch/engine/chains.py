@@ -9,6 +9,7 @@ current step, and they skip the rest, batched steps too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -49,24 +50,10 @@ class ChainRunner:
     """The executor's parallel part (carpswitch.engine.executor.Executor runs the steps)."""
 
     ctx: StepContext
-
-    def _sequence(
-        self, steps: list[Step], record: TransitionRecord, completed: list[Step], mode: Mode
-    ) -> bool:
-        raise NotImplementedError
-
-    def _skip(self, steps: list[Step], record: TransitionRecord) -> None:
-        raise NotImplementedError
-
-    def _run_and_remember(
-        self,
-        step: Step,
-        record: TransitionRecord,
-        completed: list[Step],
-        mode: Mode,
-        ahead: Ahead | None = None,
-    ) -> bool:
-        raise NotImplementedError
+    # the executor's own: run steps in order, journal skipped ones, run one step
+    _sequence: Callable[[list[Step], TransitionRecord, list[Step], Mode], bool]
+    _skip: Callable[[list[Step], TransitionRecord], None]
+    _run_and_remember: Callable[..., bool]
 
     def _parallel(
         self, plan: Plan, record: TransitionRecord, completed: list[Step], mode: Mode
