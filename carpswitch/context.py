@@ -11,6 +11,7 @@ from carpswitch.model import CarpVhid, NodeState
 from carpswitch.parse.hastconf import HastConf, node_names_for_host, parse_hast_conf
 from carpswitch.parse.sysctl import parse_sysctl_int
 from carpswitch.system import commands
+from carpswitch.system.hastd_cap import HastdCap
 from carpswitch.system.observe import Observer
 from carpswitch.system.runner import CommandRunner, Runner
 from carpswitch.topology import Topology, build_topology, read_hast_conf
@@ -23,7 +24,10 @@ class NodeContext:
 
     def __init__(self, config: Config, runner: CommandRunner | None = None) -> None:
         self.config = config
-        self.runner = runner or Runner(config.commands, run_dir=config.paths.run_dir)
+        # every command goes through one runner, so the cap on hastctl calls holds for all
+        self.runner: CommandRunner = HastdCap(
+            runner or Runner(config.commands, run_dir=config.paths.run_dir)
+        )
         self.observer = Observer(self.runner, config)
 
     def node_names(self) -> list[str]:

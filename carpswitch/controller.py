@@ -86,6 +86,16 @@ class Controller:
         self.unsettled: list[Decision] = []
         #: One line per error the last reconcile caught (it never raises but LockBusy).
         self.errors: list[str] = []
+        #: The last look at the node while nothing has run since (the first phase's look).
+        self._seen: NodeState | None = None
+        self._boot: tuple[int | None] | None = None  # kern.boottime, read once per look
+
+    def observe(self) -> tuple[Topology, NodeState]:
+        """Look at the node (under the lock): the next transition's first phase starts
+        from this look, and kern.boottime is read again at most once."""
+        topology, state = self.context.observe()
+        self._seen, self._boot = state, None
+        return topology, state
 
     def lock(self) -> ActorLock:
         """The actor lock (one carpswitch acts at a time)."""
@@ -106,7 +116,7 @@ class Controller:
         names = self.check_names(group_names)
         with self.lock():
             self.close_interrupted()
-            topology, state = self.context.observe()
+            topology, state = self.observe()
             groups = self.select(topology, names)
             records = []
             for group in groups:
@@ -143,7 +153,7 @@ class Controller:
         Returns the plans and, for each group that would be refused, why.
         """
         names = self.check_names(group_names)
-        topology, state = self.context.observe()
+        topology, state = self.observe()
         plans, refusals = [], []
         for group in self.select(topology, names):
             try:
@@ -271,7 +281,8 @@ class Controller:
     ) -> TransitionRecord:
         """Run a plan through the executor, count a failed promotion, tell the notify hook."""
         executor = Executor(self.step_context(topology), self.journal, self.on_step)
-        record = executor.run(plan, trigger, reason)
+        seen, self._seen = self._seen, None  # fresh only until something ran
+        record = executor.run(plan, trigger, reason, seen)
         if plan.kind is TransitionKind.PROMOTE:
             try:
                 self._count(record)
@@ -316,8 +327,11 @@ class Controller:
             self.book.record_success()
 
     def _boottime(self) -> int | None:
-        """This boot (kern.boottime), which the demotion carpswitch added is tied to."""
-        return current_boottime(self.context.runner, self.config.timeouts.observe)
+        """This boot (kern.boottime), which the demotion carpswitch added is tied to; read
+        once per look at the node (plan and the failure count ask for it)."""
+        if self._boot is None:
+            self._boot = (current_boottime(self.context.runner, self.config.timeouts.observe),)
+        return self._boot[0]
 
     def wait_for_notifications(self) -> None:
         """Let running notify hooks finish (each is bounded by its timeout)."""

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Hashable, Sequence
 
 from carpswitch.engine.boot import LeftInit, peer_bound, wait_for_peer
-from carpswitch.engine.step import Step, StepContext, StepFailed, StepTimedOut, wait_until
-from carpswitch.errors import CommandError, ParseError
+from carpswitch.engine.step import (
+    BatchedStep,
+    Step,
+    StepContext,
+    StepFailed,
+    StepTimedOut,
+    wait_until,
+)
+from carpswitch.errors import CommandError, CommandFailed, ParseError
 from carpswitch.model import HastResource, HastRole, StepRecord
+from carpswitch.parse.hastctl import parse_role_errors
 from carpswitch.system import commands
 from carpswitch.system.processes import hastd_pid, hastd_workers
 from carpswitch.topology import Group
@@ -16,9 +25,13 @@ from carpswitch.topology import Group
 log = logging.getLogger(__name__)
 
 
-def hast_resource(ctx: StepContext, name: str) -> HastResource:
-    """What hastctl says of `name` now; StepFailed when hastd does not know it."""
-    found = next((r for r in ctx.observer.hast() if r.name == name), None)
+def hast_resource(ctx: StepContext, name: str, *, live: bool = False) -> HastResource:
+    """What hastctl said of `name` in this phase's look (`live`: what it says now, for the
+    waits); StepFailed when hastd does not know it."""
+    if live:
+        found = next((r for r in ctx.observer.hast([name]) if r.name == name), None)
+    else:
+        found = ctx.look.hast(name)
     if found is None:
         raise StepFailed(f"hastctl does not report resource {name}")
     if found.error:
@@ -93,8 +106,8 @@ class LeaveInit(Step):
         if remaining <= 0:
             return "secondary long enough: no primary peer connected"
 
-        def this_resource() -> list[HastResource]:
-            return [r for r in ctx.observer.hast() if r.name == name]
+        def this_resource() -> list[HastResource]:  # the wait polls the live node
+            return [r for r in ctx.observer.hast([name]) if r.name == name]
 
         if wait_for_peer(this_resource, [self.group], remaining, ctx.sleep, ctx.abort.is_set):
             raise StepFailed(
@@ -153,13 +166,17 @@ class WaitRelease(Step):
         return "released"
 
 
-class SetRole(Step):
-    """`hastctl role ROLE NAME` (role primary is taken back by the demotion's secondary).
+class SetRole(BatchedStep):
+    """`hastctl role ROLE NAME...` (role primary is taken back by the demotion's secondary).
 
-    Skipped only when hastctl positively says the resource already has the role: `role
-    secondary` is harmless to repeat, and a read that fails must never leave a primary.
-    `role secondary` from `init` (or from a role that could not be read) is noted in
-    LeftInit, so that a promotion soon after gives the peer its chance (LeaveInit).
+    One call for every resource of the group that reaches this step (hastd handles each
+    name and answers each; hastctl names the failed ones on stderr): a resource hastd
+    answered an error for fails, the others succeed; a call that failed in a way that
+    names no resource fails them all. Skipped only when hastctl positively says the
+    resource already has the role: `role secondary` is harmless to repeat, and a read that
+    fails must never leave a primary. `role secondary` from `init` (or from a role that
+    could not be read) is noted in LeftInit, so that a promotion soon after gives the peer
+    its chance (LeaveInit).
     """
 
     kind = "hast_role"
@@ -176,16 +193,51 @@ class SetRole(Step):
         assert self.resource is not None
         return hast_resource(ctx, self.resource).role is self.role
 
-    def do(self, ctx: StepContext) -> str:
-        assert self.resource is not None
-        leaving_init = self.role is HastRole.SECONDARY and _maybe_init(ctx, self.resource)
-        argv = commands.hastctl_role(ctx.config.paths.hast_conf, self.role, [self.resource])
+    def batch_key(self) -> Hashable:
+        return (SetRole, self.role)
+
+    def do_batch(self, ctx: StepContext, steps: Sequence[Step]) -> list[str | Exception]:
+        names = [step.resource for step in steps if step.resource is not None]
+        assert len(names) == len(steps)
+        leaving = [n for n in names if self.role is HastRole.SECONDARY and _maybe_init(ctx, n)]
+        argv = commands.hastctl_role(ctx.config.paths.hast_conf, self.role, names)
         try:
             result = ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
+        except CommandFailed as exc:
+            return _attributed(exc, names)
+        except CommandError as exc:
+            return [exc] * len(names)
         finally:  # also when hastctl failed: it may have changed the role all the same
-            if leaving_init:
-                _note_left_init(ctx, self.resource)
-        return (result.stdout + result.stderr).strip()
+            for name in names:
+                ctx.look.changed_hast(name)
+            for name in leaving:
+                _note_left_init(ctx, name)
+        text = (result.stdout + result.stderr).strip()
+        return [_lines_of(text, name, len(names)) for name in names]
+
+
+def _attributed(exc: CommandFailed, names: list[str]) -> list[str | Exception]:
+    """Each resource's outcome of a `hastctl role` that exited non-zero.
+
+    Only hastctl's own per-resource lines clear a resource: when they name none of the
+    call's resources (hastctl failed as a whole) or a name not in the call, all fail.
+    """
+    errors = parse_role_errors(exc.stderr)
+    if not errors or not set(errors) <= set(names):
+        return [exc] * len(names)
+    return [
+        StepFailed(f"hastd answered error {errors[name]} for {name} ({exc.command_line})")
+        if name in errors
+        else _lines_of(exc.stderr.strip(), name, len(names))
+        for name in names
+    ]
+
+
+def _lines_of(text: str, name: str, count: int) -> str:
+    """What hastctl printed about `name` (all of it when the call had one resource)."""
+    if count == 1:
+        return text
+    return "\n".join(line for line in text.splitlines() if f"[{name}]" in line)
 
 
 def _maybe_init(ctx: StepContext, name: str) -> bool:
@@ -229,5 +281,5 @@ class WaitDevice(Step):
         timeout = ctx.timeout(self.timeout_key)
         if wait_until(lambda: os.path.exists(self.device), timeout, ctx.sleep):
             return f"{self.device} present"
-        role = hast_resource(ctx, self.resource).role
+        role = hast_resource(ctx, self.resource, live=True).role
         raise StepTimedOut(f"{self.device} did not appear within {timeout:g} s (role now {role})")

@@ -9,7 +9,8 @@ from carpswitch.system import commands
 
 
 def service_running(ctx: StepContext, name: str) -> bool:
-    return ctx.observer.service(name).running
+    """Whether `name` ran when this phase looked (or since a step changed it)."""
+    return ctx.look.service(name).running
 
 
 class StartService(Step):
@@ -35,6 +36,12 @@ class StartService(Step):
         return not ctx.changed and service_running(ctx, self.service)
 
     def do(self, ctx: StepContext) -> str:
+        try:
+            return self._start(ctx)
+        finally:
+            ctx.look.changed_service(self.service)
+
+    def _start(self, ctx: StepContext) -> str:
         timeout = ctx.timeout(self.timeout_key)
         if not service_running(ctx, self.service):
             return ctx.runner.run(
@@ -69,4 +76,7 @@ class StopService(Step):
 
     def do(self, ctx: StepContext) -> str:
         argv = commands.service(self.service, "onestop")
-        return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        try:
+            return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        finally:
+            ctx.look.changed_service(self.service)

@@ -17,10 +17,11 @@ from carpswitch.topology import Resource
 
 
 def is_mounted(ctx: StepContext, resource: Resource, mounts: list[Mount] | None = None) -> bool:
-    """This resource's device, present now, is mounted at its mount point."""
+    """This resource's device, present now, is mounted at its mount point (in `mounts`,
+    else in this phase's look)."""
     assert resource.mountpoint is not None
     return mounted_here(
-        ctx.observer.mounts() if mounts is None else mounts,
+        ctx.look.mounts(resource.mountpoint) if mounts is None else mounts,
         resource.device,
         resource.mountpoint,
         os.path.exists(resource.device),
@@ -65,7 +66,7 @@ class UnmountStale(ResourceStep):
 
     def _stale(self, ctx: StepContext) -> list[Mount]:
         return stale_mounts(
-            ctx.observer.mounts(),
+            ctx.look.mounts(self.mountpoint),
             self.target.device,
             self.mountpoint,
             os.path.exists(self.target.device),
@@ -78,7 +79,10 @@ class UnmountStale(ResourceStep):
         removed = []
         for entry in self._stale(ctx):
             argv = commands.umount(self.mountpoint, force=True)
-            ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
+            try:
+                ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key))
+            finally:
+                ctx.look.changed_mounts(self.mountpoint)
             removed.append(f"{entry.device} on {entry.mountpoint}")
         return "forced off: " + ", ".join(removed) if removed else "nothing stale"
 
@@ -99,7 +103,10 @@ class MountUfs(ResourceStep):
         if not os.path.isdir(self.mountpoint):
             raise StepFailed(f"mount point {self.mountpoint} is not a directory")
         argv = commands.mount_ufs(self.target.device, self.mountpoint, self.target.mount_options)
-        return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        try:
+            return ctx.runner.run(*argv, timeout=ctx.timeout(self.timeout_key)).stdout.strip()
+        finally:
+            ctx.look.changed_mounts(self.mountpoint)
 
 
 class Unmount(ResourceStep):
@@ -119,6 +126,12 @@ class Unmount(ResourceStep):
         return f"umount {self.mountpoint} (umount -f if still busy after the grace period)"
 
     def do(self, ctx: StepContext) -> str:
+        try:
+            return self._unmount(ctx)
+        finally:
+            ctx.look.changed_mounts(self.mountpoint)
+
+    def _unmount(self, ctx: StepContext) -> str:
         timeout = ctx.timeout(self.timeout_key)
         deadline = time.monotonic() + ctx.timeout("umount_grace")
         busy = 0

@@ -31,10 +31,11 @@ class Verify(Step):
 
     def do(self, ctx: StepContext) -> str:
         wrong = []
+        ctx.new_phase()  # verify is its own phase: one fresh look after the changes
         hast = {r.name: r for r in ctx.observer.hast()}
         kinds = {ctx.topology.resources[n].kind for n in self.group.resources}
-        mounts = ctx.observer.mounts() if ResourceKind.UFS in kinds else []
-        pools = ctx.observer.pools() if ResourceKind.ZFS in kinds else []
+        mounts = ctx.look.mounts() if ResourceKind.UFS in kinds else []
+        pools = ctx.look.pools() if ResourceKind.ZFS in kinds else []
         for name in self.group.resources:
             resource = ctx.topology.resources[name]
             observed = hast.get(name)

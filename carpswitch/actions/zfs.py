@@ -32,11 +32,17 @@ class ImportPool(ResourceStep):
         )
 
     def is_done(self, ctx: StepContext) -> bool:
-        return pool_health(ctx.observer.pools(), self.pool) in USABLE_HEALTH
+        return pool_health(ctx.look.pools(self.pool), self.pool) in USABLE_HEALTH
 
     def do(self, ctx: StepContext) -> str:
+        try:
+            return self._import(ctx)
+        finally:
+            ctx.look.changed_pools(self.pool)
+
+    def _import(self, ctx: StepContext) -> str:
         done = []
-        health = pool_health(ctx.observer.pools(), self.pool)
+        health = pool_health(ctx.look.pools(self.pool), self.pool)
         if health is not None and health not in USABLE_HEALTH:
             try:
                 exported = ExportPool(self.target).do(ctx)
@@ -83,7 +89,7 @@ class CheckPool(ResourceStep):
         return f"check that pool {self.pool} is ONLINE"
 
     def do(self, ctx: StepContext) -> str:
-        return judge_pool(ctx.observer.pools(), self.pool)
+        return judge_pool(ctx.look.pools(self.pool), self.pool)
 
 
 class ExportPool(ResourceStep):
@@ -108,6 +114,8 @@ class ExportPool(ResourceStep):
         except CommandError as first:
             self._export(ctx, timeout, force=True)
             return f"forced: {first}"
+        finally:
+            ctx.look.changed_pools(self.pool)
 
     def _export(self, ctx: StepContext, timeout: float, *, force: bool) -> None:
         try:

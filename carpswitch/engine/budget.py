@@ -6,7 +6,8 @@ release wait is shorter than that demotion can take, a slow but healthy demotion
 the promotion fail and give the address away. `carpswitch check` compares the two.
 
 The worst case of a plan follows its shape: `before` in order, the resource chains in
-parallel (the slowest counts), `after` in order. A step costs its own timeout, plus one
+parallel (stage by stage: the slowest piece, then the slowest batched step), `after` in
+order. A step costs its own timeout, plus one
 `observe` for its "already done?" look when it has one, plus what its `do` may run beyond
 one command (EXTRA).
 """
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from carpswitch.config import TimeoutsSection
-from carpswitch.engine.plan import Plan
+from carpswitch.engine.plan import Plan, stages
 from carpswitch.engine.step import Step
 
 #: What a step's `do` may spend beyond one run of its own timeout, by step kind.
@@ -55,12 +56,26 @@ def step_budget(step: Step, timeouts: TimeoutsSection) -> float:
 
 
 def plan_budget(plan: Plan, timeouts: TimeoutsSection) -> Budget:
-    """The worst case of `plan`."""
+    """The worst case of `plan`.
+
+    The chains wait for each other at their batched steps (one `hastctl role` for all):
+    each stage costs its slowest piece, then its slowest batched step.
+    """
     chains = {name: _sequence(chain, timeouts) for name, chain in plan.chains.items()}
     slowest = max(chains, key=lambda name: chains[name], default=None)
+    cut = [stages(chain) for chain in plan.chains.values()]
+    staged = 0.0
+    for stage in range(max((len(pieces) for pieces, _ in cut), default=0)):
+        staged += max(
+            _sequence(pieces[stage], timeouts) for pieces, _ in cut if stage < len(pieces)
+        )
+        staged += max(
+            (step_budget(b, timeouts) for _, batched in cut if (b := batched[stage]) is not None),
+            default=0.0,
+        )
     return Budget(
         before=_sequence(plan.before, timeouts),
-        slowest_chain=chains[slowest] if slowest is not None else 0.0,
+        slowest_chain=staged,
         slowest_resource=slowest,
         after=_sequence(plan.after, timeouts),
     )

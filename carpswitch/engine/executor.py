@@ -27,16 +27,29 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from carpswitch.engine.chains import (
+    DEMOTING,
+    PROMOTING,
+    ROLLING_BACK,
+    Ahead,
+    ChainRunner,
+    Mode,
+)
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
-from carpswitch.engine.step import AlreadyDone, Step, StepContext, StepFailed, StepTimedOut
+from carpswitch.engine.step import (
+    AlreadyDone,
+    Step,
+    StepContext,
+    StepFailed,
+    StepTimedOut,
+)
 from carpswitch.engine.witness import Witness
 from carpswitch.errors import CarpswitchError, CommandError, CommandTimedOut, ParseError
 from carpswitch.model import (
+    NodeState,
     StepOutcome,
     StepResult,
     TransitionKind,
@@ -55,21 +68,7 @@ class NotStarted(CarpswitchError):
     """The transition was not started and nothing ran; the message says why."""
 
 
-@dataclass(frozen=True)
-class Mode:
-    """How a pass over a plan runs its steps."""
-
-    stop_on_failure: bool  # a promotion stops; a demotion goes on
-    undo: bool  # results are journaled in the record's undo list
-    act_in_doubt: bool  # an is_done that raises runs the step instead of failing it
-
-
-PROMOTING = Mode(stop_on_failure=True, undo=False, act_in_doubt=False)
-DEMOTING = Mode(stop_on_failure=False, undo=False, act_in_doubt=True)
-ROLLING_BACK = Mode(stop_on_failure=False, undo=True, act_in_doubt=True)
-
-
-class Executor:
+class Executor(ChainRunner):
     """Executes plans against a node through a StepContext, journaling every step."""
 
     _witness: Witness  # journals the transition that runs now
@@ -80,10 +79,14 @@ class Executor:
         self.on_step = on_step or (lambda record, result: None)
         self._lock = threading.Lock()
 
-    def run(self, plan: Plan, trigger: str, reason: str) -> TransitionRecord:
+    def run(
+        self, plan: Plan, trigger: str, reason: str, seen: NodeState | None = None
+    ) -> TransitionRecord:
         """Execute `plan`; return the record (never raises for a step failure).
 
-        Raises NotStarted when a promotion's first journal record cannot be written.
+        `seen` is a look at the node taken just before (same lock hold, nothing ran since):
+        the first phase decides from it instead of looking again. Raises NotStarted when a
+        promotion's first journal record cannot be written.
         """
         record = TransitionRecord(
             id=uuid.uuid4().hex[:12],
@@ -109,7 +112,7 @@ class Executor:
         completed: list[Step] = []
         unread = False
         if promoting:
-            ok = self._run_plan(plan, record, PROMOTING, completed)
+            ok = self._run_plan(plan, record, PROMOTING, completed, seen)
             unread = not ok and bool(self._unread) and not self.ctx.changed
             if unread:
                 log.warning(
@@ -121,7 +124,7 @@ class Executor:
             elif not ok:
                 self._roll_back(plan, record, completed)
         else:
-            ok = self._run_plan(plan, record, DEMOTING, completed)
+            ok = self._run_plan(plan, record, DEMOTING, completed, seen)
         record.ended_at = datetime.now(UTC)
         if unread:
             record.outcome = TransitionOutcome.UNREAD
@@ -139,8 +142,14 @@ class Executor:
     # -- plans -----------------------------------------------------------------------
 
     def _run_plan(
-        self, plan: Plan, record: TransitionRecord, mode: Mode, completed: list[Step]
+        self,
+        plan: Plan,
+        record: TransitionRecord,
+        mode: Mode,
+        completed: list[Step],
+        seen: NodeState | None = None,
     ) -> bool:
+        self.ctx.new_phase(seen)  # one look per phase (a rollback looks anew)
         ok = self._sequence(plan.before, record, completed, mode)
         if ok or not mode.stop_on_failure:
             ok = self._parallel(plan, record, completed, mode) and ok
@@ -175,53 +184,52 @@ class Executor:
             ok = self._run_and_remember(step, record, completed, mode) and ok
         return ok and not (mode.stop_on_failure and self.ctx.abort.is_set())
 
-    def _parallel(
-        self, plan: Plan, record: TransitionRecord, completed: list[Step], mode: Mode
-    ) -> bool:
-        if not plan.chains:
-            return True
-
-        def run_chain(chain: list[Step]) -> bool:
-            ok = self._sequence(chain, record, completed, mode)
-            if not ok and mode.stop_on_failure:
-                self.ctx.abort.set()  # the other resources stop after their current step
-            return ok
-
-        with ThreadPoolExecutor(max_workers=len(plan.chains)) as pool:
-            results = list(pool.map(run_chain, plan.chains.values()))
-        return all(results)
-
     def _run_and_remember(
-        self, step: Step, record: TransitionRecord, completed: list[Step], mode: Mode
+        self,
+        step: Step,
+        record: TransitionRecord,
+        completed: list[Step],
+        mode: Mode,
+        ahead: Ahead | None = None,
     ) -> bool:
-        result = self._run_step(step, record, mode)
+        result = self._run_step(step, record, mode, ahead)
         if result.outcome is StepOutcome.OK:
             with self._lock:
                 completed.append(step)
         return result.outcome in PASSED
 
-    def _run_step(self, step: Step, record: TransitionRecord, mode: Mode) -> StepResult:
+    def _run_step(
+        self, step: Step, record: TransitionRecord, mode: Mode, ahead: Ahead | None = None
+    ) -> StepResult:
+        """Look, then do; `ahead`: a batched step's look and outcome, already known."""
         started = datetime.now(UTC)
         description = step.record(self.ctx)
         doubt = detail = output = ""
         looking = True  # an error now comes from the "already done?" look
         try:
-            try:
-                done = step.is_done(self.ctx)
-            except Exception as exc:  # any doubt, also a bug in is_done, means act
-                if not mode.act_in_doubt:
-                    raise
-                doubt = f"could not tell whether it was already done ({exc}); ran it anyway"
+            if ahead is not None:
+                done, doubt = ahead.done, ahead.doubt
+            else:
+                try:
+                    done = step.is_done(self.ctx)
+                except Exception as exc:  # any doubt, also a bug in is_done, means act
+                    if not mode.act_in_doubt:
+                        raise
+                    doubt = f"could not tell whether it was already done ({exc}); ran it anyway"
+                    done = False
+            if doubt:
                 log.warning("%s %s: %s: %s", record.kind, record.group, description.kind, doubt)
-                done = False
             looking = False
             if done:
                 outcome = StepOutcome.NOOP
                 detail = "already done"
             else:
-                if step.changes_node and mode is PROMOTING and not self._witness.before_change():
-                    raise StepFailed(self._witness.problem)  # no change the journal cannot show
-                output = step.do(self.ctx)
+                if ahead is not None:  # the batch witnessed its command (ChainRunner)
+                    output = ahead.outcome_of()
+                else:
+                    if step.changes_node and (problem := self._before_change(mode)):
+                        raise StepFailed(problem)  # no change the journal cannot show
+                    output = step.do(self.ctx)
                 outcome = StepOutcome.OK
                 if step.changes_node:
                     self.ctx.changed = True
@@ -246,6 +254,13 @@ class Executor:
         )
         self._journal(record, result, mode)
         return result
+
+    def _before_change(self, mode: Mode) -> str | None:
+        """Make the journal durable before a promotion changes the node; the problem when
+        it cannot be (then the change is not made and the promotion rolls back)."""
+        if mode is PROMOTING and not self._witness.before_change():
+            return self._witness.problem
+        return None
 
     def _note_unread(self, step: Step, exc: Exception, looking: bool, mode: Mode) -> None:
         """Remember a promotion step that failed only because the node could not be read."""

@@ -15,7 +15,7 @@ from carpswitch.actions.ufs import Fsck, MountUfs, Unmount, UnmountStale
 from carpswitch.actions.verify import Verify
 from carpswitch.actions.zfs import CheckPool, ExportPool, ImportPool, MountDatasets
 from carpswitch.config import Config, ResourceKind
-from carpswitch.engine.step import Step
+from carpswitch.engine.step import BatchedStep, Step
 from carpswitch.model import HastRole, TransitionKind
 from carpswitch.topology import Group, Resource, Topology
 
@@ -23,7 +23,8 @@ from carpswitch.topology import Group, Resource, Topology
 @dataclass
 class Plan:
     """Steps of one transition: `before` in order, then `chains` (one per resource, in
-    parallel, steps in order), then `after` in order.
+    parallel, steps in order; batched steps of all chains run together, see `stages`),
+    then `after` in order.
 
     A promotion that fails runs `rollback` (the group's demotion: it also takes down what
     was up before the promotion began), then `give_away`.
@@ -36,6 +37,22 @@ class Plan:
     after: list[Step] = field(default_factory=list)
     rollback: Plan | None = None
     give_away: list[Step] = field(default_factory=list)
+
+
+def stages(chain: list[Step]) -> tuple[list[list[Step]], list[BatchedStep | None]]:
+    """A resource chain cut at its batched steps: `pieces[i]`, then `batched[i]` (None
+    after the last piece). The executor runs stage i of every chain together: the pieces in
+    parallel, then the batched steps as one command (`hastctl role primary r1 r2 ...`)."""
+    pieces: list[list[Step]] = [[]]
+    batched: list[BatchedStep | None] = []
+    for step in chain:
+        if isinstance(step, BatchedStep):
+            batched.append(step)
+            pieces.append([])
+        else:
+            pieces[-1].append(step)
+    batched.append(None)
+    return pieces, batched
 
 
 def promote_chain(resource: Resource, group: Group) -> list[Step]:

@@ -86,7 +86,7 @@ class Reconcile:
         pending: set[str] | None = None
         pause = FIRST_PAUSE
         for look in range(1, LOOKS + 1):
-            topology, state = controller.context.observe()
+            topology, state = controller.observe()
             decisions = [
                 self._remembered(d)
                 for d in decide(topology, state, circumstances)
@@ -131,7 +131,7 @@ class Reconcile:
         keeps the rule when this look could not be read.
         """
         controller = self.controller
-        topology, state = controller.context.observe()
+        topology, state = controller.observe()
         groups = peer_may_hold(decide(topology, state, circumstances), state)
         if not groups:
             return

@@ -13,15 +13,16 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from carpswitch.config import Config
 from carpswitch.errors import CarpswitchError
-from carpswitch.model import StepRecord
+from carpswitch.model import NodeState, StepRecord
 from carpswitch.system.observe import Observer
 from carpswitch.system.runner import CommandRunner
+from carpswitch.system.snapshot import Snapshot
 from carpswitch.topology import Topology
 
 
@@ -53,6 +54,15 @@ class StepContext:
     abort: threading.Event = field(default_factory=threading.Event)
     sleep: Callable[[float], None] = time.sleep
     changed: bool = False  # set by the executor once a step has changed the node
+    #: What this phase saw of the node (carpswitch.system.snapshot); steps decide from it.
+    look: Snapshot = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.new_phase()
+
+    def new_phase(self, seen: NodeState | None = None) -> None:
+        """Start a phase: forget what was seen; `seen` is a look taken just before."""
+        self.look = Snapshot(self.observer, seen)
 
     def timeout(self, key: str) -> float:
         """Timeout in seconds from the config's [timeouts] table."""
@@ -102,6 +112,29 @@ class Step(ABC):
             resource=self.resource,
             timeout=ctx.timeout(self.timeout_key),
         )
+
+
+class BatchedStep(Step):
+    """A step FreeBSD's command does for many resources in one call (`hastctl role R a b`).
+
+    The executor runs the batched steps that the resource chains reach together: each
+    looks (`is_done`) on its own, then `do_batch` of the first runs one command for all
+    that are not done and says, per step, what came of it (its output, or the error that
+    step fails with). Steps batch together when their `batch_key` is equal.
+    """
+
+    def batch_key(self) -> Hashable:
+        return type(self)
+
+    @abstractmethod
+    def do_batch(self, ctx: StepContext, steps: Sequence[Step]) -> list[str | Exception]:
+        """Do `steps` (self among them, all with self's batch_key) in one command."""
+
+    def do(self, ctx: StepContext) -> str:
+        outcome = self.do_batch(ctx, [self])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
 
 def wait_until(

@@ -77,6 +77,29 @@ def parse_hastctl_list(text: str) -> list[HastResource]:
     return resources
 
 
+# --- hastctl role --------------------------------------------------------------------------
+
+#: control_set_role: pjdlog_prefix_set("[%s] ", name); pjdlog_warning("Received error %d
+#: from hastd.") for each resource hastd answered an error for (stderr, pjdlog STD mode).
+_ROLE_ERROR = re.compile(
+    r"\[WARNING\] \[(?P<name>[^]\s]+)\] Received error (?P<code>[0-9]+) from hastd\."
+)
+
+
+def parse_role_errors(stderr: str) -> dict[str, int]:
+    """Per-resource errors of `hastctl role ROLE name...`: resource -> hastd's error code.
+
+    hastd handles every name of the call and answers each (`error<N>`); hastctl reports
+    the failed ones and exits with the first error. Lines of another shape are ignored:
+    the caller attributes a failure it cannot find here to every resource of the call.
+    """
+    return {
+        match["name"]: int(match["code"])
+        for line in stderr.splitlines()
+        if (match := _ROLE_ERROR.fullmatch(line.strip()))
+    }
+
+
 # --- hastctl status ------------------------------------------------------------------------
 
 

@@ -83,11 +83,11 @@ class Observer:
                 unreadable[fact] = one_line(str(exc))
         return found, unreadable
 
-    def hast(self) -> list[HastResource]:
-        """Every resource hastd knows, with `device_present` from /dev/hast."""
+    def hast(self, names: Sequence[str] = ()) -> list[HastResource]:
+        """Every resource hastd knows (or only `names`), with `device_present` from /dev/hast."""
         # exit 1 = a per-resource error, reported in the output itself; exit 1 with no
         # resource in the output is hastctl failing as a whole: nothing was read
-        argv = commands.hastctl_list(self.config.paths.hast_conf)
+        argv = commands.hastctl_list(self.config.paths.hast_conf, names)
         result = self.runner.run(*argv, timeout=self.timeout, ok_codes=(0, 1))
         found = parse_hastctl_list(result.stdout)
         if result.exit_status == 1 and not found:

@@ -102,22 +102,24 @@ def test_repeated_demotion_is_a_noop_by_the_commands_own_answer(make_lab_node):
 
 
 def test_one_failed_read_in_a_repair_promotion_does_not_fail_the_node_over(make_lab_node):
-    """F9: ctld died on a serving primary; the repair promotion's guard meets one failed
+    """F9: ctld died on a serving primary; the repair promotion's guard meets a failed
     `hastctl list`. Nothing changed yet: no rollback, no give-away, no failure counted; the
-    next look repairs it."""
+    next look repairs it.
+
+    The steps decide from the look the promotion starts from (issue 9): the guard reads
+    `hastctl list` itself only when that look could not, so the admin's `promote` whose
+    own look and the guard's read both fail is what meets it now (a reconcile would not
+    start the promotion from a look that could not read hastctl)."""
     node = make_lab_node(resources=[UFS], services=["ctld"], carp_state="MASTER")
     config = settle(node)
     assert carpswitch(config, "promote") == 0
     os.kill(node.service_pid("ctld"), signal.SIGKILL)
     assert wait_until(lambda: node.service_pid("ctld") is None)
     reset = "[ERROR] [hastctl] cannot receive reply from hastd via uds: Connection reset by peer.\n"
-    node.set_faults(
-        [
-            Fault(command="hastctl", args="^list", times=1),  # the reconcile's look: normal
-            Fault(command="hastctl", args="^list", exit=1, times=1, stderr=reset),  # guard's
-        ]
+    node.set_faults(  # promote's look, then the guard's
+        [Fault(command="hastctl", args="^list", exit=1, times=2, stderr=reset)]
     )
-    assert carpswitch(config, "reconcile") == 1
+    assert carpswitch(config, "promote") == 1
     record = last(config)
     assert record.outcome is TransitionOutcome.UNREAD
     assert record.undo == []

@@ -7,7 +7,12 @@ import pytest
 
 from carpswitch.errors import ParseError
 from carpswitch.model import HastReplication, HastRole, HastStatus
-from carpswitch.parse.hastctl import STATUS_HEADER, parse_hastctl_list, parse_hastctl_status
+from carpswitch.parse.hastctl import (
+    STATUS_HEADER,
+    parse_hastctl_list,
+    parse_hastctl_status,
+    parse_role_errors,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 STATUS_CASES = sorted(path.stem for path in (FIXTURES / "hastctl_status").glob("*.txt"))
@@ -202,3 +207,15 @@ def test_list_malformed_output_raises_parse_error_naming_hastctl_list(text, reas
     assert caught.value.source == "hastctl list"
     assert "hastctl list" in str(caught.value)
     assert reason in caught.value.reason
+
+
+def test_role_errors_name_each_resource_hastd_refused():
+    """hastctl.c control_set_role: `[WARNING] [NAME] Received error N from hastd.` per
+    failed name on stderr (freebsd-interfaces.md 1.3); other lines name nobody."""
+    stderr = (
+        "[WARNING] [foo] Received error 1 from hastd.\n"
+        "[WARNING] [shared-2] Received error 2 from hastd.\n"
+        "[ERROR] Unable to connect to hastd via uds: No such file or directory.\n"
+    )
+    assert parse_role_errors(stderr) == {"foo": 1, "shared-2": 2}
+    assert parse_role_errors("[ERROR] Error 5 received from hastd.\n") == {}
