@@ -14,7 +14,7 @@ from carpswitch.controller import Controller
 from carpswitch.engine.executor import Executor, NotStarted
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import Plan
-from carpswitch.engine.step import Step, StepContext
+from carpswitch.engine.step import BatchedStep, Step, StepContext
 from carpswitch.model import (
     StepOutcome,
     StepRecord,
@@ -526,3 +526,42 @@ def test_a_running_directory_that_is_a_symlink_is_never_followed(tmp_path):
     assert list(elsewhere.iterdir()) == []
     assert (tmp_path / "running").is_dir() and not (tmp_path / "running").is_symlink()
     assert len(list(tmp_path.glob("running.corrupt-*"))) == 1
+
+
+class FakeRoles(Fake, BatchedStep):
+    """A batched fake (`hastctl role primary a b ...`): one call for every chain."""
+
+    def do_batch(self, ctx, steps):
+        self.log.append("role " + " ".join(s.name for s in steps))
+        return [f"{s.name} ok" for s in steps]
+
+
+def test_a_batched_change_the_journal_cannot_witness_is_not_made(tmp_path, monkeypatch):
+    failing_fsync(monkeypatch, after=1)  # the start only
+    log: list[str] = []
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={n: [Fake(f"check-{n}", log, looks=True), FakeRoles(n, log)] for n in "ab"},
+        give_away=[Fake("demote-carp", log)],
+    )
+    done = executor_for(Journal(str(tmp_path))).run(plan, "test", "master")
+    assert sorted(log[:2]) == ["check-a", "check-b"]
+    assert log[2:] == ["demote-carp"]  # the one role call never ran
+    assert done.outcome is TransitionOutcome.FAILED
+    roles = [s for s in done.steps if s.step.description in ("fake a", "fake b")]
+    assert [s.outcome for s in roles] == [StepOutcome.FAILED] * 2
+    assert all("cannot write the journal" in s.detail for s in roles)
+
+
+def test_a_batched_change_is_made_once_the_journal_is_durable(tmp_path, fsyncs):
+    log = fsyncs.log
+    plan = Plan(
+        TransitionKind.PROMOTE,
+        GROUP,
+        chains={n: [Fake(f"check-{n}", log, looks=True), FakeRoles(n, log)] for n in "ab"},
+    )
+    done = executor_for(Journal(str(tmp_path))).run(plan, "test", "master")
+    assert done.outcome is TransitionOutcome.SUCCEEDED
+    assert log[2:] == ["role a b"]
+    assert fsyncs.of_journal() == [0, 2, 3]  # the start, before the one role call, the end
