@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from carpswitch.actions.services import service_running
 from carpswitch.actions.ufs import is_mounted
 from carpswitch.config import ResourceKind
-from carpswitch.engine.step import Step, StepContext, StepFailed
+from carpswitch.engine.step import FIRST_PAUSE, LOOKS, Step, StepContext, StepFailed
+from carpswitch.errors import CommandError, ParseError, one_line
 from carpswitch.fsck.zfs import USABLE_HEALTH, pool_health
 from carpswitch.model import HastRole
 from carpswitch.topology import Group
+
+log = logging.getLogger(__name__)
 
 
 class Verify(Step):
@@ -30,6 +34,31 @@ class Verify(Step):
         return f"verify group {self.group.name}: roles, providers, mounts/pools, services"
 
     def do(self, ctx: StepContext) -> str:
+        """Look (a fresh phase); when a read fails, look again, LOOKS times in all.
+
+        Verify runs after the promotion changed the node, so whatever it raises rolls the
+        promotion back (a whole demotion): one `hastctl list` that failed during a repair
+        promotion of a serving primary must not be what fails the node over. A finding
+        (something not in place) fails at once, as before.
+        """
+        pause = FIRST_PAUSE
+        for look in range(1, LOOKS + 1):
+            try:
+                return self._look(ctx)
+            except (CommandError, ParseError) as exc:
+                if look == LOOKS or ctx.abort.is_set():
+                    raise
+                log.warning(
+                    "verify %s: could not read the node (%s); looking again in %g s",
+                    self.group.name,
+                    one_line(str(exc)),
+                    pause,
+                )
+                ctx.sleep(pause)
+                pause *= 2
+        raise AssertionError("unreachable")  # the last look returned or raised
+
+    def _look(self, ctx: StepContext) -> str:
         wrong = []
         ctx.new_phase()  # verify is its own phase: one fresh look after the changes
         hast = {r.name: r for r in ctx.observer.hast()}

@@ -30,16 +30,13 @@ from carpswitch.engine.boot import (
 from carpswitch.engine.decide import Circumstances, Decision, decide
 from carpswitch.engine.lock import LockBusy
 from carpswitch.engine.pause import PauseFlag
+from carpswitch.engine.step import FIRST_PAUSE, LOOKS
 from carpswitch.errors import one_line
 from carpswitch.model import NodeState, TransitionKind, TransitionRecord
 from carpswitch.topology import Group, Topology
 
 log = logging.getLogger(__name__)
 
-#: Looks at the node within one reconcile while a needed fact cannot be read.
-LOOKS = 3
-#: Pause before the second look; it doubles before each further one.
-FIRST_PAUSE = 0.5
 
 BOOT_REASON = "boot: every resource secondary first, so that a primary peer can connect"
 

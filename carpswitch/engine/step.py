@@ -25,6 +25,12 @@ from carpswitch.system.runner import CommandRunner
 from carpswitch.system.snapshot import Snapshot
 from carpswitch.topology import Topology
 
+#: Looks at the node while a fact it needs cannot be read (a reconcile's decision,
+#: verify's findings): a read that failed once is not yet a finding.
+LOOKS = 3
+#: Pause before the second look; it doubles before each further one.
+FIRST_PAUSE = 0.5
+
 
 class StepFailed(CarpswitchError):
     """A step could not reach its goal; the message says why, for the journal."""

@@ -14,6 +14,7 @@ from carpswitch.engine.executor import Executor
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import plan_demote, plan_promote
 from carpswitch.engine.step import StepContext
+from carpswitch.errors import CommandFailed
 from carpswitch.model import Mount, StepOutcome, TransitionOutcome
 from carpswitch.system.hastd_cap import HASTD_BACKLOG, HastdCap
 from carpswitch.system.observe import Observer
@@ -255,3 +256,32 @@ def test_at_most_eight_hastctl_calls_run_at_once_and_other_commands_do_not_wait(
     for thread in threads:
         thread.join(10)
     assert inside.count("hastctl") == 12
+
+
+def failing_lists(node, which):
+    """`hastctl list` fails (hastd reset the connection) on the calls numbered in `which`."""
+    real, seen = node.run, [0]
+
+    def run(command, *args, **options):
+        if command == "hastctl" and args[0] == "list":
+            seen[0] += 1
+            if seen[0] in which:
+                raise CommandFailed((command, *args), 1, "", "Connection reset by peer.\n")
+        return real(command, *args, **options)
+
+    node.run = run
+
+
+def test_verify_looks_again_when_a_read_fails_instead_of_rolling_back(tmp_path):
+    node, record = run(tmp_path, 2, "ufs", prepare=lambda n: failing_lists(n, {2}))
+    assert record.outcome is TransitionOutcome.SUCCEEDED, record
+    assert record.undo == [] and lists(node) == 2  # the phase's and verify's second look
+    assert node.count("hastctl", "role", "-c", "/etc/hast.conf", "secondary") == 0
+
+
+def test_verify_that_can_never_read_fails_the_promotion_after_its_looks(tmp_path):
+    _, record = run(tmp_path, 1, "ufs", prepare=lambda n: failing_lists(n, {2, 3, 4}))
+    assert record.outcome is TransitionOutcome.FAILED
+    verify = next(s for s in record.steps if s.step.kind == "verify")
+    assert "Connection reset by peer" in verify.detail
+    assert record.undo  # something changed before: the rollback ran
