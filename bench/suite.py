@@ -1,0 +1,191 @@
+"""`bench/run`: every figure of issue 9 item 7, printed and written to bench/RESULTS.md.
+
+    bench/run [--quick] [--only SECTION,...] [--no-write]
+
+Each figure is a ratio against a baseline measured in the same run; values are medians
+over repetitions. Sections: hook, overhead, scaling, handbook, daemon, cli.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import commands_cost, daemon_rss, hook_latency, transitions
+from bench.cmdlog import Command
+from bench.machine import compile_bytecode, description
+from bench.nodes import FIXED_COST_SUPPORTED, MakeNode, bench_nodes
+from bench.stats import Figure, markdown_table, percentile, text_table
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+SECTIONS = ("hook", "overhead", "scaling", "handbook", "daemon", "cli")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many repetitions each section gets."""
+
+    hook_calls: int
+    overhead_reps: int
+    overhead_kinds: tuple[str, ...]
+    scaling_sizes: tuple[int, ...]
+    scaling_kinds: tuple[str, ...]
+    handbook_sizes: tuple[int, ...]
+    daemon_events: int
+    cli_reps: int
+
+    def reps(self, count: int) -> int:
+        """Repetitions of a transition of `count` resources (fewer for the slow ones)."""
+        return {1: 3, 4: 2}.get(count, 1) if self is not QUICK else 1
+
+
+FULL = Plan(200, 5, ("ufs", "raw"), (1, 4, 16, 64), ("raw", "ufs"), (1, 16), 10_000, 5)
+QUICK = Plan(30, 1, ("ufs",), (1, 4), ("raw",), (1,), 2_000, 1)
+
+
+def command_cost(make: MakeNode) -> float | None:
+    """The fixed cost per command: above what the slowest usual shim needs on this machine.
+
+    Measured on a probe node without a fixed cost: p90 of the shims' own time x 1.25,
+    rounded up to 10 ms, at least 50 ms. None when the lab has no fixed-cost mode.
+    """
+    if not FIXED_COST_SUPPORTED:
+        return None
+    node = make(1, "ufs", None)
+    try:
+        for _ in range(3):
+            for argv in (
+                ("hastctl", "list"),
+                ("mount", "-p"),
+                ("ifconfig", "vtnet0"),
+                ("sysctl", "-n", "kern.boottime"),
+                ("service", "-e"),
+            ):
+                node.node.run(*argv)
+        own: list[Command] = [c for c in node.commands() if c.name != "hastd"]
+    finally:
+        node.stop()
+    if not own:
+        return 0.05
+    p90 = percentile([c.elapsed for c in own], 0.9)
+    return max(0.05, math.ceil(p90 * 1.25 * 100) / 100)
+
+
+def run(plan: Plan, only: Sequence[str]) -> tuple[dict[str, list[Figure]], list[str]]:
+    """Measure the selected sections; return their figures and notes on how."""
+    results: dict[str, list[Figure]] = {}
+    notes: list[str] = []
+    with bench_nodes() as make:
+        cost = (
+            command_cost(make) if {"overhead", "scaling", "handbook", "cli"} & set(only) else None
+        )
+        fixed = f"fixed-cost node ({cost:.2f} s a command)" if cost is not None else "lab node"
+        notes.append(
+            f"fixed cost per command: {cost:.2f} s (p90 of the shims' own time x 1.25)"
+            if cost is not None
+            else "the lab has no fixed-cost mode here: every figure uses the plain lab node"
+        )
+        for section in only:
+            began = time.monotonic()
+            print(f"== {section}", flush=True)
+            if section == "hook":
+                node = make(1, "raw", None, False)
+                results[section] = hook_latency.measure(
+                    Path(node.config), node.run_dir, plan.hook_calls
+                )
+            elif section == "overhead":
+                results[section] = transitions.overhead(
+                    make, plan.overhead_kinds, plan.overhead_reps, cost
+                )
+            elif section == "scaling":
+                results[section] = transitions.scaling(
+                    make, plan.scaling_kinds, plan.scaling_sizes, plan.reps, cost, fixed
+                )
+            elif section == "handbook":
+                figures = transitions.handbook_comparison(
+                    make, plan.handbook_sizes, plan.reps, None, "lab node"
+                )
+                if cost is not None:
+                    figures += transitions.handbook_comparison(
+                        make, plan.handbook_sizes, plan.reps, cost, fixed
+                    )
+                results[section] = figures
+            elif section == "daemon":
+                node = make(1, "raw", None)
+                results[section] = daemon_rss.measure(node, plan.daemon_events, hook_every=50)
+                node.stop()
+            elif section == "cli":
+                node = make(1, "ufs", cost)
+                results[section] = commands_cost.measure(node, plan.cli_reps)
+                node.stop()
+            print(text_table(results[section]), flush=True)
+            notes.append(f"{section}: {time.monotonic() - began:.0f} s")
+    return results, notes
+
+
+TITLES = {
+    "hook": "Hook latency (devd's wait) vs bare `python -c pass`",
+    "overhead": "Controller overhead: promotion wall time minus the time of its commands",
+    "scaling": "Scaling: promotion of N resources in one group vs one",
+    "handbook": "Against the Handbook's carp-hast-switch (bench/baseline/), and commands",
+    "daemon": "Daemon RSS over a long run (hook calls and devd records, CARP flips)",
+    "cli": "status, plan, check: carpswitch's own time (wall minus its commands)",
+}
+
+HOW = """\
+How: every figure is a median over the runs shown, next to a baseline measured in the same
+run; the ratio is value / baseline. Command times come from the lab node's command log
+(timed inside each shim: "shim-timed"), else from carpswitch's runner debug lines
+(`-vv`, stderr on a pty; "runner-timed"). Commands run in parallel, so "the time of its
+commands" is the union of their intervals. Shim-timed overhead includes each shim's
+interpreter start-up before its first line (a cost of the simulator, not of FreeBSD);
+runner-timed counts the whole spawn as the command's. The Handbook script runs with the
+node's shims first on PATH; its sleeps (delay 3 s, 1 s pgrep loop, 0.5 s provider poll) are
+kept. The hook's "daemon listening" is a stand-in that drains run_dir/intake.sock."""
+
+
+def write_results(results: dict[str, list[Figure]], notes: list[str], argv: str) -> None:
+    machine = "\n".join(f"| {k} | {v} |" for k, v in description())
+    parts = [
+        "# carpswitch benchmarks",
+        "",
+        f"Written by `{argv}`; the lead re-runs it after merging. Ratios, not seconds, are",
+        "what compares across machines.",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        machine,
+        "",
+        HOW,
+        "",
+    ]
+    for section, figures in results.items():
+        parts += [f"## {TITLES[section]}", "", markdown_table(figures), ""]
+    parts += ["## Run notes", "", *(f"- {n}" for n in notes), ""]
+    RESULTS.write_text("\n".join(parts))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repetitions (developing)")
+    parser.add_argument("--only", help=f"comma-separated sections of {','.join(SECTIONS)}")
+    parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    args = parser.parse_args(argv)
+    only = tuple(args.only.split(",")) if args.only else SECTIONS
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}")
+    compile_bytecode()
+    began = time.monotonic()
+    results, notes = run(QUICK if args.quick else FULL, only)
+    notes.append(f"total: {time.monotonic() - began:.0f} s")
+    if not args.no_write:
+        shown = "bench/run" + (" --quick" if args.quick else "")
+        shown += f" --only {args.only}" if args.only else ""
+        write_results(results, notes, shown)
+        print(f"wrote {RESULTS}")
+    return 0

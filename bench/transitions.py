@@ -1,0 +1,202 @@
+"""Promotions and demotions: carpswitch next to the Handbook, its overhead, its scaling.
+
+Every carpswitch run is `carpswitch -vv -c CONFIG promote|demote` on a lab node; every
+Handbook run is bench/baseline/carp-hast-switch with the node's shims on PATH. What the
+commands cost comes from the node's command log (timed inside each shim), else from the
+runner's debug lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bench.clirun import Timed
+from bench.cmdlog import Command, busy_time, changes_node, counts, parse_runner_lines, within
+from bench.nodes import BenchNode, MakeNode
+from bench.stats import Figure, at_most, median
+
+
+@dataclass
+class Runs:
+    """Repeated timed runs of one kind (e.g. carpswitch promote of 16 ufs)."""
+
+    walls: list[float] = field(default_factory=list)
+    overheads: list[float] = field(default_factory=list)  # wall minus busy (command log)
+    spawn_overheads: list[float] = field(default_factory=list)  # wall minus busy (runner)
+    commands: list[list[Command]] = field(default_factory=list)
+
+    def add(self, timed: Timed, node: BenchNode, runner: bool) -> None:
+        self.walls.append(timed.wall)
+        logged = within(node.commands(), timed.started, timed.ended)
+        if runner:
+            seen = parse_runner_lines(timed.stderr)
+            self.spawn_overheads.append(timed.wall - busy(seen, timed))
+        else:
+            seen = []
+        source = logged if node.logged else seen
+        self.overheads.append(timed.wall - busy(source, timed))
+        self.commands.append([c for c in source if c.name != "hastd"])
+
+    def median_wall(self) -> float:
+        return median(self.walls)
+
+    def median_commands(self) -> float:
+        return median([len(c) for c in self.commands])
+
+
+def busy(commands: Sequence[Command], timed: Timed) -> float:
+    return busy_time(commands, timed.started, timed.ended)
+
+
+def changing(commands: Sequence[Command]) -> int:
+    """How many of `commands` change the node."""
+    return sum(1 for c in commands if changes_node(c))
+
+
+def breakdown(commands: Sequence[Command]) -> str:
+    """`hastctl list 6, mount -p 5, ...`, most frequent first."""
+    return ", ".join(f"{key} {n}" for key, n in counts(commands).most_common())
+
+
+def handbook_comparison(
+    make: MakeNode, sizes: Sequence[int], reps: Callable[[int], int], cost: float | None, label: str
+) -> list[Figure]:
+    """Handbook vs carpswitch promote and demote of `sizes` ufs resources; command counts."""
+    figures = []
+    for count in sizes:
+        node = make(count, "ufs", cost)
+        hb_up, hb_down, cs_up, cs_down = Runs(), Runs(), Runs(), Runs()
+        try:
+            for _ in range(reps(count)):
+                hb_up.add(node.handbook("master"), node, runner=False)
+                hb_down.add(node.handbook("slave"), node, runner=False)
+                cs_up.add(node.promote(), node, runner=True)
+                cs_down.add(node.demote(), node, runner=True)
+        finally:
+            node.stop()
+        goal = 0.2 if count == 1 else 0.1
+        target = at_most(goal, f"<= x{goal:.2f} ({round(1 / goal)}x faster)", on="ratio")
+        n = f"{count} ufs"
+        for verb, hb, cs in (("promote", hb_up, cs_up), ("demote", hb_down, cs_down)):
+            figures.append(
+                Figure(
+                    f"{verb} {n}, {label}: carpswitch",
+                    "Handbook",
+                    hb.median_wall(),
+                    cs.median_wall(),
+                    "s",
+                    target,
+                    note=f"{len(cs.walls)} runs",
+                )
+            )
+        if node.logged:
+            figures += command_figures(f"{n}, {label}", count, hb_up, cs_up)
+    return figures
+
+
+def command_figures(n: str, count: int, hb: Runs, cs: Runs) -> list[Figure]:
+    """Commands per promotion and per resource, next to the Handbook's (last run of each)."""
+    hb_counts, cs_counts = hb.commands[-1], cs.commands[-1]
+    total = Figure(
+        f"commands per resource, promote {n}",
+        "Handbook",
+        len(hb_counts) / count,
+        len(cs_counts) / count,
+        "",
+        note=breakdown(cs_counts),
+    )
+    acting = Figure(
+        f"commands that change the node, per resource, promote {n}",
+        "Handbook",
+        changing(hb_counts) / count,
+        changing(cs_counts) / count,
+        "",
+        at_most(1.0, "<= x1.00", on="ratio"),
+    )
+    looks = Figure(
+        f"look-ups (read-only commands) per promotion, {n}",
+        "Handbook",
+        len(hb_counts) - changing(hb_counts),
+        len(cs_counts) - changing(cs_counts),
+        "",
+    )
+    return [total, acting, looks]
+
+
+def overhead(make: MakeNode, kinds: Sequence[str], reps: int, cost: float | None) -> list[Figure]:
+    """Promotion wall time minus the time its commands ran, 1 resource, fixed-cost node."""
+    figures = []
+    for kind in kinds:
+        node = make(1, kind, cost)
+        up = Runs()
+        try:
+            for _ in range(reps):
+                up.add(node.promote(), node, runner=True)
+                node.demote()
+        finally:
+            node.stop()
+        busy_median = median([w - o for w, o in zip(up.walls, up.overheads, strict=True)])
+        source = "shim-timed" if node.logged else "runner-timed"
+        figures.append(
+            Figure(
+                f"controller overhead, promote 1 {kind} ({source})",
+                "its commands (busy time)",
+                busy_median,
+                median(up.overheads),
+                "s",
+                at_most(0.050, "<= 50 ms"),
+                note=f"{len(up.walls)} runs",
+            )
+        )
+        if node.logged:
+            figures.append(
+                Figure(
+                    f"controller overhead, promote 1 {kind} (runner-timed: spawn counts as "
+                    "command)",
+                    "its commands (runner)",
+                    median([w - o for w, o in zip(up.walls, up.spawn_overheads, strict=True)]),
+                    median(up.spawn_overheads),
+                    "s",
+                )
+            )
+    return figures
+
+
+def scaling(
+    make: MakeNode,
+    kinds: Sequence[str],
+    sizes: Sequence[int],
+    reps: Callable[[int], int],
+    cost: float | None,
+    label: str,
+) -> list[Figure]:
+    """Promotion wall time of N resources in one group against one resource."""
+    figures = []
+    for kind in kinds:
+        walls: dict[int, float] = {}
+        for count in sizes:
+            node = make(count, kind, cost)
+            runs = Runs()
+            try:
+                for _ in range(reps(count)):
+                    runs.add(node.promote(), node, runner=True)
+                    node.demote()
+            finally:
+                node.stop()
+            walls[count] = runs.median_wall()
+            if count == sizes[0]:
+                continue
+            target = at_most(3.0, "<= x3", on="ratio") if count == 64 else None
+            figures.append(
+                Figure(
+                    f"scaling, promote {count} {kind} ({label})",
+                    f"{sizes[0]} {kind}",
+                    walls[sizes[0]],
+                    walls[count],
+                    "s",
+                    target,
+                    note=f"{len(runs.walls)} runs, {runs.median_commands():.0f} commands",
+                )
+            )
+    return figures
