@@ -33,6 +33,9 @@ the controller at them. The shims print what FreeBSD prints. Nothing goes on you
   carpswitch -c /tmp/hasta/carpswitch.toml status
   carpswitch lab reboot /tmp/hasta --carp MASTER
   carpswitch lab stop /tmp/hasta
+
+For benchmarks, `node --command-cost 0.005 --command-log` makes every command take a fixed
+time and log itself to DIR/var/log/commands.log; DIR/bin can go first on a PATH.
 """
 
 
@@ -88,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="hast.conf timeout: how long a new primary waits for its absent peer "
         f"(default {DEFAULT_HAST_TIMEOUT}; hastd's own default is 20)",
+    )
+    node.add_argument(
+        "--command-cost",
+        type=float,
+        metavar="SECONDS",
+        help="fixed-cost mode: every command of the node takes max(its own work, SECONDS) "
+        "of wall time, from its script's first line to its exit (for benchmarks)",
+    )
+    node.add_argument(
+        "--command-log",
+        action="store_true",
+        help="every command appends `<unix start> <seconds elapsed> <command> <args...>` "
+        "to DIR/var/log/commands.log (one O_APPEND write per call)",
     )
     node.add_argument("--no-start", action="store_true", help="do not start hastd")
 
@@ -162,6 +178,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             freebsd_version=args.freebsd,
             rc_subr_exempts_status=args.newest_rc_subr,
             hast_timeout=args.hast_timeout,
+            command_cost=args.command_cost,
+            command_log=args.command_log,
             start=not args.no_start,
         )
         print(f"node {node.facts.name} in {node.path}; config {node.config_path}")

@@ -47,6 +47,10 @@ class NodeFacts(BaseModel):
     rc_subr_exempts_status: bool = False
     #: hast.conf `timeout` the lab writes: how long a new primary waits for its peer.
     hast_timeout: int = Field(default=20, ge=1)
+    #: Fixed-cost mode (lab.meter): every shim takes max(its work, this many seconds).
+    command_cost: float | None = Field(default=None, ge=0)
+    #: Every shim appends its call to DIR/var/log/commands.log (lab.meter).
+    command_log: bool = False
     paths: dict[str, str] = Field(default_factory=dict)
 
     @property

@@ -104,13 +104,15 @@ def lab_config_text(facts: NodeFacts) -> str:
 
 
 def shim_script(command: str, paths: NodePaths) -> str:
-    """The executable DIR/bin/<command>: hand over to carpswitch.lab.shim."""
+    """The executable DIR/bin/<command>: note the start time, hand over to lab.shim."""
     return (
         f"#!{sys.executable}\n"
         f"# {command} of the carpswitch lab node {paths.root} (simulated FreeBSD)\n"
+        "import time\n"
+        "started = (time.time(), time.monotonic())\n"
         "import sys\n"
         "from carpswitch.lab.shim import main\n"
-        f"sys.exit(main({command!r}, {str(paths.root)!r}))\n"
+        f"sys.exit(main({command!r}, {str(paths.root)!r}, started=started))\n"
     )
 
 

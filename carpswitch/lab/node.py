@@ -79,6 +79,8 @@ def create_node(
     freebsd_version: int = 14,
     rc_subr_exempts_status: bool = False,
     hast_timeout: int = DEFAULT_HAST_TIMEOUT,
+    command_cost: float | None = None,
+    command_log: bool = False,
     start: bool = True,
 ) -> LabNode:
     """Create a node directory at `path` (must not hold a node yet) and maybe start hastd.
@@ -87,6 +89,11 @@ def create_node(
     meant to be set up). `hast_timeout` is hast.conf's `timeout`: a new primary waits that
     long for its absent peer before it serves I/O (hastd's default is 20 s; the lab's 1 s
     keeps tests fast).
+
+    For benchmarks (carpswitch.lab.meter): `command_cost` makes every shim take exactly
+    max(its own work, `command_cost`) seconds; `command_log` makes every shim append
+    `<start> <elapsed> <command> <args...>` to DIR/var/log/commands.log. The shims are
+    DIR/bin/<command> (`node.paths.bin`), ready to be put on a baseline script's PATH.
     """
     paths = NodePaths.of(path)
     _check_location(paths)
@@ -98,6 +105,8 @@ def create_node(
         raise LabError(f"disabled_services {list(disabled_services)} must be among services")
     if hast_timeout < 1:
         raise LabError(f"hast_timeout must be at least 1 (hast.conf timeout), not {hast_timeout}")
+    if command_cost is not None and not command_cost >= 0:
+        raise LabError(f"command_cost must be a number of seconds >= 0, not {command_cost}")
     if carp_state.upper() not in ("INIT", "BACKUP", "MASTER"):
         raise LabError(f"carp_state must be INIT, BACKUP or MASTER, not {carp_state!r}")
     facts = NodeFacts(
@@ -117,6 +126,8 @@ def create_node(
         services=tuple(services),
         rc_subr_exempts_status=rc_subr_exempts_status,
         hast_timeout=hast_timeout,
+        command_cost=command_cost,
+        command_log=command_log,
         paths={
             "dev_hast": str(paths.dev_hast),
             "hast_conf": str(paths.hast_conf),
@@ -174,6 +185,16 @@ class LabNode(NodeSteering):
 
     def __repr__(self) -> str:
         return f"LabNode({str(self.path)!r}, name={self.facts.name!r})"
+
+    @property
+    def bin(self) -> Path:
+        """DIR/bin: the shims, named as the FreeBSD commands (for a baseline's PATH)."""
+        return self.paths.bin
+
+    @property
+    def command_log(self) -> Path:
+        """DIR/var/log/commands.log (written when the node was made with command_log)."""
+        return self.paths.command_log
 
     @property
     def config_path(self) -> Path:

@@ -87,6 +87,15 @@ class NodePaths:
         return self.root / "var" / "run"
 
     @property
+    def var_log(self) -> Path:
+        return self.root / "var" / "log"
+
+    @property
+    def command_log(self) -> Path:
+        """Where shims log their calls when the node has a command log (lab.meter)."""
+        return self.var_log / "commands.log"
+
+    @property
     def control_socket(self) -> Path:
         return self.var_run / "hastctl"
 
@@ -141,6 +150,7 @@ class NodePaths:
             self.disks,
             self.mnt,
             self.var_run,
+            self.var_log,
             self.carpswitch_state_dir,
             self.carpswitch_run_dir,
             self.state,
