@@ -58,6 +58,7 @@ class BenchNode:
 
     @property
     def bin(self) -> Path:
+        """DIR/bin: the node's shims, named as the FreeBSD commands."""
         return self.node.paths.bin
 
     @property
@@ -66,9 +67,10 @@ class BenchNode:
 
     def commands(self) -> list[Command]:
         """Every command the node's shims logged so far (empty without a command log)."""
-        path = self.node.paths.root / "var" / "log" / "commands.log"
+        if not FIXED_COST_SUPPORTED:
+            return []
         try:
-            return parse_command_log(path.read_text())
+            return parse_command_log(self.node.command_log.read_text())
         except FileNotFoundError:
             return []
 

@@ -97,10 +97,11 @@ def fmt(number: float | None, unit: str = "") -> str:
     """A number for a table: 3 significant digits, the unit after it."""
     if number is None:
         return "-"
-    if number != 0 and abs(number) < 0.01:
-        text = f"{number:.4f}"
+    if number == 0:
+        text = "0"
     elif abs(number) < 10:
-        text = f"{number:.2f}"
+        decimals = 2 - math.floor(math.log10(abs(number)))
+        text = f"{number:.{decimals}f}"
     elif abs(number) < 100:
         text = f"{number:.1f}"
     else:
