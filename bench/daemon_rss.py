@@ -140,10 +140,10 @@ def measure(node: BenchNode, events: int, hook_every: int) -> list[Figure]:
         devd.close()
         log.close()
     series = " ".join(f"{s:.1f}" for s in samples)
-    last = f"after {len(samples) * EVENTS_PER_SAMPLE} events"
+    total = f"{len(samples) * EVENTS_PER_SAMPLE:,} events"
     return [
         Figure(
-            f"daemon RSS {last}",
+            f"daemon RSS after {total}",
             "bare python sleeping",
             base,
             samples[-1],
@@ -152,7 +152,7 @@ def measure(node: BenchNode, events: int, hook_every: int) -> list[Figure]:
             note=f"every 1,000: {series}",
         ),
         Figure(
-            f"daemon RSS growth, 1,000 events -> {last[6:]}",
+            f"daemon RSS growth, 1,000 -> {total}",
             "RSS after 1,000 events",
             samples[0],
             samples[-1],

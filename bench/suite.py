@@ -42,7 +42,7 @@ class Plan:
         return {1: 3, 4: 2}.get(count, 1) if self is not QUICK else 1
 
 
-FULL = Plan(200, 5, ("ufs", "raw"), (1, 4, 16, 64), ("raw", "ufs"), (1, 16), 10_000, 5)
+FULL = Plan(200, 3, ("ufs", "raw"), (1, 4, 16, 64), ("raw", "ufs"), (1, 16), 10_000, 5)
 QUICK = Plan(30, 1, ("ufs",), (1, 4), ("raw",), (1,), 2_000, 1)
 
 
@@ -75,7 +75,7 @@ def run(plan: Plan, only: Sequence[str]) -> tuple[dict[str, list[Figure]], list[
             return node
 
         cost = COMMAND_COST if FIXED_COST_SUPPORTED else None
-        fixed = f"fixed-cost node ({cost:.2f} s a command)" if cost is not None else "lab node"
+        fixed = f"fixed {cost:.2f} s" if cost is not None else "lab"
         if cost is None:
             notes.append("the lab has no fixed-cost mode here: every figure uses the plain node")
         for section in only:
@@ -96,7 +96,7 @@ def run(plan: Plan, only: Sequence[str]) -> tuple[dict[str, list[Figure]], list[
                 )
             elif section == "handbook":
                 figures = transitions.handbook_comparison(
-                    make, plan.handbook_sizes, plan.reps, None, "lab node"
+                    make, plan.handbook_sizes, plan.reps, None, "lab", with_commands=cost is None
                 )
                 if cost is not None:
                     figures += transitions.handbook_comparison(

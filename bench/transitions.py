@@ -60,7 +60,12 @@ def breakdown(commands: Sequence[Command]) -> str:
 
 
 def handbook_comparison(
-    make: MakeNode, sizes: Sequence[int], reps: Callable[[int], int], cost: float | None, label: str
+    make: MakeNode,
+    sizes: Sequence[int],
+    reps: Callable[[int], int],
+    cost: float | None,
+    label: str,
+    with_commands: bool = True,
 ) -> list[Figure]:
     """Handbook vs carpswitch promote and demote of `sizes` ufs resources; command counts."""
     figures = []
@@ -81,7 +86,7 @@ def handbook_comparison(
         for verb, hb, cs in (("promote", hb_up, cs_up), ("demote", hb_down, cs_down)):
             figures.append(
                 Figure(
-                    f"{verb} {n}, {label}: carpswitch",
+                    f"{verb} {n} ({label})",
                     "Handbook",
                     hb.median_wall(),
                     cs.median_wall(),
@@ -90,8 +95,8 @@ def handbook_comparison(
                     note=f"{len(cs.walls)} runs",
                 )
             )
-        if node.logged:
-            figures += command_figures(f"{n}, {label}", count, hb_up, cs_up)
+        if node.logged and with_commands:
+            figures += command_figures(n, count, hb_up, cs_up)
     return figures
 
 
@@ -99,7 +104,7 @@ def command_figures(n: str, count: int, hb: Runs, cs: Runs) -> list[Figure]:
     """Commands per promotion and per resource, next to the Handbook's (last run of each)."""
     hb_counts, cs_counts = hb.commands[-1], cs.commands[-1]
     total = Figure(
-        f"commands per resource, promote {n}",
+        f"commands / resource, promote {n}",
         "Handbook",
         len(hb_counts) / count,
         len(cs_counts) / count,
@@ -107,7 +112,7 @@ def command_figures(n: str, count: int, hb: Runs, cs: Runs) -> list[Figure]:
         note=breakdown(cs_counts),
     )
     acting = Figure(
-        f"commands that change the node, per resource, promote {n}",
+        f"changing commands / resource, promote {n}",
         "Handbook",
         changing(hb_counts) / count,
         changing(cs_counts) / count,
@@ -115,7 +120,7 @@ def command_figures(n: str, count: int, hb: Runs, cs: Runs) -> list[Figure]:
         at_most(1.0, "<= x1.00", on="ratio"),
     )
     looks = Figure(
-        f"look-ups (read-only commands) per promotion, {n}",
+        f"look-ups / promotion, promote {n}",
         "Handbook",
         len(hb_counts) - changing(hb_counts),
         len(cs_counts) - changing(cs_counts),
@@ -131,9 +136,10 @@ def overhead(make: MakeNode, kinds: Sequence[str], reps: int, cost: float | None
         node = make(1, kind, cost)
         up = Runs()
         try:
-            for _ in range(reps):
+            for rep in range(reps):
                 up.add(node.promote(), node, runner=True)
-                node.demote()
+                if rep < reps - 1:  # the node is stopped after the last
+                    node.demote()
         finally:
             node.stop()
         busy_median = median([w - o for w, o in zip(up.walls, up.overheads, strict=True)])
@@ -179,9 +185,10 @@ def scaling(
             node = make(count, kind, cost)
             runs = Runs()
             try:
-                for _ in range(reps(count)):
+                for rep in range(reps(count)):
                     runs.add(node.promote(), node, runner=True)
-                    node.demote()
+                    if rep < reps(count) - 1:  # the node is stopped after the last
+                        node.demote()
             finally:
                 node.stop()
             walls[count] = runs.median_wall()
