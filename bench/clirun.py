@@ -68,7 +68,7 @@ def run_timed(
         os.close(slave)
     try:
         stdout, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException:  # timed out or interrupted: never leave the run going
         process.kill()
         process.communicate()
         raise

@@ -79,6 +79,23 @@ def parse_runner_lines(lines: Iterable[tuple[float, str]]) -> list[Command]:
     return [c for c in found if c is not None]
 
 
+def pair_up(runner: Sequence[Command], logged: Sequence[Command]) -> list[tuple[Command, Command]]:
+    """The same calls seen by the runner and by the shims, paired in order of their argv.
+
+    The runner names a command by its path, the log by its name: both are keyed by
+    (name, arguments). A call the log lacks (killed before it could log) stays unpaired.
+    """
+    waiting: dict[tuple[str, tuple[str, ...]], list[Command]] = {}
+    for command in sorted(logged, key=lambda c: c.start):
+        waiting.setdefault((command.name, command.argv[1:]), []).append(command)
+    pairs = []
+    for command in sorted(runner, key=lambda c: c.start):
+        queue = waiting.get((command.name, command.argv[1:]))
+        if queue:
+            pairs.append((command, queue.pop(0)))
+    return pairs
+
+
 def within(commands: Iterable[Command], start: float, end: float) -> list[Command]:
     """Commands that started in [start, end] (those of one run in a shared log)."""
     return [c for c in commands if start <= c.start <= end]

@@ -13,18 +13,18 @@ VERBS: tuple[tuple[str, ...], ...] = (("status",), ("plan", "master"), ("check",
 def measure(node: BenchNode, reps: int) -> list[Figure]:
     """Median own time of each verb over `reps` runs on `node` (CARP BACKUP, secondary)."""
     figures = []
-    source = "shim-timed" if node.logged else "runner-timed"
     for verb in VERBS:
         runs = Runs()
         for _ in range(reps):
             runs.add(node.carpswitch(*verb), node, runner=True)
-        busy = median([w - o for w, o in zip(runs.walls, runs.overheads, strict=True)])
+        own = runs.spawn_overheads
+        busy = median([w - o for w, o in zip(runs.walls, own, strict=True)])
         figures.append(
             Figure(
-                f"carpswitch {' '.join(verb)}: own time ({source})",
+                f"carpswitch {' '.join(verb)}: own time (runner-timed)",
                 "its commands (busy)",
                 busy,
-                median(runs.overheads),
+                median(own),
                 "s",
                 at_most(0.150, "< 150 ms"),
                 note=f"{reps} runs, {runs.median_commands():.0f} commands",

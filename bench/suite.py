@@ -9,6 +9,9 @@ over repetitions. Sections: hook, overhead, scaling, handbook, daemon, cli.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from bench import commands_cost, daemon_rss, hook_latency, transitions
 from bench.cmdlog import Command
 from bench.machine import compile_bytecode, description
 from bench.nodes import FIXED_COST_SUPPORTED, BenchNode, bench_nodes
-from bench.stats import Figure, markdown_table, text_table
+from bench.stats import Figure, markdown_table, median, text_table
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 SECTIONS = ("hook", "overhead", "scaling", "handbook", "daemon", "cli")
@@ -87,8 +90,9 @@ def run(plan: Plan, only: Sequence[str]) -> tuple[dict[str, list[Figure]], list[
                     Path(node.config), node.run_dir, plan.hook_calls
                 )
             elif section == "overhead":
+                python_ms = median(hook_latency.timed_runs([sys.executable, "-c", "pass"], 20))
                 results[section] = transitions.overhead(
-                    make, plan.overhead_kinds, plan.overhead_reps, cost
+                    make, plan.overhead_kinds, plan.overhead_reps, cost, python_ms
                 )
             elif section == "scaling":
                 results[section] = transitions.scaling(
@@ -129,14 +133,16 @@ TITLES = {
 
 HOW = """\
 How: every figure is a median over the runs shown, next to a baseline measured in the same
-run; the ratio is value / baseline. Command times come from the lab node's command log
-(timed inside each shim: "shim-timed"), else from carpswitch's runner debug lines
-(`-vv`, stderr on a pty; "runner-timed"). Commands run in parallel, so "the time of its
-commands" is the union of their intervals. Shim-timed overhead includes each shim's
-interpreter start-up before its first line (a cost of the simulator, not of FreeBSD);
-runner-timed counts the whole spawn as the command's. The Handbook script runs with the
-node's shims first on PATH; its sleeps (delay 3 s, 1 s pgrep loop, 0.5 s provider poll) are
-kept. The hook's "daemon listening" is a stand-in that drains run_dir/intake.sock."""
+run; the ratio is value / baseline. carpswitch runs as `carpswitch -vv`, stderr on a pty so
+its runner's debug lines (`run ARGV: exit N in X s`) reach the benchmark; "the time of its
+commands" is the union of those commands' intervals (they run in parallel), each timed as
+the runner times it, from spawn to reaped ("runner-timed"). The lab node's command log
+times each command inside its shim, from the script's first line ("shim-timed"): the
+difference, the spawn gap, is the shim's interpreter start-up (a cost of the simulator, not
+of FreeBSD) plus what the runner adds. Commands are counted from the command log. The
+Handbook script runs with the node's shims first on PATH; its sleeps (delay 3 s, 1 s pgrep
+loop, 0.5 s provider poll) are kept. The hook's "daemon listening" is a stand-in that
+drains run_dir/intake.sock."""
 
 
 def write_results(results: dict[str, list[Figure]], notes: list[str], argv: str) -> None:
@@ -160,6 +166,10 @@ def write_results(results: dict[str, list[Figure]], notes: list[str], argv: str)
     RESULTS.write_text("\n".join(parts))
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (developing)")
@@ -170,10 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(only) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}")
+    signal.signal(signal.SIGTERM, _interrupted)  # stop the lab nodes on the way out
     compile_bytecode()
     began = time.monotonic()
     results, notes = run(QUICK if args.quick else FULL, only)
-    notes.append(f"total: {time.monotonic() - began:.0f} s")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    notes.append(f"total: {time.monotonic() - began:.0f} s; load average at the end: {load}")
     if not args.no_write:
         shown = "bench/run" + (" --quick" if args.quick else "")
         shown += f" --only {args.only}" if args.only else ""

@@ -10,6 +10,7 @@ from bench.cmdlog import (
     changes_node,
     counts,
     label,
+    pair_up,
     parse_command_log,
     parse_runner_line,
     parse_runner_lines,
@@ -117,3 +118,20 @@ def test_counts_leave_out_the_labs_own_hastd():
         cmd(0, 0, "hastd"),
     ]
     assert counts(commands) == {"hastctl list": 2, "mount -p": 1}
+
+
+def test_runner_and_shim_views_of_the_same_calls_are_paired_in_order():
+    runner = [
+        cmd(1.0, 0.30, "/n/bin/hastctl", "list"),
+        cmd(2.0, 0.20, "/n/bin/mount", "-p"),
+        cmd(3.0, 0.31, "/n/bin/hastctl", "list"),
+        cmd(4.0, 0.50, "/n/bin/umount", "/mnt/r1"),  # killed before it logged
+    ]
+    logged = [
+        cmd(3.1, 0.06, "hastctl", "list"),
+        cmd(1.1, 0.05, "hastctl", "list"),
+        cmd(2.1, 0.05, "mount", "-p"),
+        cmd(2.5, 0.05, "hastd"),
+    ]
+    pairs = pair_up(runner, logged)
+    assert [(r.start, s.start) for r, s in pairs] == [(1.0, 1.1), (2.0, 2.1), (3.0, 3.1)]
