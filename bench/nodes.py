@@ -31,6 +31,19 @@ def tag() -> str:
     return "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
 
 
+#: The defaults (observe 10 s, role 10 s, device 10 s) are FreeBSD's scale; a simulated
+#: command under a loaded machine's 64 parallel calls can take longer. The benchmarks
+#: measure speed, not what a timeout does, so they give the reads and role changes room
+#: (and `release` room above the peer's worst-case demotion, as `carpswitch check` asks).
+ROOMY_TIMEOUTS = """
+[timeouts]
+observe = 300
+role = 300
+device = 300
+release = 3600
+"""
+
+
 class BenchNode:
     """A started lab node with `count` resources of `kind`, all secondary, CARP BACKUP."""
 
@@ -48,7 +61,9 @@ class BenchNode:
         self.node: LabNode = create_node(
             root, resources=resources, carp_state="BACKUP", start=start, **options
         )
-        self.config = str(self.node.config_path)
+        config = self.node.config_path
+        config.write_text(config.read_text() + ROOMY_TIMEOUTS)
+        self.config = str(config)
         self.run_dir = self.node.paths.carpswitch_run_dir
         if not start:
             return

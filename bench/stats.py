@@ -97,6 +97,8 @@ def fmt(number: float | None, unit: str = "") -> str:
     """A number for a table: 3 significant digits, the unit after it."""
     if number is None:
         return "-"
+    if math.isnan(number):
+        return "failed"
     if number == 0:
         text = "0"
     elif abs(number) < 10:

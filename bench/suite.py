@@ -13,18 +13,19 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import commands_cost, daemon_rss, hook_latency, transitions
 from bench.cmdlog import Command
 from bench.machine import compile_bytecode, description
-from bench.nodes import FIXED_COST_SUPPORTED, BenchNode, bench_nodes
+from bench.nodes import FIXED_COST_SUPPORTED, BenchNode, MakeNode, bench_nodes
 from bench.stats import Figure, markdown_table, median, text_table
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
-SECTIONS = ("hook", "overhead", "scaling", "handbook", "daemon", "cli")
+#: In the order they run: the slowest (scaling to 64 resources) last.
+SECTIONS = ("hook", "overhead", "cli", "daemon", "handbook", "scaling")
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,10 @@ class Plan:
 
     def reps(self, count: int) -> int:
         """Repetitions of a transition of `count` resources (fewer for the slow ones)."""
-        return {1: 3, 4: 2}.get(count, 1) if self is not QUICK else 1
+        return {1: 3}.get(count, 1) if self is not QUICK else 1
 
 
-FULL = Plan(200, 3, ("ufs", "raw"), (1, 4, 16, 64), ("raw", "ufs"), (1, 16), 10_000, 5)
+FULL = Plan(200, 3, ("ufs", "raw"), (1, 4, 16, 64), ("raw", "ufs"), (1, 16), 10_000, 3)
 QUICK = Plan(30, 1, ("ufs",), (1, 4), ("raw",), (1,), 2_000, 1)
 
 
@@ -62,8 +63,17 @@ def over_cost(commands: Sequence[Command], cost: float) -> str:
     return f"{slow} of {len(own)} commands on fixed-cost nodes took longer than {cost:.2f} s"
 
 
-def run(plan: Plan, only: Sequence[str]) -> tuple[dict[str, list[Figure]], list[str]]:
-    """Measure the selected sections; return their figures and notes on how."""
+Report = Callable[[dict[str, list[Figure]], list[str]], None]
+
+
+def run(
+    plan: Plan, only: Sequence[str], report: Report
+) -> tuple[dict[str, list[Figure]], list[str]]:
+    """Measure the selected sections; return their figures and notes on how.
+
+    `report` gets what there is after each section (RESULTS.md is written as the run goes,
+    so an interrupted run leaves the sections it finished). A section that fails is a note.
+    """
     results: dict[str, list[Figure]] = {}
     notes: list[str] = []
     with bench_nodes() as make_node:
@@ -84,42 +94,48 @@ def run(plan: Plan, only: Sequence[str]) -> tuple[dict[str, list[Figure]], list[
         for section in only:
             began = time.monotonic()
             print(f"== {section}", flush=True)
-            if section == "hook":
-                node = make(1, "raw", None, False)
-                results[section] = hook_latency.measure(
-                    Path(node.config), node.run_dir, plan.hook_calls
-                )
-            elif section == "overhead":
-                python_ms = median(hook_latency.timed_runs([sys.executable, "-c", "pass"], 20))
-                results[section] = transitions.overhead(
-                    make, plan.overhead_kinds, plan.overhead_reps, cost, python_ms
-                )
-            elif section == "scaling":
-                results[section] = transitions.scaling(
-                    make, plan.scaling_kinds, plan.scaling_sizes, plan.reps, cost, fixed
-                )
-            elif section == "handbook":
-                figures = transitions.handbook_comparison(
-                    make, plan.handbook_sizes, plan.reps, None, "lab", with_commands=cost is None
-                )
-                if cost is not None:
-                    figures += transitions.handbook_comparison(
-                        make, plan.handbook_sizes, plan.reps, cost, fixed
-                    )
-                results[section] = figures
-            elif section == "daemon":
-                node = make(1, "raw", None)
-                results[section] = daemon_rss.measure(node, plan.daemon_events, hook_every=50)
-                node.stop()
-            elif section == "cli":
-                node = make(1, "ufs", cost)
-                results[section] = commands_cost.measure(node, plan.cli_reps)
-                node.stop()
+            try:
+                results[section] = _section(section, plan, make, cost, fixed)
+            except Exception as exc:
+                notes.append(f"{section}: failed: {str(exc)[:500]}")
+                print(f"{section} failed: {exc}", flush=True)
+                continue
             print(text_table(results[section]), flush=True)
             notes.append(f"{section}: {time.monotonic() - began:.0f} s")
+            report(results, notes)
         if cost is not None and fixed_nodes:
             notes.append(over_cost([c for n in fixed_nodes for c in n.commands()], cost))
     return results, notes
+
+
+def _section(
+    section: str, plan: Plan, make: MakeNode, cost: float | None, fixed: str
+) -> list[Figure]:
+    """The figures of one section (every node it makes is stopped by `bench_nodes`)."""
+    if section == "hook":
+        node = make(1, "raw", None, False)
+        return hook_latency.measure(Path(node.config), node.run_dir, plan.hook_calls)
+    if section == "overhead":
+        python_ms = median(hook_latency.timed_runs([sys.executable, "-c", "pass"], 20))
+        return transitions.overhead(make, plan.overhead_kinds, plan.overhead_reps, cost, python_ms)
+    if section == "scaling":
+        return transitions.scaling(
+            make, plan.scaling_kinds, plan.scaling_sizes, plan.reps, cost, fixed
+        )
+    if section == "handbook":
+        figures = transitions.handbook_comparison(
+            make, plan.handbook_sizes, plan.reps, None, "lab", with_commands=cost is None
+        )
+        if cost is not None:
+            figures += transitions.handbook_comparison(
+                make, plan.handbook_sizes, plan.reps, cost, fixed
+            )
+        return figures
+    if section == "daemon":
+        return daemon_rss.measure(make(1, "raw", None), plan.daemon_events, hook_every=50)
+    if section == "cli":
+        return commands_cost.measure(make(1, "ufs", cost), plan.cli_reps)
+    raise ValueError(f"no section {section}")
 
 
 TITLES = {
@@ -183,12 +199,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)  # stop the lab nodes on the way out
     compile_bytecode()
     began = time.monotonic()
-    results, notes = run(QUICK if args.quick else FULL, only)
+    shown = "bench/run" + (" --quick" if args.quick else "")
+    shown += f" --only {args.only}" if args.only else ""
+
+    def report(results: dict[str, list[Figure]], notes: list[str]) -> None:
+        if not args.no_write:
+            missing = [s for s in only if s not in results]
+            pending = [f"not measured (yet): {', '.join(missing)}"] if missing else []
+            write_results(results, notes + pending, shown)
+
+    results, notes = run(QUICK if args.quick else FULL, only, report)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     notes.append(f"total: {time.monotonic() - began:.0f} s; load average at the end: {load}")
+    report(results, notes)
     if not args.no_write:
-        shown = "bench/run" + (" --quick" if args.quick else "")
-        shown += f" --only {args.only}" if args.only else ""
-        write_results(results, notes, shown)
         print(f"wrote {RESULTS}")
     return 0

@@ -8,6 +8,7 @@ runner's debug lines.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -215,19 +216,29 @@ def scaling(
     for kind in kinds:
         walls: dict[int, float] = {}
         for count in sizes:
-            node = make(count, kind, cost)
             runs = Runs()
             try:
-                for rep in range(reps(count)):
-                    runs.add(node.promote(), node, runner=True)
-                    if rep < reps(count) - 1:  # the node is stopped after the last
-                        node.demote()
-            finally:
-                node.stop()
-            walls[count] = runs.median_wall()
+                node = make(count, kind, cost)
+                try:
+                    for rep in range(reps(count)):
+                        runs.add(node.promote(), node, runner=True)
+                        if rep < reps(count) - 1:  # the node is stopped after the last
+                            node.demote()
+                finally:
+                    node.stop()
+            except RuntimeError as exc:  # a failed promotion is a figure too
+                failure = f"failed: {str(exc).splitlines()[-1][:300]}"
+            else:
+                failure = ""
+            walls[count] = runs.median_wall() if runs.walls else math.nan
             if count == sizes[0]:
                 continue
             target = at_most(3.0, "<= x3", on="ratio") if count == 64 else None
+            done = (
+                f"{len(runs.walls)} runs, {runs.median_commands():.0f} commands"
+                if runs.walls
+                else ""
+            )
             figures.append(
                 Figure(
                     f"scaling, promote {count} {kind} ({label})",
@@ -236,7 +247,7 @@ def scaling(
                     walls[count],
                     "s",
                     target,
-                    note=f"{len(runs.walls)} runs, {runs.median_commands():.0f} commands",
+                    note=failure or done,
                 )
             )
     return figures

@@ -92,3 +92,10 @@ def test_numbers_keep_three_significant_digits():
     assert fmt(0) == "0"
     assert fmt(1234.4, "ms") == "1234 ms"
     assert fmt(None) == "-"
+    assert fmt(float("nan"), "s") == "failed"
+
+
+def test_a_failed_figure_misses_its_target():
+    failed = Figure("scaling 64", "1 raw", 2.0, float("nan"), "s", at_most(3.0, "<= x3", "ratio"))
+    assert failed.met is False
+    assert "failed" in text_table([failed])
