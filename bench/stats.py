@@ -124,7 +124,7 @@ def cells(figure: Figure) -> tuple[str, ...]:
         figure.name,
         f"{figure.baseline_name}: {fmt(figure.baseline, figure.unit)}",
         value,
-        "-" if figure.ratio is None else f"x{fmt(figure.ratio)}",
+        "-" if figure.ratio is None or math.isnan(figure.ratio) else f"x{fmt(figure.ratio)}",
         "-" if figure.target is None else figure.target.text,
         met,
     )

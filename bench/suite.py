@@ -161,8 +161,10 @@ loop, 0.5 s provider poll) are kept. The hook's "daemon listening" is a stand-in
 drains run_dir/intake.sock."""
 
 
-def write_results(results: dict[str, list[Figure]], notes: list[str], argv: str) -> None:
-    machine = "\n".join(f"| {k} | {v} |" for k, v in description())
+def write_results(
+    results: dict[str, list[Figure]], notes: list[str], argv: str, about: list[tuple[str, str]]
+) -> None:
+    machine = "\n".join(f"| {k} | {v} |" for k, v in about)
     parts = [
         "# carpswitch benchmarks",
         "",
@@ -198,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}")
     signal.signal(signal.SIGTERM, _interrupted)  # stop the lab nodes on the way out
     compile_bytecode()
+    about = description()  # at the start: commit and load before the run touches anything
     began = time.monotonic()
     shown = "bench/run" + (" --quick" if args.quick else "")
     shown += f" --only {args.only}" if args.only else ""
@@ -206,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_write:
             missing = [s for s in only if s not in results]
             pending = [f"not measured (yet): {', '.join(missing)}"] if missing else []
-            write_results(results, notes + pending, shown)
+            write_results(results, notes + pending, shown, about)
 
     results, notes = run(QUICK if args.quick else FULL, only, report)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -9,6 +9,7 @@ runner's debug lines.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -54,6 +55,12 @@ class Runs:
 
     def median_commands(self) -> float:
         return median([len(c) for c in self.commands])
+
+
+def first_error(text: str) -> str:
+    """The first `[ERROR] ...` a command printed (as FreeBSD's tools word it), else the end."""
+    found = re.search(r"\[ERROR\][^;\n]*", text)
+    return found[0][:160] if found else text.strip().splitlines()[-1][-160:]
 
 
 def busy(commands: Sequence[Command], timed: Timed) -> float:
@@ -227,7 +234,7 @@ def scaling(
                 finally:
                     node.stop()
             except RuntimeError as exc:  # a failed promotion is a figure too
-                failure = f"failed: {str(exc).splitlines()[-1][:300]}"
+                failure = f"failed: {first_error(str(exc))}"
             else:
                 failure = ""
             walls[count] = runs.median_wall() if runs.walls else math.nan

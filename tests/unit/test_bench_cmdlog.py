@@ -135,3 +135,18 @@ def test_runner_and_shim_views_of_the_same_calls_are_paired_in_order():
     ]
     pairs = pair_up(runner, logged)
     assert [(r.start, s.start) for r, s in pairs] == [(1.0, 1.1), (2.0, 2.1), (3.0, 3.1)]
+
+
+def test_a_failed_promotion_is_summed_up_by_the_first_error_hastctl_printed():
+    from bench.transitions import first_error
+
+    text = (
+        "carpswitch promote exit 1:\nguard r1: /n/bin/hastctl list: exit status 71: "
+        "[ERROR] Unable to connect to hastd via uds:///n/var/run/hastctl: Resource "
+        "temporarily unavailable.; guard r2: ..."
+    )
+    assert first_error(text) == (
+        "[ERROR] Unable to connect to hastd via uds:///n/var/run/hastctl: Resource "
+        "temporarily unavailable."
+    )
+    assert first_error("exit 1:\nsomething else\n") == "something else"
