@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from carpswitch.config import TimeoutsSection
 from carpswitch.engine.plan import Plan, stages
-from carpswitch.engine.step import Step
+from carpswitch.engine.step import BatchedStep, Step
 
 #: What a step's `do` may spend beyond one run of its own timeout, by step kind.
 EXTRA: dict[str, tuple[str, ...]] = {
@@ -70,7 +70,7 @@ def plan_budget(plan: Plan, timeouts: TimeoutsSection) -> Budget:
             _sequence(pieces[stage], timeouts) for pieces, _ in cut if stage < len(pieces)
         )
         staged += max(
-            (step_budget(b, timeouts) for _, batched in cut if (b := batched[stage]) is not None),
+            (step_budget(b, timeouts) for _, batched in cut if (b := _at(batched, stage))),
             default=0.0,
         )
     return Budget(
@@ -79,6 +79,12 @@ def plan_budget(plan: Plan, timeouts: TimeoutsSection) -> Budget:
         slowest_resource=slowest,
         after=_sequence(plan.after, timeouts),
     )
+
+
+def _at(batched: list[BatchedStep | None], stage: int) -> BatchedStep | None:
+    """A chain's batched step at `stage`; None also past its end (chains differ in length:
+    a resource hast.conf lacks has only its guard)."""
+    return batched[stage] if stage < len(batched) else None
 
 
 def _sequence(steps: Sequence[Step], timeouts: TimeoutsSection) -> float:

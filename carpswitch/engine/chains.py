@@ -88,7 +88,7 @@ class ChainRunner:
                 batch = [
                     (index, step)
                     for index, (_, batched) in enumerate(chains)
-                    if (step := batched[stage]) is not None
+                    if stage < len(batched) and (step := batched[stage]) is not None
                 ]
                 for index, passed in self._batch(batch, record, completed, mode):
                     ok[index] = passed and ok[index]

@@ -91,3 +91,10 @@ def test_hooks_that_cannot_run_are_check_problems(tmp_path):
     assert check._hook_problems(missing, Runner()) == [
         f"hooks.notify: {tmp_path / 'absent'} is not an executable file"
     ]
+
+
+def test_a_resource_hast_conf_lacks_has_only_its_guard_and_is_costed_too():
+    """Chains differ in length (the unknown one has no batched step): no IndexError."""
+    group = Group(name="g", vhid=1, resources=("ghost", "tank"))
+    budget = plan_budget(plan_demote(topology(group), group), TIMEOUTS)
+    assert budget.slowest_chain == 120 + 20  # tank's export, then the one role call

@@ -285,3 +285,19 @@ def test_verify_that_can_never_read_fails_the_promotion_after_its_looks(tmp_path
     verify = next(s for s in record.steps if s.step.kind == "verify")
     assert "Connection reset by peer" in verify.detail
     assert record.undo  # something changed before: the rollback ran
+
+
+def test_a_demotion_with_a_resource_hast_conf_lacks_demotes_the_others(tmp_path):
+    """Its chain is only a guard (no batched step): the other chains still run theirs."""
+    node, topology, group, config = ufs_setup(tmp_path, 2, "raw")
+    for name in node.roles:
+        node.roles[name] = "primary"
+    group = group.model_copy(update={"resources": (*group.resources, "ghost")})
+    ctx = StepContext(
+        runner=node, config=config, topology=topology, observer=Observer(node, config)
+    )
+    plan = plan_demote(topology, group)
+    record = Executor(ctx, Journal(str(tmp_path / "run"))).run(plan, "test", "test")
+    assert node.roles == {"r0": "secondary", "r1": "secondary"}
+    guard = next(s for s in record.steps if s.step.resource == "ghost")
+    assert guard.outcome is StepOutcome.FAILED
