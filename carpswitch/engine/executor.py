@@ -151,8 +151,12 @@ class Executor(ChainRunner):
     ) -> bool:
         self.ctx.new_phase(seen)  # one look per phase (a rollback looks anew)
         ok = self._sequence(plan.before, record, completed, mode)
+        if plan.before:  # a hook or the services' stop took time: hastd may have restarted
+            self.ctx.new_phase()
         if ok or not mode.stop_on_failure:
             ok = self._parallel(plan, record, completed, mode) and ok
+        if plan.after:  # the chains waited (release, fsck): the services may have changed
+            self.ctx.new_phase()
         if ok or not mode.stop_on_failure:
             ok = self._sequence(plan.after, record, completed, mode) and ok
         return ok

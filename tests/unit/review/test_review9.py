@@ -1,9 +1,7 @@
-"""Review of issue 9 (one look per phase, journal, hook summary): holes shown as strict
-xfails, green now, flipping when fixed (report: review9)."""
+"""Review of issue 9 (one look per phase, journal, hook summary): the holes it found, as
+regression tests (F1: the chains decided from a look taken before the pre_promote hook)."""
 
 from __future__ import annotations
-
-import pytest
 
 from carpswitch.config import parse_config
 from carpswitch.engine.executor import Executor
@@ -23,10 +21,6 @@ def _with_hook(config):
     return parse_config(raw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review F1: LeaveInit decides from the reconcile's look taken before pre_promote",
-)
 def test_a_resource_that_fell_to_init_during_pre_promote_is_not_promoted_straight(tmp_path):
     """hastd restarted (every resource `init`) while the pre_promote hook ran.
 
