@@ -307,6 +307,8 @@ class LabNode(NodeSteering):
         knobs = self.store.read(HastKnobState).knobs(resource)
         worker = knobs.io_wait_worker
         alive = worker is not None and pid_alive(worker)
+        if knobs.io_wait_seconds > 0 and knobs.io_waits_until is None:
+            return False  # the worker has not reached init_remote yet (hastd's control agrees)
         return self.provider_exists(resource) and knobs.io_blocked_for(time.time(), alive) == 0
 
     def mounts(self) -> list[Mount]:
