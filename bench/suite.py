@@ -168,8 +168,8 @@ def write_results(
     parts = [
         "# carpswitch benchmarks",
         "",
-        f"Written by `{argv}`; the lead re-runs it after merging. Ratios, not seconds, are",
-        "what compares across machines.",
+        f"Written by `{argv}`; run it again after any change that may cost time.",
+        "Ratios, not seconds, are what compares across machines.",
         "",
         "| machine | |",
         "| --- | --- |",
