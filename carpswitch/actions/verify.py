@@ -61,13 +61,12 @@ class Verify(Step):
     def _look(self, ctx: StepContext) -> str:
         wrong = []
         ctx.new_phase()  # verify is its own phase: one fresh look after the changes
-        hast = {r.name: r for r in ctx.observer.hast()}
         kinds = {ctx.topology.resources[n].kind for n in self.group.resources}
         mounts = ctx.look.mounts() if ResourceKind.UFS in kinds else []
         pools = ctx.look.pools() if ResourceKind.ZFS in kinds else []
         for name in self.group.resources:
             resource = ctx.topology.resources[name]
-            observed = hast.get(name)
+            observed = ctx.look.hast(name)
             if observed is None or observed.role is not HastRole.PRIMARY:
                 wrong.append(f"{name} is not primary")
             if not os.path.exists(resource.device):

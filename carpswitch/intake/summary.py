@@ -30,6 +30,7 @@ import os
 import stat
 
 from carpswitch.intake.vhids import EVERY_VHID, ConfiguredVhids, GroupVhid
+from carpswitch.statefiles import replace_file
 
 SUMMARY_NAME = "config.validated"
 MAGIC = "carpswitch validated config 1"
@@ -134,29 +135,16 @@ def load_summary(run_dir: str, config: str, status: os.stat_result) -> Summary |
 
 
 def save_summary(summary: Summary) -> None:
-    """Write `summary` into its run_dir when that exists (best effort: a cache).
-
-    A private temporary file renamed into place, so a reader never sees half of one.
-    """
+    """Write `summary` into its run_dir when that exists (best effort: a cache, replaced
+    atomically, so a reader never sees half of one)."""
     rules = rules_identity()
     data = None if rules is None else summary.encode(rules)
     if data is None or not os.path.isdir(summary.run_dir):
         return
-    final = os.path.join(summary.run_dir, SUMMARY_NAME)
-    temporary = f"{final}.{os.getpid()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(temporary, flags, 0o600)
+        replace_file(os.path.join(summary.run_dir, SUMMARY_NAME), data, durable=False)
     except OSError:
         return
-    try:
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.rename(temporary, final)
-    except OSError:
-        _remove(temporary)
 
 
 def _read_fields(path: str) -> dict[str, str] | None:
@@ -195,10 +183,3 @@ def _parse_vhids(text: str) -> ConfiguredVhids | None:
             return None
         groups.append(GroupVhid(int(vhid), interface if at else None))
     return ConfiguredVhids(tuple(groups)) if groups else None
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        return
