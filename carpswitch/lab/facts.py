@@ -49,6 +49,14 @@ class NodeFacts:
     command_cost: float | None = field(default=None, metadata=bounds(ge=0))
     #: Every shim appends its call to DIR/var/log/commands.log (lab.meter).
     command_log: bool = False
+    #: Two-node lab (carpswitch.lab.cluster): the network namespace the node's networked
+    #: processes (hastd, ucarp, tgtd) enter; None for a stand-alone node.
+    netns: str | None = None
+    #: hastd replicates to a real peer hastd over TCP (`listen`/`remote` in hast.conf)
+    #: instead of the steered, simulated peer of a stand-alone node.
+    replication: bool = False
+    #: TCP port hastd listens on for its peer when `replication` (hast.h HASTD_LISTEN).
+    hast_port: int = field(default=8457, metadata=bounds(ge=1, le=65535))
     paths: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -41,7 +41,9 @@ def hast_conf_text(facts: NodeFacts, listen_port: int) -> str:
         "# hast.conf of a carpswitch lab node (simulated FreeBSD)",
         f"control uds://{paths.control_socket}",
         f"pidfile {paths.hastd_pidfile}",
-        f"listen 127.0.0.1:{listen_port}",
+        f"listen {facts.address}:{facts.hast_port}"
+        if facts.replication
+        else f"listen 127.0.0.1:{listen_port}",
         f"timeout {facts.hast_timeout}",
         "",
     ]

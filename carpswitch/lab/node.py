@@ -83,6 +83,11 @@ def create_node(
     hast_timeout: int = DEFAULT_HAST_TIMEOUT,
     command_cost: float | None = None,
     command_log: bool = False,
+    address: str | None = None,
+    peer_address: str | None = None,
+    vip: str = "198.18.0.100",
+    netns: str | None = None,
+    replication: bool = False,
     start: bool = True,
 ) -> LabNode:
     """Create a node directory at `path` (must not hold a node yet) and maybe start hastd.
@@ -96,6 +101,11 @@ def create_node(
     max(its own work, `command_cost`) seconds; `command_log` makes every shim append
     `<start> <elapsed> <command> <args...>` to DIR/var/log/commands.log. The shims are
     DIR/bin/<command> (`node.paths.bin`), ready to be put on a baseline script's PATH.
+
+    For the two-node lab (carpswitch.lab.cluster): `address`/`peer_address` are the hosts'
+    addresses (default 198.18.0.1/.2 by name order), `vip` the CARP address, `netns` the
+    network namespace hastd runs in, and `replication` makes hastd listen on
+    `address:8457` and replicate to the peer's hastd instead of the steered peer.
     """
     paths = NodePaths.of(path)
     _check_location(paths)
@@ -120,16 +130,18 @@ def create_node(
         peer_hostid=zlib.crc32(peer.encode()),
         freebsd_version=14 if freebsd_version == 14 else 13,
         interface=interface,
-        address="198.18.0.1" if name <= peer else "198.18.0.2",
-        peer_address="198.18.0.2" if name <= peer else "198.18.0.1",
+        address=address or ("198.18.0.1" if name <= peer else "198.18.0.2"),
+        peer_address=peer_address or ("198.18.0.2" if name <= peer else "198.18.0.1"),
         vhid=vhid,
-        vip="198.18.0.100",
+        vip=vip,
         resources=tuple(_resource_facts(r, paths) for r in resources),
         services=tuple(services),
         rc_subr_exempts_status=rc_subr_exempts_status,
         hast_timeout=hast_timeout,
         command_cost=command_cost,
         command_log=command_log,
+        netns=netns,
+        replication=replication,
         paths={
             "dev_hast": str(paths.dev_hast),
             "hast_conf": str(paths.hast_conf),
