@@ -4,7 +4,7 @@ Importing the package turns pydantic's plugins off for this process: pydantic lo
 plugins (entry points of group `pydantic`, e.g. an observability tool's validation hooks)
 the first time it builds a model, in pydantic/plugin/_loader.py, whose `from
 importlib.metadata import entry_points` alone costs every carpswitch command ~30 ms of CPU
-and ~1 MB (importlib.metadata pulls in email, zipfile, csv...). Its documented switch,
+and ~2 MB of RSS (importlib.metadata pulls in email, zipfile, csv...). Its documented switch,
 PYDANTIC_DISABLE_PLUGINS, skips only the scan, not that import. carpswitch wants no
 third-party code inside the validation of its config and state, so an import finder first
 on sys.meta_path answers for that one module with a loader whose `get_plugins()` finds
