@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from carpswitch.engine.step import wait_until
 from carpswitch.lab.cluster.ctl_conf import (
     CtlConfError,
     ctl_conf_path,
@@ -162,15 +163,6 @@ def _tgtd_of(node: LabNode) -> list[psutil.Process]:
     return [p for p in node.processes() if "tgtd" in " ".join(p.cmdline())]
 
 
-def _wait(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 # --- through the address ---------------------------------------------------------------
 
 
@@ -227,7 +219,7 @@ def test_ctld_exits_when_tgtd_dies_and_starts_a_new_one(make_target: Callable[..
     target = make_target()
     pid, _ = target.tgtd()
     os.kill(pid, signal.SIGKILL)
-    assert _wait(lambda: target.node.service_pid("ctld") is None)
+    assert wait_until(lambda: target.node.service_pid("ctld") is None, 10.0)
     assert (
         f"tgtd (pid {pid}) exited; exiting" in (target.node.paths.var_log / "ctld.log").read_text()
     )
@@ -247,7 +239,7 @@ def test_sigkilled_ctld_leaves_the_lun_served_and_a_new_ctld_takes_it_over(
     ctld = target.node.service_pid("ctld")
     assert ctld is not None
     os.kill(ctld, signal.SIGKILL)
-    assert _wait(lambda: target.node.service_pid("ctld") is None)
+    assert wait_until(lambda: target.node.service_pid("ctld") is None, 10.0)
     assert target.client.write(1)[0].acknowledged  # the "kernel" still serves
     assert target.service("start").returncode == 0
     assert target.tgtd() == (pid, port)
@@ -263,12 +255,11 @@ def test_reload_applies_what_changed_in_ctl_conf(make_target: Callable[..., Targ
     conf = ctl_conf_path(target.node.facts)
     conf.write_text(conf.read_text().replace(lun_serial(target.node.facts, "tank"), "CSWRELOADED"))
     assert target.service("reload").returncode == 0
-    assert _wait(lambda: target.client.serial() == "CSWRELOADED")
+    assert wait_until(lambda: target.client.serial() == "CSWRELOADED", 10.0)
     conf.write_text("target broken {")
     assert target.service("reload").returncode == 0
-    assert _wait(
-        lambda: "keeping the configuration" in (target.node.paths.var_log / "ctld.log").read_text()
-    )
+    log = target.node.paths.var_log / "ctld.log"
+    assert wait_until(lambda: "keeping the configuration" in log.read_text(), 10.0)
     assert target.client.serial() == "CSWRELOADED"
 
 

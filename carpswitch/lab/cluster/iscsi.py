@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from carpswitch.engine.step import wait_until
 from carpswitch.lab.cluster.ctl_conf import CtlConf, CtlConfError, ctl_conf_path, parse_ctl_conf
 from carpswitch.lab.cluster.tgt import (
     Tgtadm,
@@ -43,6 +44,11 @@ _TGTD_EXIT = 2.0
 #: Control ports tried after the derived one when another tgtd holds it.
 _PORT_TRIES = 20
 _SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+
+
+def _settle(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll `condition` (fast at first) until it holds or `timeout` passes."""
+    return wait_until(condition, timeout, first_interval=0.02, longest_interval=0.2)
 
 
 class CtldError(Exception):
@@ -74,7 +80,7 @@ class Tgtd:
         """Kill tgtd (stuck or refusing) and wait until it is gone, bounded."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        _wait(lambda: not self.alive(), _TGTD_EXIT)
+        _settle(lambda: not self.alive(), _TGTD_EXIT)
 
 
 class Ctld:
@@ -112,11 +118,13 @@ class Ctld:
         """Take over a running tgtd or start one, then apply ctl.conf (CtldError if not)."""
         conf = self.read_conf()
         self.tgtd = self._previous_tgtd() or self._new_tgtd(conf.listen)
-        self.record.write_text(f"{self.tgtd.pid} {self.tgtd.port}\n")
         errors = self.apply(conf)
         if errors:
             self.stop()
             raise CtldError("failed to apply configuration; exiting")
+
+    def _remember(self, tgtd: Tgtd) -> None:
+        self.record.write_text(f"{tgtd.pid} {tgtd.port}\n")
 
     def _previous_tgtd(self) -> Tgtd | None:
         try:
@@ -141,7 +149,8 @@ class Ctld:
                 continue
             process = spawn_tgtd(self.netns, port, listen, self.tgtd_log)
             tgtd = Tgtd(process.pid, port, process)
-            if _wait(tgtd.settled, _TGTD_START):
+            self._remember(tgtd)  # at once: a ctld killed now leaves a tgtd the next one finds
+            if _settle(tgtd.settled, _TGTD_START):
                 if tgtd.alive():
                     self.log(f"tgtd started (pid {tgtd.pid}, control port {port})")
                     return tgtd
@@ -227,23 +236,13 @@ class Ctld:
         except TgtError as exc:
             if tgtd.alive():
                 self.log(f"tgtd (pid {tgtd.pid}) refused to stop: {exc}; killing it")
-        if not _wait(lambda: not tgtd.alive(), _TGTD_EXIT):
+        if not _settle(lambda: not tgtd.alive(), _TGTD_EXIT):
             tgtd.end()
         remove_control_files(tgtd.port)
         with contextlib.suppress(FileNotFoundError):
             self.record.unlink()
         self.log("tgtd stopped; exiting")
         self.tgtd = None
-
-
-def _wait(predicate: Callable[[], object], timeout: float) -> bool:
-    """Poll `predicate()` every 20 ms until true or `timeout`; the last result."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def serve(ctld: Ctld, pidfile: Path, ready_fd: int | None) -> int:
