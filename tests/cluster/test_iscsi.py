@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -424,3 +425,34 @@ def test_qemu_io_words_and_dump() -> None:
     assert describe_block(bytes(block)) == "carpswitch-lab-block run=r1 block=7"
     block[100] ^= 1
     assert describe_block(bytes(block)) == "a carpswitch block with a wrong checksum"
+
+
+def test_stop_under_load_drops_the_session_and_keeps_every_acknowledged_write(
+    make_target: Callable[..., Target],
+) -> None:
+    target = make_target()
+    loader = Initiator(target.client.target, netns=target.client.netns, timeout=4.0)
+    disk = target.node.paths.disk("tank")
+
+    def landed(number: int) -> bool:
+        with disk.open("rb") as image:
+            image.seek(number * BLOCK_SIZE)
+            return image.read(BLOCK_SIZE) == block_bytes(loader.run, number)
+
+    writer = threading.Thread(target=loader.write, args=(2000,))
+    writer.start()
+    try:
+        assert wait_until(lambda: landed(20), 10.0)
+        stopped = target.service("stop")
+    finally:
+        writer.join(timeout=30)
+    assert stopped.returncode == 0
+    assert _tgtd_of(target.node) == []
+    log = (target.node.paths.var_log / "ctld.log").read_text()
+    assert "refused to stop" not in log  # the busy LUN was waited for, not killed
+    acknowledged = [r.number for r in loader.ledger if r.acknowledged]
+    assert 20 < len(acknowledged) < 2000
+    assert acknowledged == list(range(len(acknowledged)))  # in order, then none
+    assert target.service("start").returncode == 0
+    result = loader.check()
+    assert (result.ok, result.checked) == (True, len(acknowledged)), result.lost

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from carpswitch.engine.step import wait_until
 from carpswitch.lab.cluster.ctl_conf import CtlConf, CtlConfError, ctl_conf_path, parse_ctl_conf
 from carpswitch.lab.cluster.tgt import (
     Tgtadm,
+    TgtBusy,
     TgtError,
     control_port,
     port_in_use,
@@ -43,12 +43,22 @@ _TGTD_START = 5.0
 _TGTD_EXIT = 2.0
 #: Control ports tried after the derived one when another tgtd holds it.
 _PORT_TRIES = 20
+#: How long ctld tries to remove a target whose LUN has a command in flight.
+_TARGET_BUSY = 2.0
 _SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
 
 
 def _settle(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll `condition` (fast at first) until it holds or `timeout` passes."""
-    return wait_until(condition, timeout, first_interval=0.02, longest_interval=0.2)
+    """Poll `condition` every 20 ms until it holds or `timeout` passes; whether it held.
+
+    Not engine.step.wait_until: importing the engine (pydantic) would cost every start.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 class CtldError(Exception):
@@ -175,7 +185,7 @@ class Ctld:
         next_tid = max((t.tid for t in current.values()), default=0) + 1
         for iqn, stale in current.items():
             if iqn not in wanted:
-                errors += self._step(f"removing target {iqn}", tgtadm.delete_target, stale.tid)
+                errors += self._step(f"removing target {iqn}", self._remove_target, stale.tid)
         for target in conf.targets:
             old_target = current.get(target.iqn)
             if old_target is None:
@@ -204,6 +214,22 @@ class Ctld:
                 )
         return errors
 
+    def _remove_target(self, tid: int) -> None:
+        """Offline, then delete with --force, again while a command is still in flight."""
+        assert self.tgtd is not None
+        tgtadm = self.tgtd.tgtadm
+        with contextlib.suppress(TgtError):
+            tgtadm.offline(tid)
+        deadline = time.monotonic() + _TARGET_BUSY
+        while True:
+            try:
+                tgtadm.delete_target(tid)
+                return
+            except TgtBusy:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.02)
+
     def _step(self, what: str, call: Callable[..., None], *args: object) -> int:
         """Run one tgtadm step; log it (and its failure); 1 if it failed."""
         try:
@@ -231,7 +257,7 @@ class Ctld:
             return
         try:
             for target in tgtd.tgtadm.targets():
-                tgtd.tgtadm.delete_target(target.tid)
+                self._remove_target(target.tid)
             tgtd.tgtadm.shutdown()
         except TgtError as exc:
             if tgtd.alive():

@@ -37,6 +37,10 @@ class TgtError(Exception):
     """tgtadm failed or tgtd did not answer: its own words."""
 
 
+class TgtBusy(TgtError):
+    """tgtd refused because a LUN still has a command in flight (try again shortly)."""
+
+
 @dataclass
 class TgtLun:
     """A LUN tgtd serves (LUN 0, the controller, is left out)."""
@@ -142,7 +146,8 @@ class Tgtadm:
         try:
             result = self._runner.run(_which("tgtadm"), "-C", str(self.port), *args)
         except CommandError as exc:
-            raise TgtError(str(exc)) from exc
+            busy = "is still active" in str(exc)
+            raise (TgtBusy if busy else TgtError)(str(exc)) from exc
         return result.stdout
 
     def answers(self) -> bool:
@@ -164,8 +169,17 @@ class Tgtadm:
             bind = ("--op", "bind", "--mode", "target", "--tid", str(tid), "-I", "ALL")
             self._run("--lld", "iscsi", *bind)
 
+    def offline(self, tid: int) -> None:
+        """Take a target offline: tgtd stops taking new commands for it."""
+        state = ("-n", "state", "-v", "offline")
+        self._run("--op", "update", "--mode", "target", "--tid", str(tid), *state)
+
     def delete_target(self, tid: int) -> None:
-        """Remove a target and drop its sessions (--force)."""
+        """Remove a target and drop its sessions (--force).
+
+        tgtd refuses (`this logical unit is still active`, exit 22) while a command is in
+        flight on one of its LUNs; TgtBusy then, to be tried again.
+        """
         self._run(
             "--lld", "iscsi", "--op", "delete", "--mode", "target", "--tid", str(tid), "--force"
         )
