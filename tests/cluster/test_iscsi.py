@@ -168,8 +168,9 @@ def _tgtd_of(node: LabNode) -> list[psutil.Process]:
 
 
 def test_client_writes_and_reads_back_through_the_address(
-    make_target: Callable[..., Target],
+    make_target: Callable[..., Target], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("carpswitch.lab.cluster.initiator._READ_CHUNK", 4)  # 3 reads of 9
     target = make_target()
     records = target.client.write(8) + target.client.write(1)
     assert [r.acknowledged for r in records] == [True] * 9
