@@ -3,11 +3,13 @@
 Every block is one 512-byte sector at offset NUMBER * 512, written once, carrying its run,
 its number and a SHA-256 of the rest, so a block read back names what it holds. qemu-io
 (Debian qemu-utils + qemu-block-extra: the libiscsi driver) runs in the client's network
-namespace; `write -f -s FILE` writes the block's exact bytes from a file with Force Unit
-Access, so qemu-io's `wrote 512/512 bytes at offset N` means the target has it on stable
-storage. The ledger keeps, for every write, whether it was acknowledged and qemu-io's own
-words; `check()` reads the blocks back and names every acknowledged one that is not there.
-A write that was in flight when a failure hit (failed, or its qemu-io killed at its bound)
+namespace with qemu's own iSCSI `timeout` at half the call's bound, so a target that does
+not answer a login or a command is reported in qemu-io's words before the bound kills it.
+`write -f -s FILE` writes the block's exact bytes from a file with Force Unit Access, so
+qemu-io's `wrote 512/512 bytes at offset N` means the target has it on stable storage. The
+ledger keeps, for every write, whether it was acknowledged and qemu-io's own words;
+`check()` reads the blocks back and names every acknowledged one that is not there. A
+write that was in flight when a failure hit (failed, or its qemu-io killed at its bound)
 may have landed or not: it is not checked. Every call is bounded (the runner kills it).
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from carpswitch.errors import CommandError, CommandTimedOut
+from carpswitch.lab.cluster.ctl_conf import IQN_PREFIX
 from carpswitch.system.runner import Runner
 
 BLOCK_SIZE = 512
@@ -50,8 +53,15 @@ class LunAddress:
 
     @property
     def url(self) -> str:
-        """libiscsi's URL, as qemu-io and iscsi-inq take it."""
+        """libiscsi's URL, as iscsi-inq takes it."""
         return f"iscsi://{self.address}/{self.iqn}/{self.lun}"
+
+    def image_opts(self, timeout: int, initiator: str) -> str:
+        """qemu's iscsi driver options: the same LUN, with a per-command `timeout` (s)."""
+        return (
+            f"driver=iscsi,transport=tcp,portal={self.address}:3260,target={self.iqn},"
+            f"lun={self.lun},timeout={timeout},initiator-name={initiator}"
+        )
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,16 @@ class Initiator:
             raise InitiatorError(str(exc)) from exc
         return result.exit_status, result.stdout + result.stderr
 
+    def _qemu_io(
+        self, commands: list[str], *, read_only: bool = False, timeout: float | None = None
+    ) -> tuple[int | None, str]:
+        """qemu-io with the LUN: qemu's own iSCSI timeout, half the bound, answers first."""
+        bound = self.timeout if timeout is None else timeout
+        initiator = f"{IQN_PREFIX}:initiator-{self.run}"
+        opts = self.target.image_opts(max(1, int(bound / 2)), initiator)
+        flags = ["-r"] if read_only else []
+        return self._run("qemu-io", "--image-opts", *flags, *commands, opts, timeout=bound)
+
     def write(self, count: int = 1) -> list[WriteRecord]:
         """Write the next `count` blocks in one qemu-io run; ledger and return their records."""
         first = len(self.ledger)
@@ -180,7 +200,7 @@ class Initiator:
                 source = Path(scratch) / f"block-{number}"
                 source.write_bytes(block_bytes(self.run, number))
                 commands += ["-c", f"write -f -s {source} {number * BLOCK_SIZE} {BLOCK_SIZE}"]
-            status, words = self._run("qemu-io", "-f", "raw", *commands, self.target.url)
+            status, words = self._qemu_io(commands)
         records = []
         for number, line in zip(numbers, write_results(words, count), strict=True):
             expected = f"wrote {BLOCK_SIZE}/{BLOCK_SIZE} bytes at offset {number * BLOCK_SIZE}"
@@ -195,9 +215,7 @@ class Initiator:
         offset, length = first * BLOCK_SIZE, count * BLOCK_SIZE
         bound = self.timeout + length / (256 * 1024)  # the hex dump is ~4x the data
         command = f"read -v {offset} {length}"
-        status, words = self._run(
-            "qemu-io", "-f", "raw", "-r", "-c", command, self.target.url, timeout=bound
-        )
+        status, words = self._qemu_io(["-c", command], read_only=True, timeout=bound)
         if status != 0:
             raise InitiatorError(f"qemu-io {command}: {_no_result(status, words, bound)}")
         return parse_dump(words, offset, length)
@@ -229,16 +247,8 @@ class Initiator:
     def probe(self, timeout: float = 2.0) -> bool:
         """Does the LUN answer now (a one-sector read within `timeout`)?"""
         try:
-            status, words = self._run(
-                "qemu-io",
-                "-f",
-                "raw",
-                "-r",
-                "-c",
-                f"read 0 {BLOCK_SIZE}",
-                self.target.url,
-                timeout=timeout,
-            )
+            command = ["-c", f"read 0 {BLOCK_SIZE}"]
+            status, words = self._qemu_io(command, read_only=True, timeout=timeout)
         except InitiatorError:
             return False
         return status == 0 and f"read {BLOCK_SIZE}/{BLOCK_SIZE} bytes at offset 0" in words
