@@ -210,6 +210,7 @@ def test_stop_leaves_no_tgtd_and_no_target(make_target: Callable[..., Target]) -
     assert not (TGT_RUN_DIR / f"socket.{port}.lock").exists()
     assert target.service("status").stdout == "ctld is not running.\n"
     assert not target.client.probe(timeout=_CLIENT_TIMEOUT)
+    assert target.client.wait_until_answers(bound=1.0) is None
     again = target.service("stop")
     assert again.returncode == 1
     assert (
@@ -228,6 +229,8 @@ def test_ctld_exits_when_tgtd_dies_and_starts_a_new_one(make_target: Callable[..
     assert target.service("stop").returncode == 1  # rc.subr: not running
     assert target.service("start").returncode == 0
     assert target.tgtd()[0] != pid
+    recovery = target.client.wait_until_answers(bound=10.0)
+    assert recovery is not None and recovery >= 0
     assert target.client.write(1)[0].acknowledged
 
 

@@ -19,6 +19,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,6 +253,16 @@ class Initiator:
         except InitiatorError:
             return False
         return status == 0 and f"read {BLOCK_SIZE}/{BLOCK_SIZE} bytes at offset 0" in words
+
+    def wait_until_answers(self, bound: float, probe_timeout: float = 1.0) -> float | None:
+        """Seconds until the LUN answered a probe, None if not within `bound`: a recovery time."""
+        started = time.monotonic()
+        while True:
+            if self.probe(timeout=probe_timeout):
+                return time.monotonic() - started
+            if time.monotonic() - started >= bound:
+                return None
+            time.sleep(0.05)
 
     def serial(self) -> str:
         """The LUN's unit serial number (VPD page 0x80, read with iscsi-inq)."""

@@ -108,9 +108,9 @@ class Ctld:
         self.tgtd: Tgtd | None = None
 
     def log(self, message: str) -> None:
-        """One syslog-like line: `TIME ctld[PID]: message`."""
+        """One syslog-like line: `TIME HOST ctld[PID]: message` (lost if the disk is full)."""
         stamp = time.strftime("%b %e %H:%M:%S")
-        with self.log_path.open("a") as log:
+        with contextlib.suppress(OSError), self.log_path.open("a") as log:
             log.write(f"{stamp} {self.facts.name} ctld[{os.getpid()}]: {message}\n")
 
     def read_conf(self) -> CtlConf:
@@ -159,7 +159,11 @@ class Ctld:
                 continue
             process = spawn_tgtd(self.netns, port, listen, self.tgtd_log)
             tgtd = Tgtd(process.pid, port, process)
-            self._remember(tgtd)  # at once: a ctld killed now leaves a tgtd the next one finds
+            try:  # at once: a ctld killed now leaves a tgtd the next one finds
+                self._remember(tgtd)
+            except OSError:
+                tgtd.end()
+                raise
             if _settle(tgtd.settled, _TGTD_START):
                 if tgtd.alive():
                     self.log(f"tgtd started (pid {tgtd.pid}, control port {port})")
@@ -275,11 +279,12 @@ def serve(ctld: Ctld, pidfile: Path, ready_fd: int | None) -> int:
     """Start, report readiness, then handle signals until SIGTERM or tgtd's death."""
     try:
         ctld.start()
-    except (CtldError, TgtError) as exc:
+        pidfile.write_text(f"{os.getpid()}\n")
+    except (CtldError, TgtError, OSError) as exc:  # OSError: a full disk, an unreadable dir
+        ctld.stop()  # leave no tgtd behind a start that failed
         ctld.log(str(exc))
         report_ready(ready_fd, f"error 1 ctld: {exc}")
         return 1
-    pidfile.write_text(f"{os.getpid()}\n")
     report_ready(ready_fd)
     try:
         while True:
