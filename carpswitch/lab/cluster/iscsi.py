@@ -17,19 +17,19 @@ import argparse
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from carpswitch.lab.cluster.ctl_conf import CtlConf, CtlConfError, ctl_conf_path, parse_ctl_conf
 from carpswitch.lab.cluster.tgt import (
-    Tgtadm,
+    TGTD_EXIT,
     TgtBusy,
+    Tgtd,
     TgtError,
     control_port,
+    poll_until,
     port_in_use,
     remove_control_files,
     spawn_tgtd,
@@ -39,8 +39,6 @@ from carpswitch.lab.facts import NodeFacts, load_facts
 
 #: How long a new tgtd may take to answer on its control port.
 _TGTD_START = 5.0
-#: How long tgtd may take to exit after `delete --mode system` before it is killed.
-_TGTD_EXIT = 2.0
 #: Control ports tried after the derived one when another tgtd holds it.
 _PORT_TRIES = 20
 #: How long ctld tries to remove a target whose LUN has a command in flight.
@@ -48,49 +46,8 @@ _TARGET_BUSY = 2.0
 _SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
 
 
-def _settle(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll `condition` every 20 ms until it holds or `timeout` passes; whether it held.
-
-    Not engine.step.wait_until: importing the engine (pydantic) would cost every start.
-    """
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 class CtldError(Exception):
     """ctld cannot start: the message ctld would log before exiting."""
-
-
-@dataclass
-class Tgtd:
-    """The tgtd this ctld drives: its pid, control port and (if we started it) process."""
-
-    pid: int
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def tgtadm(self) -> Tgtadm:
-        return Tgtadm(self.port)
-
-    def alive(self) -> bool:
-        if self.process is not None:
-            return self.process.poll() is None
-        return pid_alive(self.pid)
-
-    def settled(self) -> bool:
-        """A starting tgtd has either exited or answers on its control port."""
-        return not self.alive() or self.tgtadm.answers()
-
-    def end(self) -> None:
-        """Kill tgtd (stuck or refusing) and wait until it is gone, bounded."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-        _settle(lambda: not self.alive(), _TGTD_EXIT)
 
 
 class Ctld:
@@ -164,7 +121,7 @@ class Ctld:
             except OSError:
                 tgtd.end()
                 raise
-            if _settle(tgtd.settled, _TGTD_START):
+            if poll_until(tgtd.settled, _TGTD_START):
                 if tgtd.alive():
                     self.log(f"tgtd started (pid {tgtd.pid}, control port {port})")
                     return tgtd
@@ -266,7 +223,7 @@ class Ctld:
         except TgtError as exc:
             if tgtd.alive():
                 self.log(f"tgtd (pid {tgtd.pid}) refused to stop: {exc}; killing it")
-        if not _settle(lambda: not tgtd.alive(), _TGTD_EXIT):
+        if not poll_until(lambda: not tgtd.alive(), TGTD_EXIT):
             tgtd.end()
         remove_control_files(tgtd.port)
         with contextlib.suppress(FileNotFoundError):

@@ -15,17 +15,23 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from carpswitch.errors import CommandError
+from carpswitch.lab.daemons import pid_alive
 from carpswitch.system.runner import Runner
 
 TGT_RUN_DIR = Path("/var/run/tgtd")
 #: Each tgtadm call is a local socket round trip; a tgtd that takes longer is stuck.
 TGTADM_TIMEOUT = 3.0
+#: How long tgtd may take to exit after `delete --mode system` or SIGKILL.
+TGTD_EXIT = 2.0
 #: tgtd takes control ports up to 32767.
 _PORT_BASE, _PORT_SPAN = 1000, 31000
 _TARGET = re.compile(r"^Target (\d+): (\S+)$")
@@ -123,8 +129,6 @@ def remove_control_files(port: int) -> None:
 
 
 def _unblock_signals() -> None:  # pragma: no cover - runs in the child before exec
-    import signal
-
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
@@ -133,6 +137,47 @@ def _which(name: str) -> str:
     if path is None:
         raise TgtError(f"{name} not found (Debian package tgt / util-linux)")
     return path
+
+
+def poll_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll `condition` every 20 ms until it holds or `timeout` passes; whether it held.
+
+    Not engine.step.wait_until: importing the engine (pydantic) would cost every start.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@dataclass
+class Tgtd:
+    """The tgtd this ctld drives: its pid, control port and (if we started it) process."""
+
+    pid: int
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def tgtadm(self) -> Tgtadm:
+        return Tgtadm(self.port)
+
+    def alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return pid_alive(self.pid)
+
+    def settled(self) -> bool:
+        """A starting tgtd has either exited or answers on its control port."""
+        return not self.alive() or self.tgtadm.answers()
+
+    def end(self) -> None:
+        """Kill tgtd (stuck or refusing) and wait until it is gone, bounded."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        poll_until(lambda: not self.alive(), TGTD_EXIT)
 
 
 class Tgtadm:
