@@ -129,7 +129,9 @@ def make_target(
     nodes: list[LabNode] = []
     root = tmp_path_factory.mktemp("csw")  # short: hast.conf's control socket must fit
 
-    def make(name: str = "hasta", index: int = 1, start: bool = True) -> Target:
+    def make(
+        name: str = "hasta", index: int = 1, start: bool = True, enabled: bool = True
+    ) -> Target:
         netns, address = net.add_target(index)
         node = create_node(
             root / name,
@@ -138,6 +140,7 @@ def make_target(
             address=address,
             netns=netns,
             services=["ctld"],
+            disabled_services=[] if enabled else ["ctld"],
             resources=[LabResource("tank", "raw")],
         )
         nodes.append(node)
@@ -216,6 +219,28 @@ def test_stop_leaves_no_tgtd_and_no_target(make_target: Callable[..., Target]) -
     assert (
         again.stderr == f"ctld not running? (check {target.node.paths.service_pidfile('ctld')}).\n"
     )
+
+
+def test_rc_subr_directives_of_a_disabled_ctld(make_target: Callable[..., Target]) -> None:
+    """ctld_enable not YES: start refuses (rc.subr), onestart/onerestart/onestop serve."""
+    target = make_target(start=False, enabled=False)
+    refused = target.service("start")
+    assert refused.stdout == (
+        "Cannot 'start' ctld. Set ctld_enable to YES in /etc/rc.conf or use 'onestart' "
+        "instead of 'start'.\n"
+    )
+    assert _tgtd_of(target.node) == []
+    assert target.service("onestart").stdout == "Starting ctld.\n"
+    first, _ = target.tgtd()
+    assert target.client.write(1)[0].acknowledged
+    restarted = target.service("onerestart")
+    assert restarted.returncode == 0
+    assert restarted.stdout.endswith("Starting ctld.\n"), restarted.stdout
+    assert target.tgtd()[0] != first  # a graceful stop ended the old tgtd
+    assert [p.pid for p in _tgtd_of(target.node)] == [target.tgtd()[0]]
+    assert target.client.check().checked == 1
+    assert target.service("onestop").returncode == 0
+    assert _tgtd_of(target.node) == []
 
 
 def test_ctld_exits_when_tgtd_dies_and_starts_a_new_one(make_target: Callable[..., Target]) -> None:
