@@ -487,3 +487,31 @@ def test_stop_under_load_drops_the_session_and_keeps_every_acknowledged_write(
     assert target.service("start").returncode == 0
     result = loader.check()
     assert (result.ok, result.checked) == (True, len(acknowledged)), result.lost
+
+
+def test_a_target_back_within_the_bound_takes_the_session_over(
+    make_target: Callable[..., Target],
+) -> None:
+    """As after a failover: a new tgtd behind the same address; libiscsi logs in again and
+    reissues the write in flight, so the run goes on and every write is acknowledged."""
+    target = make_target()
+    loader = Initiator(target.client.target, netns=target.client.netns, timeout=30.0)
+    disk = target.node.paths.disk("tank")
+
+    def landed(number: int) -> bool:
+        with disk.open("rb") as image:
+            image.seek(number * BLOCK_SIZE)
+            return image.read(BLOCK_SIZE) == block_bytes(loader.run, number)
+
+    writer = threading.Thread(target=loader.write, args=(2000,))
+    writer.start()
+    try:
+        assert wait_until(lambda: landed(20), 10.0)
+        first, _ = target.tgtd()
+        assert target.service("restart").returncode == 0
+        assert target.tgtd()[0] != first
+    finally:
+        writer.join(timeout=40)
+    assert [r.number for r in loader.ledger if not r.acknowledged] == []
+    result = loader.check()
+    assert (result.ok, result.checked) == (True, 2000), result.lost
