@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from carpswitch.lab.cluster.ctl_conf import write_ctl_conf
 from carpswitch.lab.facts import NodeFacts, ResourceFacts
 from carpswitch.lab.paths import SHIM_COMMANDS, NodePaths
 from carpswitch.lab.state import (
@@ -132,6 +133,7 @@ def write_layout(
             os.makedirs(resource.mountpoint, exist_ok=True)
     paths.hast_conf.write_text(hast_conf_text(facts, listen_port))
     paths.config.write_text(lab_config_text(facts))
+    write_ctl_conf(facts)
     for command in SHIM_COMMANDS:
         script = paths.command(command)
         script.write_text(shim_script(command, paths))

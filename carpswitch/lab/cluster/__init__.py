@@ -1,0 +1,1 @@
+"""The two-node lab: network namespaces, replicating HAST, CARP and iSCSI on real parts."""
