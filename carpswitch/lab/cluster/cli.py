@@ -63,6 +63,9 @@ def run_verb(args: argparse.Namespace, resources: Sequence[LabResource]) -> int:
     if args.verb == "down":
         ids = registry.cluster_ids() if args.all else [args.id or registry.only_cluster()]
         for cluster_id in ids:
+            if not registry.record_path(cluster_id).exists():
+                print(f"no lab cluster {cluster_id}: nothing to remove")  # down twice is fine
+                continue
             Cluster.load(cluster_id).down()
             print(f"lab cluster {cluster_id} removed")
         return 0

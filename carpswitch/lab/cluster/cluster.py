@@ -179,6 +179,14 @@ class Cluster:
                 raise ClusterError(f"cluster {self.id}: timed out waiting for {what}")
             time.sleep(0.05)
 
+    def wait_for(self, predicate: Callable[[], object], timeout: float) -> bool:
+        """Poll `predicate` every 50 ms for up to `timeout` seconds; whether it came true."""
+        try:
+            self.wait(predicate, time.monotonic() + timeout, "predicate")
+        except ClusterError:
+            return False
+        return True
+
     def wait_master(self, name: str, timeout: float = 30.0) -> None:
         """Wait until `name` is MASTER and holds the CARP address, and no other host is."""
         self.wait(
