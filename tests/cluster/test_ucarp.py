@@ -107,3 +107,28 @@ def test_taking_the_demotion_back_restores_the_skew(cluster: Cluster) -> None:
     cluster.kill("hastb")
     cluster.wait_master("hasta")  # and hasta takes over again when hastb dies
     assert VIP not in " ".join(cluster.net.addresses("hastb"))
+
+
+def test_a_rebooted_master_comes_back_as_backup_and_secondary(cluster: Cluster) -> None:
+    cluster.reboot("hasta")
+
+    assert cluster.wait_for(lambda: cluster.carp_state("hasta") == "BACKUP", 30)
+    cluster.wait_master("hastb")
+    cluster.wait_serving("hastb")
+    assert cluster.wait_for(lambda: cluster.secondary("hasta"), 30)
+    assert stays(lambda: cluster.masters() == ["hastb"], 3.0)
+    assert cluster.node("hasta").demotion() == 0  # a boot starts with no demotion
+
+
+def test_a_frozen_master_loses_the_address_and_takes_it_back_when_thawed(
+    cluster: Cluster,
+) -> None:
+    cluster.freeze("hasta")
+
+    assert cluster.wait_for(lambda: cluster.holds_vip("hastb"), 30)
+    assert ucarp_logged_state(cluster, "hastb") == "MASTER"
+    cluster.thaw("hasta")
+    # hasta's ucarp never stopped being MASTER; its adverts (skew 0) are more frequent
+    # than hastb's (100), so hastb goes BACKUP: what CARP does when two masters meet.
+    cluster.wait_master("hasta")
+    assert not cluster.holds_vip("hastb")
