@@ -88,7 +88,8 @@ class Cluster:
     # --- up and down -----------------------------------------------------------------
 
     def up(self, *, daemon: bool = True, timeout: float = UP_TIMEOUT) -> None:
-        """Network, nodes, boot hasta until it is MASTER and serving, then boot hastb.
+        """Network, nodes, boot hasta until it is MASTER, then hastb; wait until hasta
+        serves and hastb is secondary.
 
         hastb boots only once hasta is MASTER: two ucarps started together can both be
         MASTER for a second.
@@ -116,8 +117,8 @@ class Cluster:
         deadline = time.monotonic() + timeout
         first.boot(daemon=daemon)
         self.wait(lambda: self.carp_state("hasta") == "MASTER", deadline, "hasta MASTER")
+        second.boot(daemon=daemon)  # while hasta's controller promotes it
         self.wait(lambda: self.serving("hasta"), deadline, "hasta serving")
-        second.boot(daemon=daemon)
         self.wait(lambda: self.secondary("hastb"), deadline, "hastb secondary")
 
     def down(self) -> None:

@@ -99,4 +99,9 @@ def script_main(root: str, state: str, argv: list[str]) -> int:
         return 64
     event = carp_transition(Path(root), state, argv[0], argv[1])
     sys.stderr.write(f"carp: {argv[0]} {state}{'' if event else ' (no change)'}\n")
+    if state == "BACKUP":
+        # A MASTER demoted meanwhile advertises its demoted skew from now on (ucarp).
+        from carpswitch.lab.cluster.ucarp import follow_skew
+
+        follow_skew(Path(root))
     return 0

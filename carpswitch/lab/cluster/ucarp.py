@@ -23,11 +23,14 @@ Stdlib and light lab modules only: the sysctl and ifconfig shims call this.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,14 +109,33 @@ def running(paths: NodePaths) -> Speaker | None:
 
 def _is_ucarp(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "ucarp"
+        # nsenter until it has exec'd ucarp
+        return Path(f"/proc/{pid}/comm").read_text().strip() in ("ucarp", "nsenter")
     except OSError:
         return False
 
 
+@contextlib.contextmanager
+def _speaker_lock(paths: NodePaths) -> Iterator[None]:
+    """One start, stop or restart of the node's ucarp at a time (two shims may restart
+    it together: without the lock both would start one)."""
+    fd = os.open(paths.var_run / "ucarp.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def start(root: Path) -> Speaker:
-    """Start the node's ucarp in its namespace, advertising the node's current skew."""
+    """Start the node's ucarp in its namespace, advertising the node's current skew
+    (nothing if one runs already)."""
     paths = NodePaths.of(root)
+    with _speaker_lock(paths):
+        return running(paths) or _start(paths)
+
+
+def _start(paths: NodePaths) -> Speaker:
     facts = load_facts(paths.root)
     if facts.netns is None:
         raise LookupError(f"{paths.root} is not a cluster node (no netns)")
@@ -152,6 +174,11 @@ def start(root: Path) -> Speaker:
 def stop(root: Path, sig: signal.Signals = signal.SIGTERM) -> None:
     """Stop the node's ucarp (no downscript runs: the address stays where it is)."""
     paths = NodePaths.of(root)
+    with _speaker_lock(paths):
+        _stop(paths, sig)
+
+
+def _stop(paths: NodePaths, sig: signal.Signals) -> None:
     speaker = running(paths)
     if speaker is None:
         return
@@ -173,19 +200,20 @@ def force_backup(root: Path) -> bool:
     paths = NodePaths.of(root)
     facts = load_facts(paths.root)
     store = StateStore(paths)
-    speaker = running(paths)
-    if _vhid(store, facts).state == "MASTER":
-        if speaker is None:
-            from carpswitch.lab.cluster.kernel import carp_transition
+    with _speaker_lock(paths):
+        speaker = running(paths)
+        if _vhid(store, facts).state == "MASTER":
+            if speaker is None:
+                from carpswitch.lab.cluster.kernel import carp_transition
 
-            carp_transition(paths.root, "BACKUP", facts.interface, facts.vip)
-        else:
-            os.kill(speaker.pid, signal.SIGUSR2)
-            deadline = time.monotonic() + DEMOTE_WAIT
-            while _vhid(store, facts).state == "MASTER":
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.01)
+                carp_transition(paths.root, "BACKUP", facts.interface, facts.vip)
+            else:
+                os.kill(speaker.pid, signal.SIGUSR2)
+                deadline = time.monotonic() + DEMOTE_WAIT
+                while _vhid(store, facts).state == "MASTER":
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(0.01)
     follow_skew(root)
     return True
 
@@ -195,16 +223,17 @@ def follow_skew(root: Path) -> None:
     paths = NodePaths.of(root)
     facts = load_facts(paths.root)
     store = StateStore(paths)
-    speaker = running(paths)
-    if speaker is None or speaker.advskew == advertised_skew(store, facts):
-        return
-    if _vhid(store, facts).state == "MASTER":
-        return  # see the module docstring: it gets the skew at its next forced BACKUP
-    stop(root)
-    if _vhid(store, facts).state == "MASTER":
-        # It became MASTER just before it stopped: what it added is undone, as a
-        # downscript would, so that ifconfig keeps telling what the new ucarp is in.
-        from carpswitch.lab.cluster.kernel import carp_transition
+    with _speaker_lock(paths):
+        speaker = running(paths)
+        if speaker is None or speaker.advskew == advertised_skew(store, facts):
+            return
+        if _vhid(store, facts).state == "MASTER":
+            return  # see the module docstring: it gets the skew at its next forced BACKUP
+        _stop(paths, signal.SIGTERM)
+        if _vhid(store, facts).state == "MASTER":
+            # It became MASTER just before it stopped: what it added is undone, as a
+            # downscript would, so that ifconfig keeps telling what the new ucarp is in.
+            from carpswitch.lab.cluster.kernel import carp_transition
 
-        carp_transition(paths.root, "BACKUP", facts.interface, facts.vip)
-    start(root)
+            carp_transition(paths.root, "BACKUP", facts.interface, facts.vip)
+        _start(paths)
