@@ -190,3 +190,21 @@ def test_down_twice_in_python(make_cluster: object) -> None:
     cluster.down()
 
     assert leftovers(record) == []
+
+
+def test_down_detaches_mounts_and_ends_processes_of_frozen_hosts(make_cluster: object) -> None:
+    assert callable(make_cluster)
+    cluster: Cluster = make_cluster()
+    record = cluster.record
+    mountpoint = Path(record.hosts["hasta"]) / "mnt" / "scratch"
+    mountpoint.mkdir(parents=True)
+    run(["mount", "-t", "tmpfs", "-o", "size=1m", "cswtest", str(mountpoint)])
+    busy = subprocess.Popen(  # keeps the mount busy: only a lazy unmount detaches it
+        in_netns(cluster.net.host("hasta").netns, ["sleep", "600"]), cwd=mountpoint
+    )
+    cluster.freeze("hastb")
+
+    cluster.down()
+
+    assert busy.wait(timeout=10) == -signal.SIGKILL
+    assert leftovers(record) == []

@@ -24,7 +24,7 @@ from carpswitch.lab.cluster import registry, ucarp
 from carpswitch.lab.cluster.command import ClusterError
 from carpswitch.lab.cluster.host import ClusterHost
 from carpswitch.lab.cluster.kernel import carp_transition
-from carpswitch.lab.cluster.net import VIP, ClusterNet, Direction, check_id
+from carpswitch.lab.cluster.net import VIP, ClusterNet, Direction, HostNet, check_id
 from carpswitch.lab.cluster.teardown import teardown
 from carpswitch.lab.node import LabError, LabNode, LabResource, create_node
 from carpswitch.lab.state import NetworkState
@@ -132,6 +132,11 @@ class Cluster:
         if name not in HOSTS:
             raise ClusterError(f"no host {name!r} (hosts: {', '.join(HOSTS)})")
         return ClusterHost(LabNode(Path(self.record.hosts[name])), self.net)
+
+    @property
+    def client(self) -> HostNet:
+        """The client's place on the network (`.netns`, `.address`): for an initiator."""
+        return self.net.host("client")
 
     def node(self, name: str) -> LabNode:
         """The LabNode of host `name`."""
