@@ -141,49 +141,18 @@ class ClusterNet:
             + "".join(f"    {rule}\n" for rule in rules)
             + "  }\n}\n"
         )
-        run(["ip", "netns", "exec", self.bridge_netns, "nft", "-f", "-"], stdin=script)
+        self._nft("-f", "-", stdin=script)
 
     def heal(self, host: str) -> None:
         """Undo a cut of `host` (nothing to do if there is none)."""
         chain = _chain_name(self.host(host).name)
-        listed = run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                self.bridge_netns,
-                "nft",
-                "list",
-                "table",
-                "bridge",
-                FAULT_TABLE,
-            ],
-            check=False,
-        )
+        listed = self._fault_table()
         if f"chain {chain} " in listed:
-            run(
-                [
-                    "ip", "netns", "exec", self.bridge_netns,
-                    "nft", "delete", "chain", "bridge", FAULT_TABLE, chain,
-                ]
-            )  # fmt: skip
+            self._nft("delete", "chain", "bridge", FAULT_TABLE, chain)
 
     def cuts(self) -> dict[str, Direction]:
         """Hosts whose cable is cut now, and how."""
-        listed = run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                self.bridge_netns,
-                "nft",
-                "list",
-                "table",
-                "bridge",
-                FAULT_TABLE,
-            ],
-            check=False,
-        )
+        listed = self._fault_table()
         found: dict[str, Direction] = {}
         for host in self.hosts.values():
             inward = f'oifname "{host.name}" drop' in listed
@@ -194,12 +163,15 @@ class ClusterNet:
                 found[host.name] = "in" if inward else "out"
         return found
 
-    def _fault_table(self) -> str:
-        """`nft list table bridge cswfault` in the bridge's namespace ('' if none)."""
+    def _nft(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        """nft in the bridge's namespace."""
         return run(
-            [*_in_bridge(self.bridge_netns), "nft", "list", "table", "bridge", FAULT_TABLE],
-            check=False,
+            ["ip", "netns", "exec", self.bridge_netns, "nft", *args], stdin=stdin, check=check
         )
+
+    def _fault_table(self) -> str:
+        """`nft list table bridge cswfault` ('' if there is none)."""
+        return self._nft("list", "table", "bridge", FAULT_TABLE, check=False)
 
     def set_link(self, host: str, up: bool) -> None:
         """Bring `host`'s interface up or down (inside the host: no carrier seen by it)."""
@@ -226,10 +198,6 @@ class ClusterNet:
         net = self.host(host)
         if any(a.split("/")[0] == address for a in self.addresses(host)):
             run(["ip", "-n", net.netns, "addr", "del", f"{address}/32", "dev", net.interface])
-
-
-def _in_bridge(netns: str) -> list[str]:
-    return ["ip", "netns", "exec", netns]
 
 
 def _chain_name(port: str) -> str:
