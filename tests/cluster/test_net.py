@@ -155,10 +155,10 @@ def _wait_file(path: Path, timeout: float = 60.0) -> None:
 
 @pytest.mark.parametrize(
     "point",
-    ["state/network.json", "var/run/hastd.pid", "var/run/ucarp.json"],
-    ids=["nodes-made", "hastd-started", "ucarp-started"],
+    [None, "state/network.json", "var/run/hastd.pid", "var/run/ucarp.json"],
+    ids=["recorded", "nodes-made", "hastd-started", "ucarp-started"],
 )
-def test_lab_down_after_a_killed_lab_up_leaves_nothing(point: str) -> None:
+def test_lab_down_after_a_killed_lab_up_leaves_nothing(point: str | None) -> None:
     cluster_id = unique_id()
     up = subprocess.Popen(
         [sys.executable, "-m", "carpswitch", "lab", "up", "--id", cluster_id],
@@ -168,12 +168,15 @@ def test_lab_down_after_a_killed_lab_up_leaves_nothing(point: str) -> None:
     try:
         _wait_file(registry.record_path(cluster_id))
         record = registry.load(cluster_id)
-        _wait_file(Path(record.hosts["hasta"]) / point)
+        if point is not None:
+            _wait_file(Path(record.hosts["hasta"]) / point)
     finally:
         os.kill(up.pid, signal.SIGKILL)
         up.wait()
         assert up.returncode != 0
+        status = _lab("status", cluster_id)
         down = _lab("down", cluster_id)
+    assert status.returncode == 0, status.stderr  # status works on what a crash left
     assert down.returncode == 0, down.stderr
     assert leftovers(record) == []
     again = _lab("down", cluster_id)

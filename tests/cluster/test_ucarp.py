@@ -58,6 +58,7 @@ def test_address_moves_to_the_peer_when_the_master_dies(cluster: Cluster) -> Non
     cluster.wait_master("hastb")
     assert ucarp_logged_state(cluster, "hastb") == "MASTER"
     assert not cluster.holds_vip("hasta")  # a dead host's address is gone
+    assert ifconfig_state(cluster, "hasta") == "INIT"  # and nothing is MASTER there
     assert not cluster.net.link_up("hasta")
     assert cluster.host("hasta").pids() == set()
     cluster.wait_serving("hastb")  # ucarp -> up script -> devd -> the controller

@@ -23,6 +23,7 @@ from carpswitch.lab.cluster.net import ClusterNet, HostNet, netns_pids
 from carpswitch.lab.cluster.teardown import marked_pids, signal_pids
 from carpswitch.lab.node import LabNode
 from carpswitch.lab.paths import NODE_MARKER_ENV
+from carpswitch.lab.state import NetworkState
 
 #: The project's devd rules (what an install puts into /usr/local/etc/devd).
 DEVD_CONF = Path(__file__).resolve().parents[3] / "conf" / "devd-carp.conf"
@@ -119,13 +120,18 @@ class ClusterHost:
         """A dead host: SIGKILL everything; its address goes, its link goes down.
 
         After SIGKILL ucarp runs no downscript, so the CARP address would stay on the
-        interface; a FreeBSD host that died takes its addresses with it.
+        interface; a FreeBSD host that died takes its addresses with it. Its recorded vhid
+        state becomes INIT: nothing is MASTER there any more.
         """
         for _ in range(_SWEEPS):
             if not self.signal_all(signal.SIGKILL):
                 break
         self.net.remove_address(self.name, self.node.facts.vip)
         self.net.set_link(self.name, up=False)
+        with self.node.store.update(NetworkState) as network:  # no kernel, no CARP state
+            for interface in network.interfaces:
+                for vhid in interface.vhids:
+                    vhid.state = "INIT"
 
     def freeze(self) -> None:
         """SIGSTOP every process of the host (a hung machine: it neither acts nor answers)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from carpswitch.lab.cluster.cluster import HOSTS, Cluster
 from carpswitch.lab.cluster.command import ClusterError
@@ -25,6 +26,8 @@ def status_text(cluster: Cluster) -> str:
 
 
 def _host_lines(cluster: Cluster, name: str, cuts: dict[str, Direction]) -> list[str]:
+    if not (Path(cluster.record.hosts[name]) / "lab.json").exists():
+        return [f"{name}: not made (lab up did not get so far)"]
     node = cluster.node(name)
     state = cluster.carp_state(name) or "no ucarp"
     try:
