@@ -14,8 +14,15 @@ from carpswitch.lab.cluster.command import ClusterError
 from carpswitch.lab.cluster.status import status_text
 from carpswitch.lab.node import LabResource
 
-#: Host verbs; `reboot` is shared with the single-node `lab reboot DIR`.
-HOST_VERBS = ("kill", "freeze", "thaw", "cut", "heal")
+#: Host verbs and what they do; `reboot` is shared with the single-node `lab reboot DIR`.
+HOST_HELP = {
+    "kill": "a host dies: SIGKILL of all its processes, its address gone, its link down",
+    "freeze": "SIGSTOP every process of a host",
+    "thaw": "SIGCONT every process of a host",
+    "cut": "cut a host's cable (both ways unless --one-way)",
+    "heal": "mend a host's cable",
+}
+HOST_VERBS = tuple(HOST_HELP)
 
 
 def add_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +46,7 @@ def add_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     down.add_argument("id", nargs="?", help="cluster id (default: the only one)")
     down.add_argument("--all", action="store_true", help="every recorded cluster")
     for verb in HOST_VERBS:
-        parser = verbs.add_parser(verb, help=f"{verb} a host of the two-node lab")
+        parser = verbs.add_parser(verb, help=HOST_HELP[verb])
         parser.add_argument("host", choices=HOSTS)
         parser.add_argument("--id", help="cluster id (default: the only one)")
         if verb == "cut":
