@@ -7,9 +7,7 @@ test fails if anything of it is left: a namespace, a process, a mount, a file, t
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,27 +16,14 @@ import pytest
 
 from carpswitch.lab.cluster import registry
 from carpswitch.lab.cluster.cluster import Cluster
+from carpswitch.lab.cluster.command import missing_requirement
 from carpswitch.lab.cluster.net import existing_namespaces
 from carpswitch.lab.cluster.teardown import cluster_pids, mounts_under
-
-TOOLS = ("ip", "nft", "nsenter", "ucarp", "umount")
-
-
-def cluster_skip_reason() -> str | None:
-    """Why the cluster tier cannot run here (None if it can)."""
-    if os.geteuid() != 0:
-        return "the two-node lab needs root (network namespaces)"
-    missing = [
-        tool for tool in TOOLS if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None
-    ]
-    if missing:
-        return f"missing {', '.join(missing)} (Debian: iproute2 nftables util-linux ucarp)"
-    return None
 
 
 @pytest.fixture(autouse=True)
 def _need_cluster_tools() -> None:
-    reason = cluster_skip_reason()
+    reason = missing_requirement()
     if reason is not None:
         pytest.skip(reason)
 

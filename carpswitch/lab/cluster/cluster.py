@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from carpswitch.lab.cluster import registry, ucarp
-from carpswitch.lab.cluster.command import ClusterError
+from carpswitch.lab.cluster.command import ClusterError, missing_requirement
 from carpswitch.lab.cluster.host import ClusterHost
 from carpswitch.lab.cluster.kernel import carp_transition
 from carpswitch.lab.cluster.net import VIP, ClusterNet, Direction, HostNet, check_id
@@ -60,6 +60,9 @@ class Cluster:
         services: Sequence[str] = (),
     ) -> Cluster:
         """Record a new cluster (nothing else is made until `up`)."""
+        reason = missing_requirement()
+        if reason is not None:
+            raise ClusterError(reason)
         cluster_id = check_id(cluster_id or new_id())
         if registry.record_path(cluster_id).exists():
             raise ClusterError(f"cluster {cluster_id} exists already (lab down {cluster_id})")

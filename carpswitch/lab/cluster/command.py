@@ -6,11 +6,22 @@ ClusterError naming the command when it fails.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 
 #: No lab command waits on anything slow; a hung one is a broken machine.
 TIMEOUT = 20.0
+_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+#: What the two-node lab runs, and the Debian package each comes from.
+TOOLS = {
+    "ip": "iproute2",
+    "nft": "nftables",
+    "nsenter": "util-linux",
+    "umount": "mount",
+    "ucarp": "ucarp",
+}
 
 
 class ClusterError(Exception):
@@ -27,7 +38,7 @@ def run(argv: Sequence[str], *, check: bool = True, stdin: str | None = None) ->
             text=True,
             timeout=TIMEOUT,
             check=False,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
+            env={"PATH": _PATH, "LC_ALL": "C"},
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ClusterError(f"{' '.join(argv)}: {exc}") from exc
@@ -35,6 +46,17 @@ def run(argv: Sequence[str], *, check: bool = True, stdin: str | None = None) ->
         why = done.stderr.strip() or done.stdout.strip()
         raise ClusterError(f"{' '.join(argv)}: exit {done.returncode}: {why}")
     return done.stdout
+
+
+def missing_requirement() -> str | None:
+    """Why the two-node lab cannot run here (root, tools), or None."""
+    if os.geteuid() != 0:
+        return "the two-node lab needs root (network namespaces)"
+    missing = [tool for tool in TOOLS if shutil.which(tool, path=_PATH) is None]
+    if missing:
+        packages = " ".join(sorted({TOOLS[tool] for tool in missing}))
+        return f"missing {', '.join(missing)} (Debian: apt-get install {packages})"
+    return None
 
 
 def netns_path(netns: str) -> str:
