@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from carpswitch.lab.cluster import ucarp
@@ -21,6 +22,7 @@ from carpswitch.lab.cluster.detach import spawn_detached
 from carpswitch.lab.cluster.devd import RULES_DIR
 from carpswitch.lab.cluster.net import ClusterNet, HostNet, netns_pids
 from carpswitch.lab.cluster.teardown import marked_pids, signal_pids
+from carpswitch.lab.daemons import pid_alive
 from carpswitch.lab.node import LabNode
 from carpswitch.lab.paths import NODE_MARKER_ENV
 from carpswitch.lab.state import NetworkState
@@ -29,6 +31,14 @@ from carpswitch.lab.state import NetworkState
 DEVD_CONF = Path(__file__).resolve().parents[3] / "conf" / "devd-carp.conf"
 _RECONCILE_TIMEOUT = 120.0
 _SWEEPS = 20
+_DEVD_READY = 20.0
+
+
+def _holds_pid(pidfile: Path, pid: int) -> bool:
+    try:
+        return pidfile.read_text().split() == [str(pid)]
+    except OSError:
+        return False
 
 
 class ClusterHost:
@@ -68,8 +78,11 @@ class ClusterHost:
         """devd, hastd, rc.d/carpswitch (boot reconcile, daemon), then ucarp."""
         self.net.set_link(self.name, up=True)
         self.net.remove_address(self.name, self.node.facts.vip)
-        self._spawn([sys.executable, "-m", "carpswitch.lab.cluster.devd", str(self.node.path)],
-                    "devd-stdout.log")  # fmt: skip
+        devd = self._spawn(
+            [sys.executable, "-m", "carpswitch.lab.cluster.devd", str(self.node.path)],
+            "devd-stdout.log",
+        )
+        self._wait_devd(devd)
         self.node.start()
         self.controller("reconcile", "--boot", timeout=_RECONCILE_TIMEOUT)
         if daemon:
@@ -92,6 +105,16 @@ class ClusterHost:
             log.write(f"# carpswitch {' '.join(args)}: exit {done.returncode}\n")
             log.write(done.stdout + done.stderr)
         return done
+
+    def _wait_devd(self, pid: int) -> None:
+        """Until devd reads devctl (it writes its pid file then): an event ucarp's script
+        sends before that would be dropped."""
+        pidfile = self.node.paths.var_run / "devd.pid"
+        deadline = time.monotonic() + _DEVD_READY
+        while not _holds_pid(pidfile, pid):
+            if time.monotonic() >= deadline or not pid_alive(pid):
+                raise ClusterError(f"{self.name}: devd did not start (see devd-stdout.log)")
+            time.sleep(0.02)
 
     def _spawn(self, argv: list[str], log: str) -> int:
         return spawn_detached(
