@@ -11,6 +11,7 @@ import pytest
 from carpswitch.lab.cluster import ucarp
 from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.net import VIP
+from carpswitch.lab.cluster.status import status_text
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
@@ -50,6 +51,11 @@ def test_ifconfig_prints_the_state_ucarp_is_in(cluster: Cluster) -> None:
     assert not cluster.holds_vip("hastb")
     assert cluster.serving("hasta")
     assert cluster.secondary("hastb")
+    lines = status_text(cluster).splitlines()
+    assert lines[1] == f"hasta: CARP MASTER; link up; 198.18.0.1/24 {VIP}/32"
+    assert re.fullmatch(r"  tank\s+\S+\s+primary\s+.*", lines[3])
+    assert lines[4] == "hastb: CARP BACKUP; link up; 198.18.0.2/24"
+    assert re.fullmatch(r"  tank\s+\S+\s+secondary\s+.*", lines[6])
 
 
 def test_address_moves_to_the_peer_when_the_master_dies(cluster: Cluster) -> None:
