@@ -234,6 +234,11 @@ class Cluster:
         """Power-cycle the host and boot it as FreeBSD would (see ClusterHost.boot)."""
         self.host(name).reboot(daemon=daemon)
 
+    def force_backup(self, name: str) -> bool:
+        """What `ifconfig vtnet0 vhid 1 state backup` does on the host: ucarp goes BACKUP
+        now (SIGUSR2); False if it did not within ucarp.DEMOTE_WAIT."""
+        return ucarp.force_backup(self.node(name).path)
+
     def kill_ucarp(self, name: str) -> None:
         """SIGKILL only the host's ucarp: CARP stops on a live host.
 

@@ -7,6 +7,7 @@ it from the record alone, after a `lab up` that crashed at any point. It goes la
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -43,14 +44,20 @@ def record_path(cluster_id: str, registry: Path | None = None) -> Path:
 
 def save(record: ClusterRecord) -> None:
     """Write the record durably (temporary file, fsync, rename)."""
-    record.path.parent.mkdir(parents=True, exist_ok=True)
     temporary = record.path.with_name(f".{record.path.name}.{os.getpid()}.tmp")
-    with temporary.open("w") as out:
-        json.dump(asdict(record), out, indent=1)
-        out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, record.path)
+    for attempt in range(3):  # another cluster's `forget` may remove the empty registry
+        record.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with temporary.open("w") as out:
+                json.dump(asdict(record), out, indent=1)
+                out.write("\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, record.path)
+            return
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
 
 
 def load(cluster_id: str) -> ClusterRecord:
@@ -74,8 +81,10 @@ def load(cluster_id: str) -> ClusterRecord:
 
 
 def forget(cluster_id: str) -> None:
-    """Remove the record (nothing if it is gone already)."""
+    """Remove the record (nothing if it is gone already), and the registry once empty."""
     record_path(cluster_id).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: other clusters are up
+        REGISTRY.rmdir()
 
 
 def cluster_ids() -> list[str]:
