@@ -82,6 +82,12 @@ def lab_config_text(facts: NodeFacts) -> str:
         f"hast_conf = {q(str(paths.hast_conf))}",
         f"state_dir = {q(str(paths.carpswitch_state_dir))}",
         f"run_dir = {q(str(paths.carpswitch_run_dir))}",
+        # a cluster node has a devd of its own (carpswitch.lab.cluster.devd)
+        *(
+            [f"devd_socket = {q(str(paths.var_run / 'devd.seqpacket.pipe'))}"]
+            if facts.netns
+            else []
+        ),
         "",
         "[commands]",
         *(f"{name} = {q(str(paths.command(name)))}" for name in CONTROLLER_COMMANDS),
@@ -104,6 +110,14 @@ def lab_config_text(facts: NodeFacts) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _cluster_paths(facts: NodeFacts) -> list[str]:
+    """A cluster node has a devd of its own (carpswitch.lab.cluster.devd) and its socket."""
+    if facts.netns is None:
+        return []
+    socket = facts.node_paths.var_run / "devd.seqpacket.pipe"
+    return [f"devd_socket = {json.dumps(str(socket))}"]
 
 
 def shim_script(command: str, paths: NodePaths) -> str:
