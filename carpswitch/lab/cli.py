@@ -21,7 +21,7 @@ from carpswitch.lab.node import (
 )
 
 EX_USAGE = 64
-CLUSTER_VERBS = ("up", "down", "status", *HOST_VERBS)
+CLUSTER_VERBS = ("up", "down", "status", "demo", *HOST_VERBS)
 EX_SOFTWARE = 70
 
 DESCRIPTION = """\

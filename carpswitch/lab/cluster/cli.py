@@ -45,6 +45,11 @@ def add_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     down = verbs.add_parser("down", help="remove a cluster: processes, mounts, namespaces, files")
     down.add_argument("id", nargs="?", help="cluster id (default: the only one)")
     down.add_argument("--all", action="store_true", help="every recorded cluster")
+    verbs.add_parser(
+        "demo",
+        help="a failover end to end: up, write through the CARP address, kill the master, "
+        "read back and check, down",
+    )
     for verb in HOST_VERBS:
         parser = verbs.add_parser(verb, help=HOST_HELP[verb])
         parser.add_argument("host", choices=HOSTS)
@@ -67,6 +72,10 @@ def run_verb(args: argparse.Namespace, resources: Sequence[LabResource]) -> int:
             raise
         sys.stdout.write(status_text(cluster))
         return 0
+    if args.verb == "demo":
+        from carpswitch.lab.cluster import demo
+
+        return demo.main()
     if args.verb == "down":
         ids = registry.cluster_ids() if args.all else [args.id or registry.only_cluster()]
         for cluster_id in ids:

@@ -1,0 +1,264 @@
+"""Failover under fire: the issue's chaos test on the two-node lab (real ucarp, hastd, tgt).
+
+Every kind of failure runs twice on one cluster (first on hasta, then on whoever is
+master then) while a client keeps writing through the CARP address and a referee samples
+both hosts every 100 ms. After each: never two hosts served the LUN, the LUN answered again
+within RECOVERY_BOUND (the time is reported), the failed host came back as secondary, no
+acknowledged write was lost, and every transition the controllers ran says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from carpswitch.lab.cluster import ucarp
+from carpswitch.lab.cluster.cluster import HOSTS, Cluster
+from carpswitch.lab.cluster.demo import RESOURCE, lun_of
+from carpswitch.lab.cluster.traffic import Writer
+from carpswitch.lab.cluster.watch import Referee
+from carpswitch.lab.faults import Fault
+from carpswitch.lab.node import LabResource
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
+
+#: From the failure to the first acknowledged write through the address.
+RECOVERY_BOUND = 90.0
+#: From the repair to the failed host being secondary again.
+REJOIN_BOUND = 90.0
+
+TIMES: dict[str, list[float]] = {}
+
+
+def _peer(name: str) -> str:
+    return HOSTS[1 - HOSTS.index(name)]
+
+
+@dataclass
+class Chaos:
+    """One cluster, its client, the writer and the referee."""
+
+    cluster: Cluster
+    writer: Writer
+    referee: Referee
+
+    def master(self) -> str:
+        """The one host serving now."""
+        serving = [name for name in HOSTS if self.cluster.serving(name)]
+        assert len(serving) == 1, f"expected one serving host, found {serving}"
+        return serving[0]
+
+    def answered_after(self, moment: float, kind: str) -> None:
+        """The LUN answers again; the recovery time is recorded for the report."""
+        answered = self.writer.wait_answered_after(moment, RECOVERY_BOUND)
+        assert not self.writer.errors, self.writer.errors
+        assert answered is not None, f"{kind}: LUN silent {RECOVERY_BOUND:g} s after the fault"
+        TIMES.setdefault(kind, []).append(answered - moment)
+
+    def rejoined(self, name: str) -> None:
+        """`name` is secondary again and the other host serves."""
+        self.cluster.wait(
+            lambda: self.cluster.secondary(name) and self.cluster.serving(_peer(name)),
+            time.monotonic() + REJOIN_BOUND,
+            f"{name} secondary again",
+        )
+
+
+@pytest.fixture
+def chaos(make_cluster: Callable[..., Cluster]) -> Iterator[Chaos]:
+    cluster = make_cluster(resources=[LabResource(RESOURCE, "raw")], services=["ctld"])
+    writer = Writer(lun_of(cluster)).start()
+    referee = Referee({name: cluster.node(name).path for name in HOSTS}, (RESOURCE,)).start()
+    try:
+        yield Chaos(cluster, writer, referee)
+    finally:
+        writer.stop()
+        referee.stop()
+    _check_invariants(cluster, writer, referee)
+
+
+def _check_invariants(cluster: Cluster, writer: Writer, referee: Referee) -> None:
+    assert referee.samples, "the referee never sampled"
+    assert referee.two_primaries() == [], "two hosts served the LUN at once"
+    check = writer.initiator.check()
+    assert check.checked > 0, "no write was acknowledged at all"
+    assert check.ok, "\n".join(check.lost)
+    for name in HOSTS:
+        _check_decisions_explained(cluster, name)
+
+
+def _check_decisions_explained(cluster: Cluster, name: str) -> None:
+    """Every transition in the host's history names its trigger and its outcome."""
+    node = cluster.node(name)
+    result = subprocess.run(
+        [
+            str(Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "carpswitch"),
+            "-c",
+            str(node.paths.config),
+            "history",
+            "--json",
+            "-n",
+            "1000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    transitions = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    for transition in transitions:
+        assert transition.get("trigger"), f"{name}: a transition without a trigger: {transition}"
+        assert transition.get("reason"), f"{name}: a transition without a reason: {transition}"
+        assert transition.get("outcome"), f"{name}: a transition without an outcome: {transition}"
+        for step in transition.get("steps", []):
+            if step["outcome"] not in ("ok", "skipped"):
+                assert step.get("detail"), f"{name}: step {step} failed without saying why"
+
+
+# --- the kinds of failure --------------------------------------------------------------
+
+
+def _kill_ucarp(chaos: Chaos, victim: str) -> Callable[[], None]:
+    chaos.cluster.kill_ucarp(victim)
+    return lambda: chaos.cluster.start_ucarp(victim)
+
+
+def _kill_controller_mid_promotion(chaos: Chaos, victim: str) -> Callable[[], None]:
+    survivor = _peer(victim)
+    chaos.referee.cut_off.add(victim)
+    chaos.cluster.kill(victim)
+    run_dir = chaos.cluster.node(survivor).paths.carpswitch_run_dir / "running"
+    deadline = time.monotonic() + RECOVERY_BOUND
+    while not (run_dir.is_dir() and any(run_dir.iterdir())):
+        assert time.monotonic() < deadline, f"{survivor} never started a promotion"
+        time.sleep(0.02)
+    config = str(chaos.cluster.node(survivor).paths.config)
+    for process in psutil.process_iter(["cmdline", "environ"]):
+        words = process.info["cmdline"] or []
+        environ = process.info["environ"] or {}
+        worker = any("carpswitch" in w for w in words) and "daemon" not in words
+        if worker and (config in words or environ.get("CARPSWITCH_CONFIG") == config):
+            process.send_signal(signal.SIGKILL)
+
+    def repair() -> None:
+        chaos.referee.cut_off.discard(victim)
+        chaos.cluster.reboot(victim)
+
+    return repair
+
+
+def _cut(direction: str) -> Callable[[Chaos, str], Callable[[], None]]:
+    def inject(chaos: Chaos, victim: str) -> Callable[[], None]:
+        chaos.referee.cut_off.add(victim)
+        chaos.cluster.cut(victim, direction)  # type: ignore[arg-type]
+
+        def repair() -> None:
+            chaos.cluster.heal(victim)
+            chaos.referee.cut_off.discard(victim)
+
+        return repair
+
+    return inject
+
+
+def _freeze(chaos: Chaos, victim: str) -> Callable[[], None]:
+    chaos.referee.cut_off.add(victim)
+    chaos.cluster.freeze(victim)
+
+    def repair() -> None:
+        chaos.cluster.thaw(victim)
+        chaos.referee.cut_off.discard(victim)
+
+    return repair
+
+
+def _reboot(chaos: Chaos, victim: str) -> Callable[[], None]:
+    chaos.referee.cut_off.add(victim)
+    chaos.cluster.kill(victim)
+
+    def repair() -> None:
+        chaos.referee.cut_off.discard(victim)
+        chaos.cluster.reboot(victim)
+
+    return repair
+
+
+def _flap(chaos: Chaos, victim: str) -> Callable[[], None]:
+    """20 CARP demotions in 10 s, each of whoever is MASTER at that moment."""
+    for _ in range(20):
+        for name in chaos.cluster.masters():
+            speaker = ucarp.running(chaos.cluster.node(name).paths)
+            if speaker is not None:
+                os.kill(speaker.pid, signal.SIGUSR2)
+        time.sleep(0.5)
+    return lambda: None
+
+
+def _hanging_command(chaos: Chaos, victim: str) -> Callable[[], None]:
+    """The new master's `service ctld` hangs once during the takeover."""
+    survivor = _peer(victim)
+    chaos.cluster.node(survivor).set_faults(
+        [Fault(command="service", args="ctld", hang=60.0, times=1)]
+    )
+    repair = _reboot(chaos, victim)
+
+    def repair_all() -> None:
+        chaos.cluster.node(survivor).clear_faults()
+        repair()
+
+    return repair_all
+
+
+def _unreadable_state(chaos: Chaos, victim: str) -> Callable[[], None]:
+    """A state file of the new master's controller is garbage when the failover starts."""
+    survivor = _peer(victim)
+    state_dir = chaos.cluster.node(survivor).paths.carpswitch_state_dir
+    for path in sorted(state_dir.glob("*.json")):
+        path.write_text("{ not json")
+        break
+    return _reboot(chaos, victim)
+
+
+KINDS: dict[str, Callable[[Chaos, str], Callable[[], None]]] = {
+    "kill the master's ucarp": _kill_ucarp,
+    "SIGKILL the controller mid-promotion": _kill_controller_mid_promotion,
+    "cut the link both ways": _cut("both"),
+    "cut the link one way": _cut("out"),
+    "freeze and thaw": _freeze,
+    "reboot": _reboot,
+    "flap CARP 20 times in 10 s": _flap,
+    "a command hangs on the new master": _hanging_command,
+    "an unreadable state file": _unreadable_state,
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_failover_under_fire(chaos: Chaos, kind: str) -> None:
+    for _ in range(2):
+        victim = chaos.master()
+        moment = time.monotonic()
+        repair = KINDS[kind](chaos, victim)
+        chaos.answered_after(moment, kind)
+        repair()
+        if kind.startswith("flap"):
+            chaos.cluster.wait(
+                lambda: (
+                    sum(chaos.cluster.serving(n) for n in HOSTS) == 1
+                    and any(chaos.cluster.secondary(n) for n in HOSTS)
+                ),
+                time.monotonic() + REJOIN_BOUND,
+                "one serving host and one secondary after the flapping",
+            )
+        else:
+            chaos.rejoined(victim)
+    print(f"\n{kind}: LUN answered again after {', '.join(f'{t:.1f} s' for t in TIMES[kind])}")
