@@ -183,6 +183,13 @@ class ResourceKnobs:
     io_wait_worker: int | None = None
     io_wait_seconds: float = 0.0
     io_waits_until: float | None = None
+    # A replicating node (facts.replication): the primary worker connected to the peer's
+    # hastd now (`status` says complete only while it is the running worker), and the
+    # extents of the activemap on disk (activemap.c diskmap, keepdirty LRU order) that a
+    # new primary worker must synchronise, with those that need it now (memmap).
+    connected_worker: int | None = None
+    diskmap: list[int] = field(default_factory=list)
+    needsync: list[int] = field(default_factory=list)
 
     def io_blocked_for(self, now: float, worker_alive: bool) -> float:
         """Seconds I/O on the provider still blocks (0 when it is served)."""

@@ -1,0 +1,328 @@
+"""The primary worker of a replicating node (primary.c hastd_primary).
+
+It serves /dev/hast/NAME (carpswitch.lab.hastd.provider), connects to the secondary's hastd
+(init_remote), replicates every write as hast.conf's `replication` says, keeps the
+activemap, synchronises dirty extents after a (re)connect and reconnects from its guard
+thread. Metadata (resuid, localcnt, remotecnt) and the on-disk activemap live in the node's
+HastKnobState, which `hastctl dump` and `status` read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from carpswitch.lab.hastd import provider
+from carpswitch.lab.hastd.activemap import ActiveMap
+from carpswitch.lab.hastd.remote import RemoteLink, Ticket
+from carpswitch.lab.hastd.resources import ResourceConfig
+from carpswitch.lab.hastd.wire import (
+    PROTOCOL_VERSION,
+    Header,
+    WireError,
+    recv_message,
+    send_message,
+    tcp_address,
+)
+from carpswitch.lab.hastd.workers import serve_io_now
+from carpswitch.lab.humanize import humanize_bytes
+from carpswitch.lab.paths import NodePaths
+from carpswitch.lab.state import HastKnobState, ResourceKnobs, StateStore
+
+#: hast.h HAST_KEEPALIVE: the guard thread's interval (keepalives, reconnects).
+KEEPALIVE = 10.0
+#: primary.c hastd_primary: retry interval while the peer still acts as primary.
+BUSY_RETRY = 1.0
+
+
+class PrimaryWorker:
+    """State and threads of one primary worker (everything but the provider's mount)."""
+
+    def __init__(
+        self, store: StateStore, config: ResourceConfig, log: Callable[[str], None]
+    ) -> None:
+        self.store = store
+        self.config = config
+        self._log = log
+        self.fd = os.open(config.local_path, os.O_RDWR)
+        self.size = os.fstat(self.fd).st_size
+        meta = store.read(HastKnobState).knobs(config.name)
+        self.resuid, self.localcnt, self.remotecnt = meta.resuid, meta.localcnt, meta.remotecnt
+        self.amap = ActiveMap(self.size, diskmap=meta.diskmap, needsync=meta.needsync)
+        self.lock = threading.RLock()  # activemap, counters, link
+        self.order = threading.Lock()  # local write + send: sync and writes reach both alike
+        self.served = threading.Event()
+        self.stopping = threading.Event()
+        self._guard_wake = threading.Event()
+        self._sync_wake = threading.Event()
+        self.link: RemoteLink | None = None
+        self._bumped = False  # localcnt bumped for this disconnection
+        self._secondary_localcnt = 0
+        self._host, self._port = (
+            tcp_address(config.remote_address) if config.has_remote else ("", 0)
+        )
+
+    def log(self, message: str) -> None:
+        """Log with hastd's worker prefix."""
+        self._log(f"[{self.config.name}] (primary) {message}")
+
+    # --- I/O from the provider ---------------------------------------------------------
+
+    def read(self, size: int, offset: int) -> bytes:
+        """BIO_READ: from the local component, once I/O is served."""
+        self._wait(self.served)
+        return os.pread(self.fd, size, offset)
+
+    def write(self, data: bytes, offset: int) -> int:
+        """BIO_WRITE: local and remote, acknowledged as `replication` says."""
+        self._wait(self.served)
+        extents = self.amap.extents(offset, len(data))
+        with self.lock:
+            flush = self.amap.write_start(extents)
+            link = self.link if self.link is not None and self.link.alive else None
+            if link is None and not self._bumped:
+                self.localcnt += 1  # the data now differs from what the peer has
+                self._bumped = True
+                flush = True
+            if flush:
+                self._persist()
+        ticket = Ticket(extents)
+        with self.order:
+            os.pwrite(self.fd, data, offset)
+            if link is None:
+                self._written(ticket)
+            else:
+                link.send({"cmd": "write", "offset": offset, "mode": self.mode}, data, ticket)
+        if link is not None and self.mode == "fullsync":
+            self._wait(ticket.written)
+        elif link is not None and self.mode == "memsync":
+            self._wait(ticket.received)
+        return len(data)
+
+    def flush(self) -> None:
+        """BIO_FLUSH of the local component."""
+        os.fsync(self.fd)
+
+    @property
+    def mode(self) -> str:
+        """The replication mode requests are sent with."""
+        return self.config.replication
+
+    def _written(self, ticket: Ticket) -> None:
+        with self.lock:
+            if self.amap.write_complete(ticket.extents, ticket.ok):
+                self._persist()
+
+    def _wait(self, event: threading.Event) -> None:
+        while not event.wait(0.5):
+            if self.stopping.is_set():
+                raise OSError(5, "Input/output error")  # EIO: the provider is going away
+
+    # --- metadata ----------------------------------------------------------------------
+
+    def _persist(self) -> None:
+        """metadata_write + activemap flush (call with self.lock held)."""
+        with self.store.update(HastKnobState) as knobs:
+            mine = knobs.resources.setdefault(self.config.name, ResourceKnobs())
+            mine.resuid = self.resuid
+            mine.localcnt = self.localcnt
+            mine.remotecnt = self.remotecnt
+            mine.diskmap = list(self.amap.diskmap)
+            mine.needsync = sorted(self.amap.needsync)
+            mine.dirty = self.amap.dirty_bytes
+
+    def _set_connected(self, connected: bool) -> None:
+        with self.store.update(HastKnobState) as knobs:
+            mine = knobs.resources.setdefault(self.config.name, ResourceKnobs())
+            if connected:
+                mine.connected_worker = os.getpid()
+            elif mine.connected_worker == os.getpid():
+                mine.connected_worker = None
+
+    # --- the remote --------------------------------------------------------------------
+
+    def init_remote(self) -> None:
+        """First connection (hastd_primary): wait while the peer is still primary."""
+        if not self.config.has_remote:
+            return
+        result = self.connect()
+        if result != "busy":
+            return
+        self.log(f"Waiting for remote node to become secondary for {self.config.timeout}s.")
+        deadline = time.monotonic() + self.config.timeout
+        while result == "busy" and time.monotonic() <= deadline:
+            time.sleep(BUSY_RETRY)
+            result = self.connect()
+        if result == "busy":
+            self.log("Remote node is still primary, starting anyway.")
+
+    def connect(self) -> str:
+        """One handshake: "ok", "busy" (peer is primary), or "failed"."""
+        remote = self.config.remote_address
+        try:
+            sock = socket.create_connection((self._host, self._port), self.config.timeout)
+        except OSError as exc:
+            self.log(f"Unable to connect to {remote}: {exc.strerror or exc}.")
+            return "failed"
+        try:
+            sock.settimeout(self.config.timeout)
+            with self.lock:
+                hello: Header = {
+                    "resource": self.config.name,
+                    "version": PROTOCOL_VERSION,
+                    "resuid": self.resuid,
+                    "localcnt": self.localcnt,
+                    "remotecnt": self.remotecnt,
+                    "datasize": self.size,
+                    "extentsize": self.amap.extentsize,
+                }
+            send_message(sock, hello)
+            reply, _ = recv_message(sock)
+        except (OSError, WireError) as exc:
+            self.log(f"Unable to receive handshake header from {remote}: {exc}.")
+            sock.close()
+            return "failed"
+        errmsg = reply.get("errmsg")
+        if isinstance(errmsg, str):
+            self.log(errmsg)
+            sock.close()
+            return "busy" if reply.get("wait") else "failed"
+        self._secondary_localcnt = int(reply.get("localcnt", 0))
+        link = RemoteLink(sock, self.config.timeout, self._written, self._lost)
+        with self.lock:
+            if reply.get("full"):
+                self.amap.mark_all()
+                self._persist()
+            self.link = link
+            self._bumped = False
+        self._set_connected(True)
+        self.log(f"Connected to {remote}.")
+        self._sync_wake.set()
+        return "ok"
+
+    def _lost(self, link: RemoteLink) -> None:
+        with self.lock:
+            if self.link is not link:
+                return
+            self.link = None
+        self._set_connected(False)
+        if not self.stopping.is_set():
+            self.log(f"Disconnected from {self.config.remote_address}.")
+            self._guard_wake.set()  # remote_close: reconnect at once
+
+    def start_threads(self) -> None:
+        """The guard and sync threads (after init_remote)."""
+        for target, name in ((self._guard, "guard"), (self._sync, "sync")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+
+    def _guard(self) -> None:
+        while not self.stopping.is_set():
+            self._guard_wake.wait(KEEPALIVE)
+            self._guard_wake.clear()
+            if self.stopping.is_set() or not self.config.has_remote:
+                return
+            link = self.link
+            if link is not None and link.alive:
+                link.send({"cmd": "keepalive"})
+            elif self.connect() == "ok":
+                self.log(f"Successfully reconnected to {self.config.remote_address}.")
+
+    def _sync(self) -> None:
+        while not self.stopping.is_set():
+            if not self._sync_wake.wait(1.0):
+                continue
+            self._sync_wake.clear()
+            link = self.link
+            if link is not None and link.alive:
+                self._synchronise(link)
+
+    def _synchronise(self, link: RemoteLink) -> None:
+        """sync_thread: copy every dirty extent, then make the counters agree."""
+        with self.lock:
+            todo = self.amap.dirty_bytes
+        started = time.monotonic()
+        done = 0
+        if todo:
+            self.log(f"Synchronization started. {humanize_bytes(todo)} to go.")
+        while True:
+            with self.lock:
+                extent = self.amap.next_to_sync()
+            if extent is None:
+                break
+            ticket = Ticket(range(extent, extent + 1))
+            ticket_ok = self._sync_extent(link, extent, ticket)
+            if not ticket_ok:
+                elapsed = int(time.monotonic() - started)
+                self.log(
+                    f"Synchronization interrupted after {elapsed}s. "
+                    f"{humanize_bytes(done)} synchronized so far."
+                )
+                return
+            with self.lock:
+                self.amap.sync_complete(extent)
+                self._persist()
+            done += self.amap.extentsize
+        with self.lock:
+            self.remotecnt = self._secondary_localcnt
+            self._persist()
+            localcnt = self.localcnt
+        if todo:
+            seconds = max(time.monotonic() - started, 1e-6)
+            self.log(
+                f"Synchronization complete. {humanize_bytes(done)} synchronized in "
+                f"{int(seconds)}s ({humanize_bytes(int(done / seconds))}/sec)."
+            )
+        else:
+            self.log("Nodes are in sync.")
+        link.send({"cmd": "synced", "localcnt": localcnt})
+
+    def _sync_extent(self, link: RemoteLink, extent: int, ticket: Ticket) -> bool:
+        offset = extent * self.amap.extentsize
+        with self.order:
+            data = os.pread(self.fd, min(self.amap.extentsize, self.size - offset), offset)
+            with self.lock:
+                self.amap.write_start(ticket.extents)  # in flight: no sync of it twice
+            link.send({"cmd": "write", "offset": offset, "mode": "fullsync"}, data, ticket)
+        while not ticket.written.wait(0.5):  # _written completes it in the activemap
+            if self.stopping.is_set():
+                return False
+        return ticket.ok
+
+    def stop(self) -> None:
+        """The worker is exiting: no more requests, drop the connection."""
+        self.stopping.set()
+        self._guard_wake.set()
+        link = self.link
+        if link is not None:
+            link.close()
+        self._set_connected(False)
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def run_primary(
+    paths: NodePaths,
+    config: ResourceConfig,
+    log: Callable[[str], None],
+    start_io_wait: Callable[[], None],
+) -> None:
+    """hastd_primary of a replicating node: runs until SIGTERM unwinds it (or it fails)."""
+    store = StateStore(paths)
+    worker = PrimaryWorker(store, config, log)
+    try:
+        provider.serve(paths.provider(config.provider_name), worker)
+        worker.log(f"Device hast/{config.provider_name} created.")
+        start_io_wait()
+        worker.init_remote()
+        worker.served.set()
+        serve_io_now(store, config.name)
+        worker.start_threads()
+        while True:
+            signal.pause()
+    finally:
+        worker.stop()
