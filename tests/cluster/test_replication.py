@@ -1,0 +1,299 @@
+"""The replicating simulated hastd: two lab nodes in two network namespaces, one veth pair.
+
+hasta (198.18.0.1) and hastb (198.18.0.2) each run their own hastd, which enters its
+node's namespace and replicates to the other over TCP 8457, as HAST does
+(freebsd-interfaces.md §2). Writes go through /dev/hast/tank on the primary, a FUSE file
+served by the primary worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from carpswitch.lab.cli import main as lab_main
+from carpswitch.lab.hastd.provider import is_mounted
+from carpswitch.lab.node import LabNode, create_node
+
+pytestmark = pytest.mark.cluster
+
+MIB = 1024 * 1024
+#: hastd's guard thread retries every 10 s (HAST_KEEPALIVE); a reconnect comes within it.
+RECONNECT = 25.0
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, FUSE mounts)"
+    for binary in ("ip", "fusermount3"):
+        if shutil.which(binary) is None:
+            return f"{binary} is not installed"
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse is missing"
+    try:
+        importlib.import_module("mfusepy")  # loads libfuse
+    except (ImportError, OSError) as exc:
+        return f"mfusepy is not usable: {exc}"
+    return None
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+@dataclass
+class Pair:
+    """Two replicating nodes joined by a veth pair."""
+
+    a: LabNode
+    b: LabNode
+
+
+@pytest.fixture
+def make_pair(tmp_path: Path) -> Iterator[Callable[..., Pair]]:
+    """Factory: two started nodes (all roles init) in namespaces of their own."""
+    reason = _missing()
+    if reason is not None:
+        pytest.skip(reason)
+    unique = uuid.uuid4().hex[:8]
+    namespaces = [f"csw-{unique}-a", f"csw-{unique}-b"]
+    nodes: list[LabNode] = []
+
+    def make(hast_timeout: int = 3) -> Pair:
+        for namespace in namespaces:
+            _ip("netns", "add", namespace)
+        _ip(
+            "link", "add", "name", "hv0", "netns", namespaces[0],
+            "type", "veth", "peer", "name", "hv1", "netns", namespaces[1],
+        )  # fmt: skip
+        for namespace, device, address in zip(
+            namespaces, ("hv0", "hv1"), ("198.18.0.1", "198.18.0.2"), strict=True
+        ):
+            _ip("-n", namespace, "addr", "add", f"{address}/24", "dev", device)
+            _ip("-n", namespace, "link", "set", device, "up")
+            _ip("-n", namespace, "link", "set", "lo", "up")
+        for name, peer, address, peer_address, namespace in (
+            ("hasta", "hastb", "198.18.0.1", "198.18.0.2", namespaces[0]),
+            ("hastb", "hasta", "198.18.0.2", "198.18.0.1", namespaces[1]),
+        ):
+            nodes.append(
+                create_node(
+                    tmp_path / name,
+                    name=name,
+                    peer=peer,
+                    address=address,
+                    peer_address=peer_address,
+                    netns=namespace,
+                    replication=True,
+                    hast_timeout=hast_timeout,
+                )
+            )
+        return Pair(nodes[0], nodes[1])
+
+    yield make
+    errors: list[object] = []
+    for node in nodes:
+        for process in node.processes():  # a SIGSTOPped worker would not see its SIGTERM
+            os.kill(process.pid, signal.SIGCONT)
+        try:
+            node.stop()
+        except Exception as exc:  # keep cleaning up
+            errors.append(exc)
+        errors += node.processes()
+    for namespace in namespaces:
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=10)
+    mounts = [node.paths.provider("tank") for node in nodes]
+    assert not [m for m in mounts if is_mounted(m)], "a FUSE provider survived teardown"
+    assert not errors, f"teardown: {errors}"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float) -> bool:
+    """Poll `predicate` every 50 ms until it is true or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def connected_pair(make_pair: Callable[..., Pair], hast_timeout: int = 3) -> Pair:
+    """hastb secondary, hasta primary, connected (status complete on both)."""
+    pair = make_pair(hast_timeout)
+    assert pair.b.run("hastctl", "role", "secondary", "tank").returncode == 0
+    assert pair.a.run("hastctl", "role", "primary", "tank").returncode == 0
+    assert wait_for(lambda: pair.a.status("tank").status == "complete", 10)
+    assert wait_for(lambda: pair.b.status("tank").status == "complete", 10)
+    return pair
+
+
+def write_provider(node: LabNode, data: bytes, offset: int) -> None:
+    fd = os.open(node.paths.provider("tank"), os.O_WRONLY)
+    try:
+        os.pwrite(fd, data, offset)
+    finally:
+        os.close(fd)
+
+
+def component(node: LabNode, offset: int = 0, size: int | None = None) -> bytes:
+    with node.paths.disk("tank").open("rb") as disk:
+        disk.seek(offset)
+        return disk.read(-1 if size is None else size)
+
+
+def hastd_log(node: LabNode) -> str:
+    return (node.paths.var_log / "hastd.log").read_text()
+
+
+def dirty_line(node: LabNode) -> str:
+    return next(
+        line.strip()
+        for line in node.run("hastctl", "list", "tank").stdout.splitlines()
+        if line.strip().startswith("dirty:")
+    )
+
+
+def test_a_write_through_the_primary_lands_in_the_secondarys_component(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair)
+    data = os.urandom(64 * 1024)
+    write_provider(pair.a, data, 5 * MIB + 512)
+    assert component(pair.b, 5 * MIB + 512, len(data)) == data
+    assert component(pair.a, 5 * MIB + 512, len(data)) == data
+    status = pair.a.run("hastctl", "status", "tank").stdout
+    assert status.splitlines()[1].split() == [
+        "tank", "complete", "primary", str(pair.a.paths.disk("tank")), "198.18.0.2",
+    ]  # fmt: skip
+    assert "secondary" in pair.b.run("hastctl", "status", "tank").stdout
+    assert dirty_line(pair.a) == "dirty: 0 (0B)"
+    assert "Connected to 198.18.0.2." in hastd_log(pair.a)
+
+
+def test_a_dead_secondary_leaves_writes_local_and_dirty_until_a_restart_resyncs(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair)
+    hastd_b = pair.b.hastd_pid()
+    assert hastd_b is not None
+    os.kill(hastd_b, signal.SIGKILL)  # its worker follows (PR_SET_PDEATHSIG)
+    assert wait_for(lambda: pair.a.status("tank").status == "degraded", 10)
+    data = os.urandom(3 * MIB)
+    write_provider(pair.a, data, 1 * MIB)  # extents 0 and 1 (2 MiB each)
+    assert component(pair.a, 1 * MIB, len(data)) == data
+    assert component(pair.b, 1 * MIB, len(data)) != data
+    assert dirty_line(pair.a) == "dirty: 4194304 (4.0MB)"
+    assert pair.a.run("hastctl", "status", "tank").stdout.splitlines()[1].split()[1] == "degraded"
+
+    pair.b.start()  # hastd comes back in init; the peer reconnects once it is secondary
+    assert pair.b.run("hastctl", "role", "secondary", "tank").returncode == 0
+    assert wait_for(lambda: dirty_line(pair.a) == "dirty: 0 (0B)", RECONNECT)
+    assert pair.a.status("tank").status == "complete"
+    assert component(pair.b) == component(pair.a)
+    log = hastd_log(pair.a)
+    assert "Disconnected from 198.18.0.2." in log
+    assert "Synchronization started. 4.0MB to go." in log
+    assert "Synchronization complete. 4.0MB synchronized" in log
+
+
+def test_two_primaries_refuse_each_other_and_overwrite_nothing(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair)
+    write_provider(pair.a, b"A" * 4096, 0)
+    assert pair.b.run("hastctl", "role", "primary", "tank").returncode == 0
+    assert wait_for(lambda: pair.b.provider_exists("tank") and pair.b.serves_io("tank"), 15)
+    write_provider(pair.a, b"a" * 4096, 8 * MIB)  # both write while apart
+    write_provider(pair.b, b"b" * 4096, 16 * MIB)
+    log_b = hastd_log(pair.b)
+    assert "(primary) Waiting for remote node to become secondary for 3s." in log_b
+    assert "Remote node acts as primary for the resource and not as secondary." in log_b
+    assert "Remote node is still primary, starting anyway." in log_b
+    assert (
+        "[tank] (primary) We act as primary for the resource and not as secondary as "
+        "requested by tcp://198.18.0.2:" in hastd_log(pair.a)
+    )
+    assert pair.a.status("tank").status == "degraded"
+    assert pair.b.status("tank").status == "degraded"
+
+    # hastb gives in; when hasta's guard thread reconnects, the counters say both changed data.
+    assert pair.b.run("hastctl", "role", "secondary", "tank").returncode == 0
+    assert wait_for(lambda: "Split-brain detected, exiting." in hastd_log(pair.b), RECONNECT)
+    assert wait_for(lambda: "[tank] (primary) Split-brain condition!" in hastd_log(pair.a), 5)
+    assert "(secondary) Worker process exited ungracefully" in hastd_log(pair.b)
+    assert component(pair.b, 16 * MIB, 4096) == b"b" * 4096  # nothing was overwritten
+    assert component(pair.b, 8 * MIB, 4096) == bytes(4096)
+    assert component(pair.a, 16 * MIB, 4096) == bytes(4096)
+    assert pair.a.status("tank").status == "degraded"
+    assert pair.b.status("tank").status is None  # no worker on the refusing secondary
+
+
+def test_a_memsync_write_returns_only_once_the_secondary_has_it(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair, hast_timeout=20)
+    assert "replication: memsync" in pair.a.run("hastctl", "list", "tank").stdout
+    worker = pair.b.worker_pid("tank")
+    assert worker is not None
+    data = b"m" * 4096
+    os.kill(worker, signal.SIGSTOP)
+    writer = threading.Thread(target=write_provider, args=(pair.a, data, 3 * MIB))
+    try:
+        writer.start()
+        writer.join(1.0)
+        assert writer.is_alive(), "the write returned while the secondary could not take it"
+        assert component(pair.b, 3 * MIB, 4096) != data
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    writer.join(10)
+    assert not writer.is_alive()
+    assert component(pair.b, 3 * MIB, 4096) == data
+    assert pair.a.status("tank").status == "complete"
+
+
+def test_sigkill_of_the_primary_worker_leaves_no_fuse_mount(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair)
+    provider = pair.a.paths.provider("tank")
+    worker = pair.a.worker_pid("tank")
+    assert worker is not None and is_mounted(provider)
+    os.kill(worker, signal.SIGKILL)
+    # hastd detaches what the dead worker left, then restarts it (1 s later) with a new mount.
+    assert wait_for(lambda: pair.a.worker_pid("tank") not in (None, worker), 10)
+    assert wait_for(lambda: pair.a.status("tank").status == "complete", RECONNECT)
+    assert _mounts_on(provider) == 1
+    write_provider(pair.a, b"k" * 512, 0)
+    assert component(pair.b, 0, 512) == b"k" * 512
+    assert "Detaching hast/tank left by worker" in hastd_log(pair.a)
+
+    assert pair.a.run("hastctl", "role", "secondary", "tank").returncode == 0
+    assert not is_mounted(provider)
+    assert not provider.exists()  # only a primary has /dev/hast/NAME
+
+
+def test_lab_peer_refuses_on_a_replicating_node(
+    make_pair: Callable[..., Pair], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pair = make_pair()
+    assert lab_main(["peer", str(pair.a.path), "connect", "tank"]) != 0
+    error = capsys.readouterr().err
+    assert "replicates to a real peer hastd" in error
+    assert len(error.strip().splitlines()) == 1
+    assert pair.a.worker_pid("tank") is None
+
+
+def _mounts_on(path: Path) -> int:
+    with open("/proc/self/mountinfo") as mountinfo:
+        return sum(1 for line in mountinfo if line.split(" ")[4] == str(path))
