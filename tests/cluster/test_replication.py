@@ -283,6 +283,52 @@ def test_sigkill_of_the_primary_worker_leaves_no_fuse_mount(
     assert not provider.exists()  # only a primary has /dev/hast/NAME
 
 
+def test_a_new_primarys_io_waits_until_the_old_primary_is_secondary(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = make_pair(hast_timeout=20)
+    assert pair.b.run("hastctl", "role", "primary", "tank").returncode == 0
+    assert wait_for(lambda: pair.b.serves_io("tank"), 10)  # hasta is in init: no wait
+    assert pair.a.run("hastctl", "role", "primary", "tank").returncode == 0
+    assert wait_for(lambda: pair.a.provider_exists("tank"), 10)
+    got: list[bytes] = []
+
+    def read() -> None:
+        fd = os.open(pair.a.paths.provider("tank"), os.O_RDONLY)
+        try:
+            got.append(os.pread(fd, 512, 0))
+        finally:
+            os.close(fd)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(1.0)
+    assert reader.is_alive(), "I/O was served before init_remote ended"
+    assert "Waiting for remote node to become secondary for 20s." in hastd_log(pair.a)
+    assert pair.b.run("hastctl", "role", "secondary", "tank").returncode == 0
+    reader.join(10)  # the next retry (1 s) finds hastb secondary
+    assert got == [bytes(512)]
+    assert pair.a.status("tank").status == "complete"
+    assert "Remote node is still primary" not in hastd_log(pair.a)
+
+
+def test_lab_stop_detaches_a_provider_whose_hastd_and_worker_were_killed(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair)
+    provider = pair.a.paths.provider("tank")
+    hastd, worker = pair.a.hastd_pid(), pair.a.worker_pid("tank")
+    assert hastd is not None and worker is not None
+    os.kill(hastd, signal.SIGSTOP)  # it must not reap (and detach) before it dies
+    os.kill(worker, signal.SIGKILL)
+    os.kill(hastd, signal.SIGKILL)
+    assert wait_for(lambda: not pair.a.processes(), 10)
+    assert is_mounted(provider)  # the dead worker's mount: nobody answers it
+    pair.a.stop()
+    assert not is_mounted(provider)
+    assert not provider.exists()
+
+
 def test_lab_peer_refuses_on_a_replicating_node(
     make_pair: Callable[..., Pair], capsys: pytest.CaptureFixture[str]
 ) -> None:
