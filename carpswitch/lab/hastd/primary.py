@@ -93,7 +93,11 @@ class PrimaryWorker:
                 self._persist()
         ticket = Ticket(extents)
         with self.order:
-            os.pwrite(self.fd, data, offset)
+            try:
+                os.pwrite(self.fd, data, offset)
+            except OSError:
+                self._written(ticket)  # not on both: the extent stays dirty
+                raise
             if link is None:
                 self._written(ticket)
             else:
@@ -171,6 +175,7 @@ class PrimaryWorker:
             return "failed"
         try:
             sock.settimeout(self.config.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small acks
             with self.lock:
                 hello: Header = {
                     "resource": self.config.name,

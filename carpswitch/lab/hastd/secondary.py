@@ -91,6 +91,7 @@ def serve(
         )
     try:
         sock.settimeout(READ_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # acks go out at once
         send_message(sock, reply)
     except OSError:
         say(f"Unable to send response to {config.remote_address}.")
