@@ -170,7 +170,8 @@ def test_a_write_through_the_primary_lands_in_the_secondarys_component(
     pair = connected_pair(make_pair)
     data = os.urandom(64 * 1024)
     write_provider(pair.a, data, 5 * MIB + 512)
-    assert component(pair.b, 5 * MIB + 512, len(data)) == data
+    # memsync: acknowledged once hastb has received it; its own write follows at once
+    assert wait_for(lambda: component(pair.b, 5 * MIB + 512, len(data)) == data, 5)
     assert component(pair.a, 5 * MIB + 512, len(data)) == data
     status = pair.a.run("hastctl", "status", "tank").stdout
     assert status.splitlines()[1].split() == [
@@ -258,7 +259,7 @@ def test_a_memsync_write_returns_only_once_the_secondary_has_it(
         os.kill(worker, signal.SIGCONT)
     writer.join(10)
     assert not writer.is_alive()
-    assert component(pair.b, 3 * MIB, 4096) == data
+    assert wait_for(lambda: component(pair.b, 3 * MIB, 4096) == data, 5)
     assert pair.a.status("tank").status == "complete"
 
 
@@ -275,7 +276,7 @@ def test_sigkill_of_the_primary_worker_leaves_no_fuse_mount(
     assert wait_for(lambda: pair.a.status("tank").status == "complete", RECONNECT)
     assert _mounts_on(provider) == 1
     write_provider(pair.a, b"k" * 512, 0)
-    assert component(pair.b, 0, 512) == b"k" * 512
+    assert wait_for(lambda: component(pair.b, 0, 512) == b"k" * 512, 5)
     assert "Detaching hast/tank left by worker" in hastd_log(pair.a)
 
     assert pair.a.run("hastctl", "role", "secondary", "tank").returncode == 0
