@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from carpswitch.lab.cli import main as lab_main
-from carpswitch.lab.hastd.provider import is_mounted
+from carpswitch.lab.hastd.provider import is_mounted, mount_path
 from carpswitch.lab.node import LabNode, create_node
 
 pytestmark = pytest.mark.cluster
@@ -113,7 +113,7 @@ def make_pair(tmp_path: Path) -> Iterator[Callable[..., Pair]]:
         errors += node.processes()
     for namespace in namespaces:
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=10)
-    mounts = [node.paths.provider("tank") for node in nodes]
+    mounts = [mount_path(node.paths.provider("tank")) for node in nodes]
     assert not [m for m in mounts if is_mounted(m)], "a FUSE provider survived teardown"
     assert not errors, f"teardown: {errors}"
 
@@ -268,20 +268,22 @@ def test_sigkill_of_the_primary_worker_leaves_no_fuse_mount(
 ) -> None:
     pair = connected_pair(make_pair)
     provider = pair.a.paths.provider("tank")
+    behind = mount_path(provider)
     worker = pair.a.worker_pid("tank")
-    assert worker is not None and is_mounted(provider)
+    assert worker is not None and is_mounted(behind)
     os.kill(worker, signal.SIGKILL)
     # hastd detaches what the dead worker left, then restarts it (1 s later) with a new mount.
     assert wait_for(lambda: pair.a.worker_pid("tank") not in (None, worker), 10)
     assert wait_for(lambda: pair.a.status("tank").status == "complete", RECONNECT)
-    assert _mounts_on(provider) == 1
+    assert _mounts_on(behind) == 1
     write_provider(pair.a, b"k" * 512, 0)
     assert wait_for(lambda: component(pair.b, 0, 512) == b"k" * 512, 5)
     assert "Detaching hast/tank left by worker" in hastd_log(pair.a)
 
     assert pair.a.run("hastctl", "role", "secondary", "tank").returncode == 0
-    assert not is_mounted(provider)
+    assert not is_mounted(behind)
     assert not provider.exists()  # only a primary has /dev/hast/NAME
+    assert not behind.exists()
 
 
 def test_a_new_primarys_io_waits_until_the_old_primary_is_secondary(
@@ -324,10 +326,11 @@ def test_lab_stop_detaches_a_provider_whose_hastd_and_worker_were_killed(
     os.kill(worker, signal.SIGKILL)
     os.kill(hastd, signal.SIGKILL)
     assert wait_for(lambda: not pair.a.processes(), 10)
-    assert is_mounted(provider)  # the dead worker's mount: nobody answers it
+    assert is_mounted(mount_path(provider))  # the dead worker's mount: nobody answers it
     pair.a.stop()
-    assert not is_mounted(provider)
+    assert not is_mounted(mount_path(provider))
     assert not provider.exists()
+    assert not mount_path(provider).exists()
 
 
 def test_lab_peer_refuses_on_a_replicating_node(

@@ -2,11 +2,13 @@
 
 On FreeBSD the primary worker creates a GEOM Gate provider and every request on it
 passes through hastd; here the worker mounts a FUSE file system whose root is a regular
-file onto the regular file DIR/dev/hast/NAME (mfusepy over libfuse), with direct_io so that
-every read and write reaches the worker. The provider goes away with the worker: on
-SIGTERM it detaches its mount lazily and exits (any open file then gets ENOTCONN, as a
-forcibly destroyed ggate provider gives I/O errors); after a SIGKILL the daemon detaches
-what the dead worker left (`fusermount3 -uz`).
+file (mfusepy over libfuse, direct_io so that every read and write reaches the worker)
+onto the regular file DIR/dev/hast/.NAME.ggate, and only then makes DIR/dev/hast/NAME, a
+symlink to it: a mount needs its file to exist first, and /dev/hast/NAME must not exist
+before it is served (callers poll for it, then open it). The provider goes away with the
+worker: on SIGTERM it removes the symlink, detaches its mount lazily and exits (a process
+that has it open then gets ENOTCONN, as a forcibly destroyed ggate provider gives I/O
+errors); after a SIGKILL the daemon removes what the dead worker left (`fusermount3 -uz`).
 """
 
 from __future__ import annotations
@@ -64,11 +66,20 @@ def detach(path: Path) -> None:
         )
 
 
-def remove(path: Path) -> None:
-    """Detach the provider at `path` and remove the file it was mounted on."""
-    detach(path)
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+def mount_path(provider: Path) -> Path:
+    """The regular file the FUSE provider of /dev/hast/NAME is mounted on."""
+    return provider.with_name(f".{provider.name}.ggate")
+
+
+def remove(provider: Path) -> None:
+    """Remove /dev/hast/NAME, then detach and remove the mount behind it (if any); given
+    a mount file itself (a sweep of DIR/dev/hast), detach and remove just that."""
+    mounted = provider.name.startswith(".") and provider.name.endswith(".ggate")
+    for path in (provider,) if mounted else (provider, mount_path(provider)):
+        if path.name.endswith(".ggate"):
+            detach(path)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 class Requests(Protocol):
@@ -92,17 +103,19 @@ class Requests(Protocol):
         ...
 
 
-def serve(path: Path, requests: Requests) -> threading.Thread:
-    """Mount the provider on `path` from a thread; return the thread once it is mounted."""
+def serve(provider: Path, requests: Requests) -> threading.Thread:
+    """Mount the provider from a thread, then make `provider`; return the thread."""
     mfusepy: Any = importlib.import_module("mfusepy")  # untyped
     operations = _file_operations(mfusepy, requests)
-    path.touch(exist_ok=True)
+    behind = mount_path(provider)
+    detach(behind)  # what a killed worker left: taken over ("Device ... recovered.")
+    behind.touch(exist_ok=True)
 
     def loop() -> None:
         with contextlib.suppress(RuntimeError):
             mfusepy.FUSE(
                 operations,
-                str(path),
+                str(behind),
                 foreground=True,
                 direct_io=True,
                 fsname="hast",
@@ -112,10 +125,14 @@ def serve(path: Path, requests: Requests) -> threading.Thread:
     thread = threading.Thread(target=loop, name="ggate", daemon=True)
     thread.start()
     deadline = time.monotonic() + MOUNT_WAIT
-    while not is_mounted(path):
+    while not is_mounted(behind):
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise ProviderError(f"Unable to create {path}")
+            raise ProviderError(f"Unable to create {provider}")
         time.sleep(0.01)
+    temporary = provider.with_name(f".{provider.name}.{os.getpid()}")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(behind.name)
+    os.replace(temporary, provider)
     return thread
 
 

@@ -111,7 +111,7 @@ class ForkingLauncher:
     def reaped(self, pid: int) -> None:
         """A worker is gone: detach the FUSE provider a killed primary worker left."""
         path = self._providers.pop(pid, None)
-        if path is not None and fuse_provider.is_mounted(path):
+        if path is not None and fuse_provider.is_mounted(fuse_provider.mount_path(path)):
             self._log(f"Detaching hast/{path.name} left by worker {pid}.")
             fuse_provider.remove(path)
 
