@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pytest
 from carpswitch.lab.cli import main as lab_main
 from carpswitch.lab.hastd.provider import is_mounted, mount_path
 from carpswitch.lab.node import LabNode, create_node
+from tests.node.conftest import wait_until as wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -118,16 +118,6 @@ def make_pair(tmp_path: Path) -> Iterator[Callable[..., Pair]]:
     assert not errors, f"teardown: {errors}"
 
 
-def wait_for(predicate: Callable[[], object], timeout: float) -> bool:
-    """Poll `predicate` every 50 ms until it is true or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def connected_pair(make_pair: Callable[..., Pair], hast_timeout: int = 3) -> Pair:
     """hastb secondary, hasta primary, connected (status complete on both)."""
     pair = make_pair(hast_timeout)
@@ -202,10 +192,10 @@ def test_a_dead_secondary_leaves_writes_local_and_dirty_until_a_restart_resyncs(
     assert wait_for(lambda: dirty_line(pair.a) == "dirty: 0 (0B)", RECONNECT)
     assert pair.a.status("tank").status == "complete"
     assert component(pair.b) == component(pair.a)
+    assert wait_for(lambda: "Synchronization complete. 4.0MB synchronized" in hastd_log(pair.a), 5)
     log = hastd_log(pair.a)
     assert "Disconnected from 198.18.0.2." in log
     assert "Synchronization started. 4.0MB to go." in log
-    assert "Synchronization complete. 4.0MB synchronized" in log
 
 
 def test_two_primaries_refuse_each_other_and_overwrite_nothing(
@@ -232,7 +222,9 @@ def test_two_primaries_refuse_each_other_and_overwrite_nothing(
     assert pair.b.run("hastctl", "role", "secondary", "tank").returncode == 0
     assert wait_for(lambda: "Split-brain detected, exiting." in hastd_log(pair.b), RECONNECT)
     assert wait_for(lambda: "[tank] (primary) Split-brain condition!" in hastd_log(pair.a), 5)
-    assert "(secondary) Worker process exited ungracefully" in hastd_log(pair.b)
+    assert wait_for(
+        lambda: "(secondary) Worker process exited ungracefully" in hastd_log(pair.b), 5
+    )
     assert component(pair.b, 16 * MIB, 4096) == b"b" * 4096  # nothing was overwritten
     assert component(pair.b, 8 * MIB, 4096) == bytes(4096)
     assert component(pair.a, 16 * MIB, 4096) == bytes(4096)
@@ -307,7 +299,8 @@ def test_a_new_primarys_io_waits_until_the_old_primary_is_secondary(
     reader.start()
     reader.join(1.0)
     assert reader.is_alive(), "I/O was served before init_remote ended"
-    assert "Waiting for remote node to become secondary for 20s." in hastd_log(pair.a)
+    waiting = "Waiting for remote node to become secondary for 20s."
+    assert wait_for(lambda: waiting in hastd_log(pair.a), 5)
     assert pair.b.run("hastctl", "role", "secondary", "tank").returncode == 0
     reader.join(10)  # the next retry (1 s) finds hastb secondary
     assert got == [bytes(512)]

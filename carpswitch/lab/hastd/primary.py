@@ -205,8 +205,8 @@ class PrimaryWorker:
                 self._persist()
             self.link = link
             self._bumped = False
-        self._set_connected(True)
         self.log(f"Connected to {remote}.")
+        self._set_connected(True)
         self._sync_wake.set()
         return "ok"
 
@@ -215,10 +215,10 @@ class PrimaryWorker:
             if self.link is not link:
                 return
             self.link = None
-        self._set_connected(False)
         if not self.stopping.is_set():
             self.log(f"Disconnected from {self.config.remote_address}.")
             self._guard_wake.set()  # remote_close: reconnect at once
+        self._set_connected(False)
 
     def start_threads(self) -> None:
         """The guard and sync threads (after init_remote)."""
