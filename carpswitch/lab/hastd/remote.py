@@ -83,8 +83,8 @@ class RemoteLink:
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
+        self._on_lost(self)  # first: a failed request returns to a worker that knows
         self._fail(pending)
-        self._on_lost(self)
 
     def _fail(self, tickets: list[Ticket]) -> None:
         for ticket in tickets:
