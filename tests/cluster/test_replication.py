@@ -198,6 +198,24 @@ def test_a_dead_secondary_leaves_writes_local_and_dirty_until_a_restart_resyncs(
     assert "Synchronization started. 4.0MB to go." in log
 
 
+def test_a_rebooted_primary_still_knows_its_dirty_extents(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair)
+    pair.b.stop()
+    assert wait_for(lambda: pair.a.status("tank").status == "degraded", 10)
+    data = os.urandom(512)
+    write_provider(pair.a, data, 9 * MIB)  # extent 4
+    pair.a.reboot()  # the activemap is on disk: it survives, the worker does not
+    assert pair.a.run("hastctl", "role", "primary", "tank").returncode == 0
+    assert wait_for(lambda: pair.a.serves_io("tank"), 10)
+    assert dirty_line(pair.a) == "dirty: 2097152 (2.0MB)"
+    pair.b.start()
+    assert pair.b.run("hastctl", "role", "secondary", "tank").returncode == 0
+    assert wait_for(lambda: dirty_line(pair.a) == "dirty: 0 (0B)", RECONNECT)
+    assert component(pair.b, 9 * MIB, 512) == data
+
+
 def test_two_primaries_refuse_each_other_and_overwrite_nothing(
     make_pair: Callable[..., Pair],
 ) -> None:
@@ -276,6 +294,9 @@ def test_sigkill_of_the_primary_worker_leaves_no_fuse_mount(
     assert not is_mounted(behind)
     assert not provider.exists()  # only a primary has /dev/hast/NAME
     assert not behind.exists()
+    # hastb's worker lived only while a primary was connected
+    assert wait_for(lambda: pair.b.worker_pid("tank") is None, 5)
+    assert pair.b.status("tank").status is None
 
 
 def test_a_new_primarys_io_waits_until_the_old_primary_is_secondary(
