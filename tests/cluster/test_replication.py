@@ -216,6 +216,40 @@ def test_a_rebooted_primary_still_knows_its_dirty_extents(
     assert component(pair.b, 9 * MIB, 512) == data
 
 
+def test_a_cut_link_degrades_the_primary_and_a_mended_one_resynchronises(
+    make_pair: Callable[..., Pair],
+) -> None:
+    if shutil.which("nft") is None:
+        pytest.skip("nft is not installed")
+    pair = connected_pair(make_pair)
+    namespace = pair.b.facts.netns
+    assert namespace is not None
+    rules = (
+        "table inet cswcut {\n"
+        " chain in { type filter hook input priority 0; policy drop; }\n"
+        " chain out { type filter hook output priority 0; policy drop; }\n"
+        "}\n"
+    )
+    subprocess.run(
+        ["ip", "netns", "exec", namespace, "nft", "-f", "-"],
+        input=rules, text=True, check=True, timeout=10,
+    )  # fmt: skip
+    data = os.urandom(4096)
+    writer = threading.Thread(target=write_provider, args=(pair.a, data, 11 * MIB))
+    writer.start()
+    writer.join(15)  # the reply is overdue after `timeout` (3 s): the link is dropped
+    assert not writer.is_alive()
+    assert pair.a.status("tank").status == "degraded"
+    assert dirty_line(pair.a) == "dirty: 2097152 (2.0MB)"
+    subprocess.run(
+        ["ip", "netns", "exec", namespace, "nft", "delete", "table", "inet", "cswcut"],
+        check=True, timeout=10,
+    )  # fmt: skip
+    assert wait_for(lambda: dirty_line(pair.a) == "dirty: 0 (0B)", RECONNECT + 10)
+    assert component(pair.b, 11 * MIB, 4096) == data
+    assert pair.a.status("tank").status == "complete"
+
+
 def test_two_primaries_refuse_each_other_and_overwrite_nothing(
     make_pair: Callable[..., Pair],
 ) -> None:
