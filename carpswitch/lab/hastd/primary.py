@@ -19,8 +19,10 @@ from collections.abc import Callable
 
 from carpswitch.lab.hastd import provider
 from carpswitch.lab.hastd.activemap import ActiveMap
+from carpswitch.lab.hastd.ggate import serve_io_now
 from carpswitch.lab.hastd.remote import RemoteLink, Ticket
 from carpswitch.lab.hastd.resources import ResourceConfig
+from carpswitch.lab.hastd.sync import synchronise
 from carpswitch.lab.hastd.wire import (
     PROTOCOL_VERSION,
     Header,
@@ -29,8 +31,6 @@ from carpswitch.lab.hastd.wire import (
     send_message,
     tcp_address,
 )
-from carpswitch.lab.hastd.workers import serve_io_now
-from carpswitch.lab.humanize import humanize_bytes
 from carpswitch.lab.paths import NodePaths
 from carpswitch.lab.state import HastKnobState, ResourceKnobs, StateStore
 
@@ -62,7 +62,7 @@ class PrimaryWorker:
         self._sync_wake = threading.Event()
         self.link: RemoteLink | None = None
         self._bumped = False  # localcnt bumped for this disconnection
-        self._secondary_localcnt = 0
+        self.secondary_localcnt = 0
         self._host, self._port = (
             tcp_address(config.remote_address) if config.has_remote else ("", 0)
         )
@@ -90,7 +90,7 @@ class PrimaryWorker:
                 self._bumped = True
                 flush = True
             if flush:
-                self._persist()
+                self.persist()
         ticket = Ticket(extents)
         with self.order:
             try:
@@ -120,7 +120,7 @@ class PrimaryWorker:
     def _written(self, ticket: Ticket) -> None:
         with self.lock:
             if self.amap.write_complete(ticket.extents, ticket.ok):
-                self._persist()
+                self.persist()
 
     def _wait(self, event: threading.Event) -> None:
         while not event.wait(0.5):
@@ -129,7 +129,7 @@ class PrimaryWorker:
 
     # --- metadata ----------------------------------------------------------------------
 
-    def _persist(self) -> None:
+    def persist(self) -> None:
         """metadata_write + activemap flush (call with self.lock held)."""
         with self.store.update(HastKnobState) as knobs:
             mine = knobs.resources.setdefault(self.config.name, ResourceKnobs())
@@ -197,12 +197,12 @@ class PrimaryWorker:
             self.log(errmsg)
             sock.close()
             return "busy" if reply.get("wait") else "failed"
-        self._secondary_localcnt = int(reply.get("localcnt", 0))
+        self.secondary_localcnt = int(reply.get("localcnt", 0))
         link = RemoteLink(sock, self.config.timeout, self._written, self._lost)
         with self.lock:
             if reply.get("full"):
                 self.amap.mark_all()
-                self._persist()
+                self.persist()
             self.link = link
             self._bumped = False
         self.log(f"Connected to {remote}.")
@@ -244,59 +244,7 @@ class PrimaryWorker:
             self._sync_wake.clear()
             link = self.link
             if link is not None and link.alive:
-                self._synchronise(link)
-
-    def _synchronise(self, link: RemoteLink) -> None:
-        """sync_thread: copy every dirty extent, then make the counters agree."""
-        with self.lock:
-            todo = self.amap.dirty_bytes
-        started = time.monotonic()
-        done = 0
-        if todo:
-            self.log(f"Synchronization started. {humanize_bytes(todo)} to go.")
-        while True:
-            with self.lock:
-                extent = self.amap.next_to_sync()
-            if extent is None:
-                break
-            ticket = Ticket(range(extent, extent + 1))
-            ticket_ok = self._sync_extent(link, extent, ticket)
-            if not ticket_ok:
-                elapsed = int(time.monotonic() - started)
-                self.log(
-                    f"Synchronization interrupted after {elapsed}s. "
-                    f"{humanize_bytes(done)} synchronized so far."
-                )
-                return
-            with self.lock:
-                self.amap.sync_complete(extent)
-                self._persist()
-            done += self.amap.extentsize
-        with self.lock:
-            self.remotecnt = self._secondary_localcnt
-            self._persist()
-            localcnt = self.localcnt
-        if todo:
-            seconds = max(time.monotonic() - started, 1e-6)
-            self.log(
-                f"Synchronization complete. {humanize_bytes(done)} synchronized in "
-                f"{int(seconds)}s ({humanize_bytes(int(done / seconds))}/sec)."
-            )
-        else:
-            self.log("Nodes are in sync.")
-        link.send({"cmd": "synced", "localcnt": localcnt})
-
-    def _sync_extent(self, link: RemoteLink, extent: int, ticket: Ticket) -> bool:
-        offset = extent * self.amap.extentsize
-        with self.order:
-            data = os.pread(self.fd, min(self.amap.extentsize, self.size - offset), offset)
-            with self.lock:
-                self.amap.write_start(ticket.extents)  # in flight: no sync of it twice
-            link.send({"cmd": "write", "offset": offset, "mode": "fullsync"}, data, ticket)
-        while not ticket.written.wait(0.5):  # _written completes it in the activemap
-            if self.stopping.is_set():
-                return False
-        return ticket.ok
+                synchronise(self, link)
 
     def stop(self) -> None:
         """The worker is exiting: no more requests, drop the connection."""

@@ -26,21 +26,17 @@ from types import FrameType
 from typing import NoReturn
 
 from carpswitch.lab.faults import FaultPlanError, load_plan, take_fault
+from carpswitch.lab.hastd import ggate
 from carpswitch.lab.hastd import provider as fuse_provider
 from carpswitch.lab.hastd.resources import ResourceConfig, Role
 from carpswitch.lab.hastd.wire import PeerSession
 from carpswitch.lab.paths import NodePaths
 from carpswitch.lab.state import (
-    FileSystem,
-    FileSystemState,
     HastKnobState,
-    MountState,
     ResourceKnobs,
     StateStore,
 )
 
-#: Time between fork and /dev/hast/<name> appearing (metadata read + init_ggate).
-PROVIDER_DELAY = 0.1
 #: How long `stop` waits for a worker after SIGTERM before SIGKILL.
 STOP_GRACE = 5.0
 _PR_SET_PDEATHSIG = 1
@@ -106,7 +102,7 @@ class ForkingLauncher:
 
     def remote_connected(self, resource: ResourceConfig) -> None:
         """init_remote succeeded: the primary worker serves I/O from now on."""
-        serve_io_now(self._store, resource.name)
+        ggate.serve_io_now(self._store, resource.name)
 
     def reaped(self, pid: int) -> None:
         """A worker is gone: detach the FUSE provider a killed primary worker left."""
@@ -173,7 +169,7 @@ def _worker_main(
         if code == 0 and role is Role.PRIMARY and worker.replicating:
             from carpswitch.lab.hastd.primary import run_primary
 
-            run_primary(paths, resource, worker.log, lambda: _start_io_wait(paths, resource))
+            run_primary(paths, resource, worker.log, lambda: ggate.start_io_wait(paths, resource))
         elif code == 0 and worker.session is not None:
             from carpswitch.lab.hastd.secondary import serve
 
@@ -181,7 +177,7 @@ def _worker_main(
             code = serve(StateStore(paths), resource, session.sock, session.hello, worker.log)
         elif code == 0:
             if role is Role.PRIMARY:
-                _create_provider(paths, resource)
+                ggate.create_symlink_provider(paths, resource)
             while True:
                 signal.pause()
     except _Stop:
@@ -190,7 +186,7 @@ def _worker_main(
         code = 70
     finally:
         if role is Role.PRIMARY:
-            _destroy_provider(paths, resource, worker.replicating)
+            ggate.destroy_provider(paths, resource, worker.replicating)
     os._exit(code)
 
 
@@ -244,63 +240,3 @@ def _primary_faults(paths: NodePaths, resource: ResourceConfig) -> int:
         if fault.exit is not None:
             return fault.exit
     return 0
-
-
-def _create_provider(paths: NodePaths, resource: ResourceConfig) -> None:
-    """init_ggate of a stand-alone node: /dev/hast/NAME, a symlink to the component."""
-    time.sleep(PROVIDER_DELAY)
-    provider = paths.provider(resource.provider_name)
-    temporary = provider.with_name(f".{provider.name}.{os.getpid()}")
-    temporary.symlink_to(resource.local_path)
-    _start_io_wait(paths, resource, lambda: os.replace(temporary, provider))
-
-
-def _start_io_wait(
-    paths: NodePaths, resource: ResourceConfig, created: Callable[[], None] = lambda: None
-) -> None:
-    """init_remote starts once the device exists: the wait for the peer starts now."""
-    store = StateStore(paths)
-    with store.update(HastKnobState) as knobs:
-        current = knobs.knobs(resource.name)
-        if current.io_wait_worker in (None, os.getpid()) and current.io_wait_seconds > 0:
-            current.io_wait_worker = os.getpid()  # hastd may not have written it yet
-            current.io_waits_until = time.time() + current.io_wait_seconds
-            knobs.resources[resource.name] = current
-        created()  # "Device hast/NAME created." (or "recovered.")
-
-
-def serve_io_now(store: StateStore, name: str) -> None:
-    """init_remote is over (peer answered or timed out): I/O on the provider is served."""
-    with store.update(HastKnobState) as knobs:
-        current = knobs.resources.setdefault(name, ResourceKnobs())
-        current.io_wait_seconds = 0.0
-        current.io_waits_until = None
-
-
-def _destroy_provider(paths: NodePaths, resource: ResourceConfig, fuse: bool) -> None:
-    provider = paths.provider(resource.provider_name)
-    if fuse:
-        fuse_provider.remove(provider)
-        _mark_mounted_fs_dirty(paths, resource.name, provider)
-        return
-    try:
-        target = os.readlink(provider)
-    except OSError:
-        return
-    if target != resource.local_path:
-        return
-    with contextlib.suppress(FileNotFoundError):
-        provider.unlink()
-    _mark_mounted_fs_dirty(paths, resource.name, provider)
-
-
-def _mark_mounted_fs_dirty(paths: NodePaths, name: str, provider: Path) -> None:
-    store = StateStore(paths)
-    with store.locked():
-        mounts = store.read(MountState)
-        if not any(Path(m.device) == provider for m in mounts.mounts):
-            return
-        with store.update(FileSystemState) as filesystems:
-            fs = filesystems.filesystems.setdefault(name, FileSystem())
-            if fs.condition == "clean":
-                fs.condition = "dirty"
