@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from carpswitch.cli import main as carpswitch_main
 from carpswitch.lab.cli import main as lab_main
 from carpswitch.lab.hastd.provider import is_mounted, mount_path
 from carpswitch.lab.node import LabNode, create_node
@@ -379,6 +380,40 @@ def test_lab_stop_detaches_a_provider_whose_hastd_and_worker_were_killed(
     assert not is_mounted(mount_path(provider))
     assert not provider.exists()
     assert not mount_path(provider).exists()
+
+
+def _carpswitch(node: LabNode, verb: str) -> int:
+    try:
+        return carpswitch_main(["-c", str(node.config_path), verb])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def test_the_unchanged_controller_fails_over_a_replicated_resource(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = make_pair()
+    assert _carpswitch(pair.b, "demote") == 0  # boot on a backup: init -> secondary
+    assert _carpswitch(pair.a, "demote") == 0
+    pair.a.set_carp("MASTER")
+    assert _carpswitch(pair.a, "promote") == 0
+    assert wait_for(lambda: pair.a.status("tank").status == "complete", 10)
+    first = os.urandom(8192)
+    write_provider(pair.a, first, 2 * MIB)
+    pair.a.set_carp("BACKUP")
+    assert _carpswitch(pair.a, "demote") == 0
+    assert not pair.a.provider_exists("tank")
+    pair.b.set_carp("MASTER")
+    assert _carpswitch(pair.b, "promote") == 0  # waits for hasta's session to end
+    assert wait_for(lambda: pair.b.status("tank").status == "complete", RECONNECT)
+    second = os.urandom(8192)
+    write_provider(pair.b, second, 4 * MIB)
+    assert wait_for(lambda: component(pair.a, 4 * MIB, 8192) == second, 5)
+    fd = os.open(pair.b.paths.provider("tank"), os.O_RDONLY)
+    try:
+        assert os.pread(fd, 8192, 2 * MIB) == first  # what hasta acknowledged is on hastb
+    finally:
+        os.close(fd)
 
 
 def test_lab_peer_refuses_on_a_replicating_node(
