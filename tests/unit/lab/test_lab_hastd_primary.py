@@ -52,10 +52,13 @@ def secondary_end() -> Iterator[tuple[socket.socket, socket.socket]]:
     secondary.close()
 
 
-def _connect(worker: PrimaryWorker, sock: socket.socket) -> RemoteLink:
-    link = RemoteLink(sock, 20.0, worker._written, worker._lost)
-    worker.link = link
-    return link
+def _connected(
+    tmp_path: Path, mode: str, ends: tuple[socket.socket, socket.socket]
+) -> tuple[PrimaryWorker, socket.socket]:
+    """A primary worker in `mode` whose link is `ends[0]`; returns it and the far end."""
+    worker = _worker(tmp_path, mode)
+    worker.link = RemoteLink(ends[0], 20.0, worker._written, worker._lost)
+    return worker, ends[1]
 
 
 def _write_in_thread(worker: PrimaryWorker, data: bytes, offset: int) -> threading.Thread:
@@ -73,9 +76,7 @@ def test_a_write_returns_when_replication_says(
     mode: str,
     returns_after: str,
 ) -> None:
-    worker = _worker(tmp_path, mode)
-    primary, secondary = secondary_end
-    _connect(worker, primary)
+    worker, secondary = _connected(tmp_path, mode, secondary_end)
     writer = _write_in_thread(worker, b"x" * 4096, 4096)
     header, payload = recv_message(secondary)
     assert (header["cmd"], header["offset"], header["mode"], payload) == (
@@ -101,9 +102,7 @@ def test_a_write_returns_when_replication_says(
 def test_an_async_write_returns_after_the_local_write(
     tmp_path: Path, secondary_end: tuple[socket.socket, socket.socket]
 ) -> None:
-    worker = _worker(tmp_path, "async")
-    primary, secondary = secondary_end
-    _connect(worker, primary)
+    worker, secondary = _connected(tmp_path, "async", secondary_end)
     worker.write(b"a" * 512, 0)  # returns with no reply at all
     header, _ = recv_message(secondary)
     assert header["mode"] == "async"
@@ -113,9 +112,7 @@ def test_an_async_write_returns_after_the_local_write(
 def test_a_write_the_secondary_never_answers_stays_dirty(
     tmp_path: Path, secondary_end: tuple[socket.socket, socket.socket]
 ) -> None:
-    worker = _worker(tmp_path, "memsync")
-    primary, secondary = secondary_end
-    _connect(worker, primary)
+    worker, secondary = _connected(tmp_path, "memsync", secondary_end)
     writer = _write_in_thread(worker, b"d" * 4096, 3 * MIB)
     recv_message(secondary)
     secondary.close()  # the secondary goes away without an answer
