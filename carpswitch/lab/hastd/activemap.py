@@ -89,6 +89,14 @@ class ActiveMap:
         if extent in self.diskmap and extent not in self._inflight:
             self.diskmap.remove(extent)
 
+    def merge(self, extents: Iterable[int]) -> None:
+        """activemap_merge: the peer's dirty extents need synchronising too."""
+        for extent in extents:
+            if 0 <= extent < self.nextents:
+                self.needsync.add(extent)
+                if extent not in self.diskmap:
+                    self.diskmap.append(extent)
+
     def mark_all(self) -> None:
         """Full synchronisation: every extent may differ."""
         self.needsync = set(range(self.nextents))

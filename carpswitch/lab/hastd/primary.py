@@ -199,10 +199,13 @@ class PrimaryWorker:
             return "busy" if reply.get("wait") else "failed"
         self.secondary_localcnt = int(reply.get("localcnt", 0))
         link = RemoteLink(sock, self.config.timeout, self._written, self._lost)
+        remote_map = reply.get("map", [])
         with self.lock:
             if reply.get("full"):
                 self.amap.mark_all()
-                self.persist()
+            elif isinstance(remote_map, list) and remote_map:
+                self.amap.merge(int(e) for e in remote_map)  # activemap_merge
+            self.persist()
             self.link = link
             self._bumped = False
         self.log(f"Connected to {remote}.")

@@ -2,7 +2,9 @@
 
 It exists only while a primary is connected: the daemon forks it with the accepted
 connection and the primary's handshake. It compares the metadata counters as
-secondary.c init_remote does (split-brain: refuse and exit 78), then writes what the
+secondary.c init_remote does (split-brain: refuse and exit 78), sends its own activemap
+for the primary to merge (extents it may have written as primary that the peer lacks:
+they are synchronised from the primary too), then writes what the
 primary sends into the local component: a memsync write is acknowledged on receipt and
 again when written, any other write when written. It exits 75 (EX_TEMPFAIL) when the
 primary goes away: at once on a closed connection, after 2 x HAST_KEEPALIVE without a
@@ -65,6 +67,9 @@ def handshake(mine: ResourceKnobs, hello: Header) -> tuple[Header, str | None, b
         "extentsize": EXTENT_SIZE,
         "syncsrc": "primary",
         "full": full,
+        # Extents this node may have written without the peer (its activemap from when it
+        # was primary): the primary merges them and synchronises them too.
+        "map": sorted(set(mine.diskmap) | set(mine.needsync)),
     }
     return reply, None, full
 
@@ -100,7 +105,9 @@ def serve(
         say(error)
         return EX_CONFIG
     with store.update(HastKnobState) as knobs:
-        knobs.resources.setdefault(config.name, ResourceKnobs()).resuid = int(hello["resuid"])
+        mine = knobs.resources.setdefault(config.name, ResourceKnobs())
+        mine.resuid = int(hello["resuid"])
+        mine.diskmap, mine.needsync = [], []  # handed over: the primary's map holds them now
     fd = os.open(config.local_path, os.O_RDWR)
     try:
         return _requests(store, config, sock, fd, say)

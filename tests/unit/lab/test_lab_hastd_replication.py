@@ -136,3 +136,17 @@ def test_a_message_crosses_with_its_payload_and_a_hangup_is_a_wire_error() -> No
         left.shutdown(socket.SHUT_WR)
         with pytest.raises(WireError, match="Connection reset by peer"):
             recv_message(right)
+
+
+def test_the_secondary_hands_its_own_activemap_to_the_primary() -> None:
+    mine = ResourceKnobs(resuid=7, localcnt=1, remotecnt=1, diskmap=[4, 2], needsync=[9])
+    reply, logged, _ = handshake(mine, _hello(1, 1))
+    assert logged is None
+    assert reply["map"] == [2, 4, 9]
+
+
+def test_a_merged_map_is_synchronised_and_kept_on_disk() -> None:
+    amap = ActiveMap(64 * MIB, diskmap=[1])
+    amap.sync_complete(1)
+    amap.merge([3, 5, 99])
+    assert (amap.next_to_sync(), amap.dirty_bytes, amap.diskmap) == (3, 2 * EXTENT_SIZE, [3, 5])
