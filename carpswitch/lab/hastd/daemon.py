@@ -120,14 +120,22 @@ class HastDaemon:
 
     def _listen_for_peers(self) -> None:
         """Enter the node's network namespace and bind hast.conf's `listen` addresses."""
-        try:
-            if self._netns is not None:
+        if self._netns is not None:
+            try:
                 peers.enter_netns(self._netns)
+            except OSError as exc:
+                self.close()
+                raise StartupError(
+                    EX_OSERR,
+                    f"Unable to enter network namespace {self._netns}: {exc.strerror}.",
+                ) from exc
+        try:
             self._peers = peers.open_listeners(self.setup.listen)
         except (OSError, ValueError) as exc:
             self.close()
             where = ", ".join(self.setup.listen)
-            raise StartupError(EX_OSERR, f"Unable to listen on address {where}: {exc}.") from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StartupError(EX_OSERR, f"Unable to listen on address {where}: {reason}.") from exc
         for address in self.setup.listen:
             self.log(f"Listening on address {address}.")
 
