@@ -251,6 +251,31 @@ def test_a_cut_link_degrades_the_primary_and_a_mended_one_resynchronises(
     assert pair.a.status("tank").status == "complete"
 
 
+def test_an_out_of_date_primary_synchronises_from_the_secondary(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair)
+    pair.b.stop()
+    assert wait_for(lambda: pair.a.status("tank").status == "degraded", 10)
+    data = os.urandom(4096)
+    write_provider(pair.a, data, 13 * MIB)  # only hasta has it
+    pair.a.stop()
+    pair.b.start()
+    assert pair.b.run("hastctl", "role", "primary", "tank").returncode == 0  # stale, unwritten
+    assert wait_for(lambda: pair.b.serves_io("tank"), 10)
+    pair.a.start()
+    assert pair.a.run("hastctl", "role", "secondary", "tank").returncode == 0
+    assert wait_for(lambda: pair.b.status("tank").status == "complete", RECONNECT)
+    assert wait_for(lambda: dirty_line(pair.b) == "dirty: 0 (0B)", 10)
+    assert component(pair.b, 13 * MIB, 4096) == data  # copied from the secondary
+    fd = os.open(pair.b.paths.provider("tank"), os.O_RDONLY)
+    try:
+        assert os.pread(fd, 4096, 13 * MIB) == data
+    finally:
+        os.close(fd)
+    assert component(pair.a) == component(pair.b)
+
+
 def test_two_primaries_refuse_each_other_and_overwrite_nothing(
     make_pair: Callable[..., Pair],
 ) -> None:

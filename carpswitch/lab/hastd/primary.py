@@ -63,6 +63,9 @@ class PrimaryWorker:
         self.link: RemoteLink | None = None
         self._bumped = False  # localcnt bumped for this disconnection
         self.secondary_localcnt = 0
+        #: "secondary" while the local copy is out of date (syncsrc in init_remote's reply):
+        #: dirty extents are read from the secondary and copied here.
+        self.syncsrc = "primary"
         self._host, self._port = (
             tcp_address(config.remote_address) if config.has_remote else ("", 0)
         )
@@ -74,9 +77,27 @@ class PrimaryWorker:
     # --- I/O from the provider ---------------------------------------------------------
 
     def read(self, size: int, offset: int) -> bytes:
-        """BIO_READ: from the local component, once I/O is served."""
+        """BIO_READ: from the local component once I/O is served, or from the secondary
+        while the local copy of the extent is out of date."""
         self._wait(self.served)
-        return os.pread(self.fd, size, offset)
+        extents = self.amap.extents(offset, size)
+        with self.lock:
+            stale = self.syncsrc == "secondary" and any(e in self.amap.needsync for e in extents)
+            link = self.link
+        if not stale:
+            return os.pread(self.fd, size, offset)
+        if link is None or not link.alive:
+            raise OSError(5, "Input/output error")  # the only good copy is out of reach
+        return self.read_remote(link, offset, size)
+
+    def read_remote(self, link: RemoteLink, offset: int, size: int) -> bytes:
+        """A read from the secondary's component (raises EIO when it fails)."""
+        ticket = Ticket(range(0))
+        link.send({"cmd": "read", "offset": offset, "length": size}, b"", ticket)
+        self._wait(ticket.written)
+        if not ticket.ok:
+            raise OSError(5, "Input/output error")
+        return ticket.data
 
     def write(self, data: bytes, offset: int) -> int:
         """BIO_WRITE: local and remote, acknowledged as `replication` says."""
@@ -201,6 +222,7 @@ class PrimaryWorker:
         link = RemoteLink(sock, self.config.timeout, self._written, self._lost)
         remote_map = reply.get("map", [])
         with self.lock:
+            self.syncsrc = "secondary" if reply.get("syncsrc") == "secondary" else "primary"
             if reply.get("full"):
                 self.amap.mark_all()
             elif isinstance(remote_map, list) and remote_map:

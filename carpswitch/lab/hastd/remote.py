@@ -2,10 +2,10 @@
 
 Requests go out in the order they are sent; a thread reads the replies and completes the
 requests they answer. A memsync write gets two replies (received, then written), any other
-write one (written). When the connection breaks, or a reply is overdue by the resource's
-`timeout` (proto_timeout on HAST's sockets), every pending request fails at once: it has
-reached the local component only, so its extents stay dirty.
-"""
+write one (written), a read one (written, with the data). When the connection breaks, or
+a reply is overdue by the resource's `timeout` (proto_timeout on HAST's sockets), every
+pending request fails at once: a write has then reached the local component only, so its
+extents stay dirty."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class Ticket:
     written: threading.Event = field(default_factory=threading.Event)
     ok: bool = False
     sent_at: float = 0.0
+    data: bytes = b""  # a read's reply
 
 
 class RemoteLink:
@@ -109,13 +110,13 @@ class RemoteLink:
                     break
                 continue
             try:
-                header, _ = recv_message(self._sock)
+                header, payload = recv_message(self._sock)
             except (WireError, OSError, ValueError):
                 break
-            self._answer(header)
+            self._answer(header, payload)
         self.close()
 
-    def _answer(self, header: Header) -> None:
+    def _answer(self, header: Header, payload: bytes) -> None:
         seq = header.get("seq")
         if not isinstance(seq, int):
             return
@@ -128,6 +129,7 @@ class RemoteLink:
                 return
             del self._pending[seq]
         ticket.ok = header.get("error", 0) == 0
+        ticket.data = payload
         ticket.received.set()
         ticket.written.set()
         self._on_written(ticket)

@@ -4,9 +4,10 @@ It exists only while a primary is connected: the daemon forks it with the accept
 connection and the primary's handshake. It compares the metadata counters as
 secondary.c init_remote does (split-brain: refuse and exit 78), sends its own activemap
 for the primary to merge (extents it may have written as primary that the peer lacks:
-they are synchronised from the primary too), then writes what the
-primary sends into the local component: a memsync write is acknowledged on receipt and
-again when written, any other write when written. It exits 75 (EX_TEMPFAIL) when the
+they are synchronised too), then writes what the
+primary sends into the local component (a memsync write is acknowledged on receipt and
+again when written, any other write when written) and answers its reads (when the
+primary is out of date it synchronises from here). It exits 75 (EX_TEMPFAIL) when the
 primary goes away: at once on a closed connection, after 2 x HAST_KEEPALIVE without a
 request when the primary vanished without closing it.
 """
@@ -51,10 +52,10 @@ def handshake(mine: ResourceKnobs, hello: Header) -> tuple[Header, str | None, b
     if not virgin and p_resuid != mine.resuid:
         text = f"Resource unique ID mismatch (primary={p_resuid}, secondary={mine.resuid})."
         return {"errmsg": text}, text, False
+    syncsrc = "primary"
     if (s_local > p_remote and s_remote == p_local) and not virgin:
-        text = "Synchronization from the secondary is not simulated."
-        return {"errmsg": text}, text, False
-    if (s_local == p_remote and s_remote <= p_local) or virgin:
+        syncsrc = "secondary"  # the primary is out of date
+    elif (s_local == p_remote and s_remote <= p_local) or virgin:
         pass  # in sync, or the secondary is out of date: sync from the primary
     elif s_local > p_remote and p_local > s_remote:
         return {"errmsg": "Split-brain condition!"}, "Split-brain detected, exiting.", False
@@ -65,7 +66,7 @@ def handshake(mine: ResourceKnobs, hello: Header) -> tuple[Header, str | None, b
         "localcnt": s_local,
         "remotecnt": s_remote,
         "extentsize": EXTENT_SIZE,
-        "syncsrc": "primary",
+        "syncsrc": syncsrc,
         "full": full,
         # Extents this node may have written without the peer (its activemap from when it
         # was primary): the primary merges them and synchronises them too.
@@ -132,6 +133,9 @@ def _requests(
         try:
             if command == "write":
                 _write(sock, fd, header, payload)
+            elif command == "read":
+                data = os.pread(fd, int(header.get("length", 0)), int(header.get("offset", 0)))
+                send_message(sock, {"seq": header.get("seq"), "stage": "written"}, data)
             elif command == "synced":
                 with store.update(HastKnobState) as knobs:
                     mine = knobs.resources.setdefault(config.name, ResourceKnobs())

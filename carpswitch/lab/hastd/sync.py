@@ -3,7 +3,8 @@
 After a connect every extent the activemap holds dirty is read from the local component
 and written to the secondary (fullsync: the extent is clean only when the secondary has
 written it); a write to the same extent waits for the copy (the worker's order lock), so
-the secondary never gets an older copy after a newer write. When all are copied the
+the secondary never gets an older copy after a newer write. When the primary is the one
+out of date (syncsrc secondary) the copy goes the other way. When all are copied the
 counters agree again: the primary's remotecnt becomes the secondary's localcnt, and the
 secondary is told the primary's localcnt.
 """
@@ -49,6 +50,7 @@ def synchronise(worker: PrimaryWorker, link: RemoteLink) -> None:
         done += worker.amap.extentsize
     with worker.lock:
         worker.remotecnt = worker.secondary_localcnt
+        worker.syncsrc = "primary"  # the local copy is good again
         worker.persist()
         localcnt = worker.localcnt
     if todo:
@@ -64,6 +66,8 @@ def synchronise(worker: PrimaryWorker, link: RemoteLink) -> None:
 
 def _sync_extent(worker: PrimaryWorker, link: RemoteLink, extent: int, ticket: Ticket) -> bool:
     offset = extent * worker.amap.extentsize
+    if worker.syncsrc == "secondary":
+        return _sync_extent_from_secondary(worker, link, offset)
     with worker.order:
         data = os.pread(worker.fd, min(worker.amap.extentsize, worker.size - offset), offset)
         with worker.lock:
@@ -73,3 +77,16 @@ def _sync_extent(worker: PrimaryWorker, link: RemoteLink, extent: int, ticket: T
         if worker.stopping.is_set():
             return False
     return ticket.ok
+
+
+def _sync_extent_from_secondary(worker: PrimaryWorker, link: RemoteLink, offset: int) -> bool:
+    """The primary is out of date: copy the extent from the secondary. Writes wait (the
+    order lock), so none lands between the secondary's read and the local write."""
+    length = min(worker.amap.extentsize, worker.size - offset)
+    with worker.order:
+        try:
+            data = worker.read_remote(link, offset, length)
+        except OSError:
+            return False
+        os.pwrite(worker.fd, data, offset)
+    return True

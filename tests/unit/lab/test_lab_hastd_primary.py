@@ -125,3 +125,24 @@ def test_a_write_the_secondary_never_answers_stays_dirty(
     knobs = worker.store.read(HastKnobState).knobs("tank")
     assert (knobs.localcnt, knobs.dirty, knobs.needsync) == (1, 2 * EXTENT_SIZE, [0, 1])
     worker.stop()
+
+
+def test_an_out_of_date_primary_reads_stale_extents_from_the_secondary(
+    tmp_path: Path, secondary_end: tuple[socket.socket, socket.socket]
+) -> None:
+    worker, secondary = _connected(tmp_path, "memsync", secondary_end)
+    worker.syncsrc = "secondary"
+    worker.amap.merge([0])
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(worker.read(512, 1024)), daemon=True)
+    reader.start()
+    header, _ = recv_message(secondary)
+    assert (header["cmd"], header["offset"], header["length"]) == ("read", 1024, 512)
+    send_message(secondary, {"seq": header["seq"], "stage": "written"}, b"s" * 512)
+    reader.join(5)
+    assert got == [b"s" * 512]
+    assert worker.read(512, 3 * MIB) == bytes(512)  # extent 1 is good here: local
+    worker.link = None
+    with pytest.raises(OSError, match="Input/output error"):
+        worker.read(512, 0)  # the only good copy is out of reach
+    worker.stop()

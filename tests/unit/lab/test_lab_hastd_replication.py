@@ -78,7 +78,6 @@ def _hello(local: int, remote: int, resuid: int = 7) -> dict[str, object]:
         ((1, 2), (2, 1), None, False),  # in sync
         ((1, 2), (3, 1), None, False),  # the secondary is out of date
         ((2, 1), (2, 1), "Split-brain detected, exiting.", False),
-        ((2, 1), (1, 1), "Synchronization from the secondary is not simulated.", False),
         ((1, 3), (2, 1), None, True),  # impossible: full synchronisation
     ],
 )
@@ -98,6 +97,12 @@ def test_the_secondary_compares_the_counters_as_secondary_c_does(
         assert reply == {"errmsg": "Split-brain condition!"}
     else:
         assert reply == {"errmsg": logged}
+
+
+def test_an_out_of_date_primary_synchronises_from_the_secondary() -> None:
+    mine = ResourceKnobs(resuid=7, localcnt=2, remotecnt=1, diskmap=[6])
+    reply, logged, full = handshake(mine, _hello(1, 1))
+    assert (logged, full, reply["syncsrc"], reply["map"]) == (None, False, "secondary", [6])
 
 
 def test_a_used_secondary_refuses_another_resources_primary() -> None:
