@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -228,22 +229,27 @@ class StateStore:
         self.paths = paths
         self._depth = 0
         self._lock_fd: int | None = None
+        # The flock is the process's; threads of one process (a replicating primary
+        # worker's) take turns here, or one's read-modify-write would undo another's.
+        self._threads = threading.RLock()
 
     @contextmanager
     def locked(self) -> Iterator[StateStore]:
-        """Hold the exclusive state lock (re-entrant within this process)."""
-        if self._depth == 0:
-            fd = os.open(self.paths.state_lock, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._lock_fd = fd
-        self._depth += 1
-        try:
-            yield self
-        finally:
-            self._depth -= 1
-            if self._depth == 0 and self._lock_fd is not None:
-                os.close(self._lock_fd)  # closing releases the flock
-                self._lock_fd = None
+        """Hold the exclusive state lock (re-entrant within a thread, exclusive between
+        threads and processes)."""
+        with self._threads:
+            if self._depth == 0:
+                fd = os.open(self.paths.state_lock, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._lock_fd = fd
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._lock_fd is not None:
+                    os.close(self._lock_fd)  # closing releases the flock
+                    self._lock_fd = None
 
     def read(self, model: type[Model]) -> Model:
         """The current content of `model`'s file (defaults if it was never written)."""

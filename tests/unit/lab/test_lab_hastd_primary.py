@@ -20,7 +20,7 @@ from carpswitch.lab.hastd.remote import RemoteLink
 from carpswitch.lab.hastd.resources import ResourceConfig
 from carpswitch.lab.hastd.wire import recv_message, send_message
 from carpswitch.lab.paths import NodePaths
-from carpswitch.lab.state import HastKnobState, StateStore
+from carpswitch.lab.state import HastKnobState, ResourceKnobs, StateStore
 
 MIB = 1024 * 1024
 
@@ -146,3 +146,21 @@ def test_an_out_of_date_primary_reads_stale_extents_from_the_secondary(
     with pytest.raises(OSError, match="Input/output error"):
         worker.read(512, 0)  # the only good copy is out of reach
     worker.stop()
+
+
+def test_threads_sharing_a_state_store_do_not_undo_each_others_updates(tmp_path: Path) -> None:
+    paths = NodePaths.of(tmp_path)
+    paths.state.mkdir(parents=True)
+    store = StateStore(paths)  # one instance, as a primary worker's threads share it
+
+    def bump() -> None:
+        for _ in range(100):
+            with store.update(HastKnobState) as knobs:
+                knobs.resources.setdefault("tank", ResourceKnobs()).localcnt += 1
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert store.read(HastKnobState).knobs("tank").localcnt == 400
