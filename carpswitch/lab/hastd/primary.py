@@ -232,6 +232,9 @@ class PrimaryWorker:
             self._bumped = False
         self.log(f"Connected to {remote}.")
         self._set_connected(True)
+        if not link.alive:  # it broke before it was ours: its loss went unnoticed
+            self._lost(link)
+            return "failed"
         self._sync_wake.set()
         return "ok"
 
