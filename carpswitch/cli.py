@@ -15,7 +15,8 @@ from carpswitch.cli_words import HOOK_WORDS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `carpswitch` console script."""
+    """Entry point of the `carpswitch` console script (`argv` None: this process's own
+    command line, so the command may tune the process, see carpswitch.startup)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     at = _first_positional(args_list)
     if at is not None and args_list[at] == "lab":
@@ -31,8 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list[at] = args_list[at].lower()  # devd may pass MASTER/BACKUP
     from carpswitch.cli_parser import build_parser, run_command
 
-    parser = build_parser()
-    return run_command(parser.parse_args(args_list), parser)
+    command = args_list[at] if at is not None else None
+    if any(word in ("-h", "--help") for word in args_list[:at]):
+        command = None  # `carpswitch -h status`: the command list
+    parser = build_parser(command)
+    return run_command(parser.parse_args(args_list), parser, own_process=argv is None)
 
 
 def _first_positional(argv: list[str]) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -27,11 +28,20 @@ def config_argument(text: str) -> str:
     return text
 
 
+#: A command, its modules imported, ready to run (what a handler returns).
+Call = Callable[[], int]
+
 GROUP_HELP = "a [[group]] name of carpswitch.toml (none: every group)"
 
 
-def build_parser() -> UsageParser:
-    """The argument parser with one subcommand per entry of COMMANDS."""
+def build_parser(command: str | None = None) -> UsageParser:
+    """The argument parser with one subcommand per entry of COMMANDS.
+
+    With `command` (a word of COMMANDS), only that subcommand is built: what the command
+    line will parse, without the ~10 ms of CPU that building every subcommand's arguments
+    takes (each is an argparse parser with its help formatter and translated messages).
+    The full parser is for a missing or unknown command word and for the command list.
+    """
     parser = UsageParser(
         prog="carpswitch",
         description="Failover controller for two-node HAST + CARP storage on FreeBSD.",
@@ -48,40 +58,79 @@ def build_parser() -> UsageParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
     parser.add_argument("--version", action="version", version=f"carpswitch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
-    parsers = {
-        name: sub.add_parser(name, help=text, description=text) for name, text in COMMANDS.items()
-    }
-    for word in HOOK_WORDS:
-        parsers[word].add_argument(
-            "subsystem",
-            metavar="VHID@IFACE|IFACE",
-            help="the CARP vhid and interface devd names (subsystem=), e.g. 1@vtnet0",
-        )
-    for name in ("promote", "demote"):
-        parsers[name].add_argument("groups", nargs="*", metavar="GROUP", help=GROUP_HELP)
-        parsers[name].add_argument(
-            "--force", action="store_true", help="even when CARP disagrees (risks two primaries)"
-        )
-    parsers["reconcile"].add_argument(
+    for name in [command] if command in COMMANDS else COMMANDS:
+        text = COMMANDS[name]
+        add_arguments = _SUBCOMMAND_ARGUMENTS.get(name, _no_arguments)
+        add_arguments(sub.add_parser(name, help=text, description=text))
+    return parser
+
+
+def _no_arguments(_parser: UsageParser) -> None:
+    """A command without arguments of its own."""
+
+
+def _hook_arguments(parser: UsageParser) -> None:
+    parser.add_argument(
+        "subsystem",
+        metavar="VHID@IFACE|IFACE",
+        help="the CARP vhid and interface devd names (subsystem=), e.g. 1@vtnet0",
+    )
+
+
+def _transition_arguments(parser: UsageParser) -> None:
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help=GROUP_HELP)
+    parser.add_argument(
+        "--force", action="store_true", help="even when CARP disagrees (risks two primaries)"
+    )
+
+
+def _reconcile_arguments(parser: UsageParser) -> None:
+    parser.add_argument(
         "--boot",
         action="store_true",
         help="as at boot: never promote while a remote primary is connected",
     )
-    parsers["pause"].add_argument("reason", nargs="*", help="why (shown by status)")
-    parsers["plan"].add_argument(
+
+
+def _pause_arguments(parser: UsageParser) -> None:
+    parser.add_argument("reason", nargs="*", help="why (shown by status)")
+
+
+def _plan_arguments(parser: UsageParser) -> None:
+    parser.add_argument(
         "target",
         choices=HOOK_WORDS,
         metavar="master|backup",
         help="the CARP state to plan for: master (promote) or backup (demote)",
     )
-    parsers["plan"].add_argument("groups", nargs="*", metavar="GROUP", help=GROUP_HELP)
-    parsers["status"].add_argument("--json", action="store_true", help="machine-readable")
-    parsers["history"].add_argument("--json", action="store_true", help="JSON lines")
-    parsers["history"].add_argument(
-        "-n", type=_positive, default=20, metavar="N", help="last N (at least 1)"
-    )
-    parsers["lab"].add_argument("args", nargs=argparse.REMAINDER, help="see `carpswitch lab -h`")
-    return parser
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help=GROUP_HELP)
+
+
+def _status_arguments(parser: UsageParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable")
+
+
+def _history_arguments(parser: UsageParser) -> None:
+    parser.add_argument("--json", action="store_true", help="JSON lines")
+    parser.add_argument("-n", type=_positive, default=20, metavar="N", help="last N (at least 1)")
+
+
+def _lab_arguments(parser: UsageParser) -> None:
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="see `carpswitch lab -h`")
+
+
+_SUBCOMMAND_ARGUMENTS: dict[str, Callable[[UsageParser], None]] = {
+    "master": _hook_arguments,
+    "backup": _hook_arguments,
+    "promote": _transition_arguments,
+    "demote": _transition_arguments,
+    "reconcile": _reconcile_arguments,
+    "pause": _pause_arguments,
+    "plan": _plan_arguments,
+    "status": _status_arguments,
+    "history": _history_arguments,
+    "lab": _lab_arguments,
+}
 
 
 def _positive(text: str) -> int:
@@ -95,23 +144,35 @@ def _positive(text: str) -> int:
     return value
 
 
-def run_command(args: argparse.Namespace, parser: UsageParser | None = None) -> int:
+def run_command(
+    args: argparse.Namespace, parser: UsageParser | None = None, own_process: bool = False
+) -> int:
     """Run the parsed command; map carpswitch's errors to sysexits statuses.
 
     Every error is one line per problem on stderr: `carpswitch: FILE: key: what was
-    expected`. No command: the command list, exit 64.
+    expected`. No command: the command list, exit 64. `own_process`: the process is this
+    command's (the `carpswitch` script), so its imports run with the garbage collector
+    paused (carpswitch.startup); a caller's process (tests) keeps its collector as it is.
     """
     from carpswitch.engine.lock import LockBusy
     from carpswitch.errors import CarpswitchError, ConfigError
     from carpswitch.logsetup import setup_logging
+    from carpswitch.startup import collector_paused
 
     if args.command is None:
         (parser or build_parser()).print_help(sys.stderr)
         return ExitCode.USAGE
     setup_logging(args.verbose)
     handler = _HANDLERS[args.command]
+    start = (
+        collector_paused(long_lived=args.command == "daemon")
+        if own_process
+        else contextlib.nullcontext()
+    )
     try:
-        return handler(args)
+        with start:
+            call = handler(args)  # imports what the command needs; runs nothing yet
+        return call()
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(f"carpswitch: {line}", file=sys.stderr)
@@ -124,81 +185,81 @@ def run_command(args: argparse.Namespace, parser: UsageParser | None = None) -> 
         return ExitCode.FAILED
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace) -> Call:
     from carpswitch.commands.status import run_status
 
-    return run_status(args.config, as_json=args.json)
+    return lambda: run_status(args.config, as_json=args.json)
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace) -> Call:
     from carpswitch.commands.check import run_check
 
-    return run_check(args.config)
+    return lambda: run_check(args.config)
 
 
-def _promote(args: argparse.Namespace) -> int:
+def _promote(args: argparse.Namespace) -> Call:
     from carpswitch.commands.transition import run_transition
     from carpswitch.model import TransitionKind
 
-    return run_transition(args.config, TransitionKind.PROMOTE, args.groups, args.force)
+    return lambda: run_transition(args.config, TransitionKind.PROMOTE, args.groups, args.force)
 
 
-def _demote(args: argparse.Namespace) -> int:
+def _demote(args: argparse.Namespace) -> Call:
     from carpswitch.commands.transition import run_transition
     from carpswitch.model import TransitionKind
 
-    return run_transition(args.config, TransitionKind.DEMOTE, args.groups, args.force)
+    return lambda: run_transition(args.config, TransitionKind.DEMOTE, args.groups, args.force)
 
 
-def _plan(args: argparse.Namespace) -> int:
+def _plan(args: argparse.Namespace) -> Call:
     from carpswitch.commands.transition import run_plan
 
-    return run_plan(args.config, args.target, args.groups)
+    return lambda: run_plan(args.config, args.target, args.groups)
 
 
-def _history(args: argparse.Namespace) -> int:
+def _history(args: argparse.Namespace) -> Call:
     from carpswitch.commands.history import run_history
 
-    return run_history(args.config, args.n, args.json)
+    return lambda: run_history(args.config, args.n, args.json)
 
 
-def _clear(args: argparse.Namespace) -> int:
+def _clear(args: argparse.Namespace) -> Call:
     from carpswitch.commands.clear import run_clear
 
-    return run_clear(args.config)
+    return lambda: run_clear(args.config)
 
 
-def _hook(args: argparse.Namespace) -> int:
+def _hook(args: argparse.Namespace) -> Call:
     from carpswitch.devd.hook import run_hook
 
-    return run_hook([args.command, args.subsystem], args.config, args.verbose)
+    return lambda: run_hook([args.command, args.subsystem], args.config, args.verbose)
 
 
-def _reconcile(args: argparse.Namespace) -> int:
+def _reconcile(args: argparse.Namespace) -> Call:
     from carpswitch.commands import intake
 
-    return intake.run_reconcile(args.config, boot=args.boot)
+    return lambda: intake.run_reconcile(args.config, boot=args.boot)
 
 
-def _daemon(args: argparse.Namespace) -> int:
+def _daemon(args: argparse.Namespace) -> Call:
     from carpswitch.commands import intake
 
-    return intake.run_daemon(args.config)
+    return lambda: intake.run_daemon(args.config)
 
 
-def _pause(args: argparse.Namespace) -> int:
+def _pause(args: argparse.Namespace) -> Call:
     from carpswitch.commands import intake
 
-    return intake.run_pause(args.config, " ".join(args.reason))
+    return lambda: intake.run_pause(args.config, " ".join(args.reason))
 
 
-def _resume(args: argparse.Namespace) -> int:
+def _resume(args: argparse.Namespace) -> Call:
     from carpswitch.commands import intake
 
-    return intake.run_resume(args.config)
+    return lambda: intake.run_resume(args.config)
 
 
-_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+_HANDLERS: dict[str, Callable[[argparse.Namespace], Call]] = {
     "master": _hook,
     "backup": _hook,
     "reconcile": _reconcile,

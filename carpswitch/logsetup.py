@@ -7,7 +7,6 @@ a container) logs go to stderr, so nothing is ever lost silently.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import socket
 import sys
@@ -58,9 +57,9 @@ def setup_logging(verbose: int = 0, force_stderr: bool = False) -> None:
         handler.setFormatter(logging.Formatter(FORMAT_TERMINAL))
         handler.setLevel(level)
     else:
-        handler = logging.handlers.SysLogHandler(
-            address=socket_path, facility=logging.handlers.SysLogHandler.LOG_DAEMON
-        )
+        from logging.handlers import SysLogHandler  # it imports pickle: only for syslog
+
+        handler = SysLogHandler(address=socket_path, facility=SysLogHandler.LOG_DAEMON)
         handler.setFormatter(logging.Formatter(FORMAT_SYSLOG))
         handler.setLevel(min(level, logging.INFO))  # syslog always gets transitions
     root.addHandler(handler)

@@ -6,6 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from carpswitch.lab.cluster.cli import HOST_VERBS, ClusterError
+from carpswitch.lab.cluster.cli import add_verbs as add_cluster_verbs
+from carpswitch.lab.cluster.cli import run_verb as run_cluster_verb
+from carpswitch.lab.cluster.cluster import HOSTS
+from carpswitch.lab.cluster.registry import cluster_ids
 from carpswitch.lab.faults import Fault, FaultPlanError, load_plan
 from carpswitch.lab.node import (
     DEFAULT_HAST_TIMEOUT,
@@ -16,6 +21,7 @@ from carpswitch.lab.node import (
 )
 
 EX_USAGE = 64
+CLUSTER_VERBS = ("up", "down", "status", *HOST_VERBS)
 EX_SOFTWARE = 70
 
 DESCRIPTION = """\
@@ -33,6 +39,14 @@ the controller at them. The shims print what FreeBSD prints. Nothing goes on you
   carpswitch -c /tmp/hasta/carpswitch.toml status
   carpswitch lab reboot /tmp/hasta --carp MASTER
   carpswitch lab stop /tmp/hasta
+
+The two-node lab (root; hasta and hastb in network namespaces, real CARP with ucarp):
+
+  carpswitch lab up --resource tank:ufs     # hasta MASTER and primary, hastb secondary
+  carpswitch lab status
+  carpswitch lab kill hasta                 # also freeze, thaw, cut [--one-way in|out],
+  carpswitch lab reboot hasta               #   heal, reboot HOST
+  carpswitch lab down                       # or: down ID, down --all
 
 For benchmarks, `node --command-cost 0.005 --command-log` makes every command take a fixed
 time and log itself to DIR/var/log/commands.log; DIR/bin can go first on a PATH.
@@ -109,9 +123,12 @@ def _parser() -> argparse.ArgumentParser:
 
     verbs.add_parser("start", help="start hastd of a node").add_argument("dir", type=Path)
     verbs.add_parser("stop", help="stop every process of a node").add_argument("dir", type=Path)
-    reboot = verbs.add_parser("reboot", help="reboot a node (kernel state reset, hastd restarted)")
-    reboot.add_argument("dir", type=Path)
-    _carp_option(reboot, "CARP state of the vhids after the boot")
+    reboot = verbs.add_parser(
+        "reboot", help="reboot a node DIR (kernel state reset, hastd restarted) or a lab HOST"
+    )
+    reboot.add_argument("dir", type=Path, metavar="DIR|HOST")
+    _carp_option(reboot, "CARP state of the vhids after the boot (DIR only)")
+    reboot.add_argument("--id", help="cluster of HOST (default: the only one)")
 
     carp = verbs.add_parser("carp", help="set the CARP state of a vhid (as the kernel would)")
     carp.add_argument("dir", type=Path)
@@ -137,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--garbage", action="store_true", help="print junk and exit 0")
     add.add_argument("--times", type=int, help="fire at most N times")
     actions.add_parser("clear", help="remove the fault plan")
+    add_cluster_verbs(verbs)
     return parser
 
 
@@ -159,12 +177,15 @@ def main(argv: list[str]) -> int:
         return 0 if exc.code == 0 else EX_USAGE
     try:
         return _dispatch(args)
-    except (LabError, FaultPlanError, OSError, ValueError) as exc:
+    except (LabError, FaultPlanError, ClusterError, OSError, ValueError) as exc:
         sys.stderr.write(f"carpswitch lab: {exc}\n")
         return EX_SOFTWARE
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.verb in CLUSTER_VERBS or (args.verb == "reboot" and _names_host(args)):
+        resources = [_resource(text) for text in (getattr(args, "resource", None) or ["tank:raw"])]
+        return run_cluster_verb(args, resources)
     if args.verb == "node":
         resources = [_resource(text) for text in (args.resource or ["tank:raw"])]
         node = create_node(
@@ -216,6 +237,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         node.set_faults(plan)
     return 0
+
+
+def _names_host(args: argparse.Namespace) -> bool:
+    """`lab reboot hasta` names a cluster host when a cluster is up (or --id is given)."""
+    return str(args.dir) in HOSTS and bool(args.id or cluster_ids())
 
 
 def _resource(text: str) -> LabResource:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from carpswitch.lab.cluster.ctl_conf import write_ctl_conf
 from carpswitch.lab.facts import NodeFacts, ResourceFacts
 from carpswitch.lab.paths import SHIM_COMMANDS, NodePaths
 from carpswitch.lab.state import (
@@ -81,6 +82,12 @@ def lab_config_text(facts: NodeFacts) -> str:
         f"hast_conf = {q(str(paths.hast_conf))}",
         f"state_dir = {q(str(paths.carpswitch_state_dir))}",
         f"run_dir = {q(str(paths.carpswitch_run_dir))}",
+        # a cluster node has a devd of its own (carpswitch.lab.cluster.devd)
+        *(
+            [f"devd_socket = {q(str(paths.var_run / 'devd.seqpacket.pipe'))}"]
+            if facts.netns
+            else []
+        ),
         "",
         "[commands]",
         *(f"{name} = {q(str(paths.command(name)))}" for name in CONTROLLER_COMMANDS),
@@ -103,6 +110,14 @@ def lab_config_text(facts: NodeFacts) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _cluster_paths(facts: NodeFacts) -> list[str]:
+    """A cluster node has a devd of its own (carpswitch.lab.cluster.devd) and its socket."""
+    if facts.netns is None:
+        return []
+    socket = facts.node_paths.var_run / "devd.seqpacket.pipe"
+    return [f"devd_socket = {json.dumps(str(socket))}"]
 
 
 def shim_script(command: str, paths: NodePaths) -> str:
@@ -132,6 +147,7 @@ def write_layout(
             os.makedirs(resource.mountpoint, exist_ok=True)
     paths.hast_conf.write_text(hast_conf_text(facts, listen_port))
     paths.config.write_text(lab_config_text(facts))
+    write_ctl_conf(facts)
     for command in SHIM_COMMANDS:
         script = paths.command(command)
         script.write_text(shim_script(command, paths))

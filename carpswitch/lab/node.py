@@ -235,8 +235,26 @@ class LabNode(NodeSteering):
         )
 
     def start(self) -> None:
-        """Start hastd (all resources in init), like `service hastd onestart`."""
-        result = self.run("hastd")
+        """Start hastd (all resources in init), like `service hastd onestart`.
+
+        A cluster node's hastd runs in the node's network namespace (facts.netns).
+        """
+        if self.facts.netns is None:
+            result = self.run("hastd")
+        else:
+            result = subprocess.run(
+                [
+                    "nsenter",
+                    f"--net=/run/netns/{self.facts.netns}",
+                    "--",
+                    str(self.paths.command("hastd")),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=_COMMAND_TIMEOUT,
+                check=False,
+                env={**os.environ, "LC_ALL": "C", "LANG": "C"},
+            )
         if result.returncode != 0:
             raise LabError(f"hastd did not start (exit {result.returncode}): {result.stderr}")
 

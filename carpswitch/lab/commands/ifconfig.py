@@ -159,9 +159,25 @@ def _siocsvh(ctx: ShimContext, name: str, request: _CarpRequest) -> None:
             entry.advbase = advbase
         # A forced state change is ignored while the vhid is INIT (sc_state != INIT), and
         # `state init` is accepted by ifconfig but changes nothing in the kernel.
-        if request.state in ("BACKUP", "MASTER") and entry.state != "INIT":
-            entry.state = request.state  # validated
+        forced = request.state if request.state in ("BACKUP", "MASTER") else None
+        if forced is not None and entry.state != "INIT" and ctx.facts.netns is None:
+            entry.state = forced  # validated
         ctx.store.write(network)
+    if ctx.facts.netns is not None:
+        _tell_ucarp(ctx, forced if entry.state != "INIT" else None)
+
+
+def _tell_ucarp(ctx: ShimContext, forced: str | None) -> None:
+    """In the two-node lab ucarp is the kernel's CARP: `state backup` demotes it for real
+    (and waits for its downscript), a new advskew restarts a BACKUP ucarp with it.
+    `state master` is not passed on: ucarp cannot be told to become MASTER."""
+    from carpswitch.lab.cluster import ucarp
+
+    if forced == "BACKUP":
+        if not ucarp.force_backup(ctx.paths.root):
+            raise _Fail("SIOCSVH: Operation timed out")  # lab: ucarp did not go BACKUP
+    else:
+        ucarp.follow_skew(ctx.paths.root)
 
 
 def _set_link(ctx: ShimContext, name: str, up: bool) -> None:

@@ -188,9 +188,13 @@ def _start(ctx: ShimContext, script: RcScript) -> int:
     if script.name == "hastd":
         status = start_hastd(ctx, ctx.paths.hast_conf)
     else:
+        # Two-node lab: ctld is a real iSCSI target, tgt driven by carpswitch.lab.cluster.iscsi.
+        cluster_ctld = script.name == "ctld" and ctx.facts.netns is not None
         try:
             spawn_daemon(
-                "carpswitch.lab.service_process",
+                "carpswitch.lab.cluster.iscsi"
+                if cluster_ctld
+                else "carpswitch.lab.service_process",
                 [str(ctx.paths.root), script.name],
                 ctx.paths.root,
             )

@@ -165,6 +165,11 @@ def _write(ctx: ShimContext, flags: _Flags, name: str, text: str) -> int:
         if name == ALLOW and new_value != old:
             _allow_changed(ctx, state)  # carp_allow_sysctl, only when the value changes
         ctx.store.write(state)
+    if name == DEMOTION and ctx.facts.netns is not None:
+        # two-node lab: ucarp advertises the demoted skew (carpswitch.lab.cluster.ucarp)
+        from carpswitch.lab.cluster.ucarp import follow_skew
+
+        follow_skew(ctx.paths.root)
     before = _format(ctx, flags, name, old)
     ctx.print(f"{before} -> {new_value}")
     return 0
