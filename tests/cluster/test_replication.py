@@ -389,6 +389,28 @@ def test_a_new_primarys_io_waits_until_the_old_primary_is_secondary(
     assert "Remote node is still primary" not in hastd_log(pair.a)
 
 
+def test_roles_flapping_between_the_nodes_leave_one_provider_and_a_connected_pair(
+    make_pair: Callable[..., Pair],
+) -> None:
+    pair = connected_pair(make_pair)
+    for _ in range(10):
+        for node, role in (
+            (pair.a, "secondary"),
+            (pair.b, "primary"),
+            (pair.b, "secondary"),
+            (pair.a, "primary"),
+        ):
+            assert node.run("hastctl", "role", role, "tank").returncode == 0
+    assert wait_for(lambda: pair.a.status("tank").status == "complete", RECONNECT)
+    data = os.urandom(4096)
+    write_provider(pair.a, data, 0)
+    assert wait_for(lambda: component(pair.b, 0, 4096) == data, 5)
+    assert is_mounted(mount_path(pair.a.paths.provider("tank")))
+    assert not is_mounted(mount_path(pair.b.paths.provider("tank")))
+    assert not pair.b.provider_exists("tank")
+    assert "Split-brain" not in hastd_log(pair.a) + hastd_log(pair.b)
+
+
 def test_lab_stop_detaches_a_provider_whose_hastd_and_worker_were_killed(
     make_pair: Callable[..., Pair],
 ) -> None:
