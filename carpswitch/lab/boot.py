@@ -89,6 +89,8 @@ def _hast_metadata(knobs: HastKnobState) -> HastKnobState:
                 localcnt=k.localcnt,
                 remotecnt=k.remotecnt,
                 prevrole=k.prevrole,
+                diskmap=k.diskmap,  # so are its extents (a replicating node's)
+                needsync=k.needsync,
             )
             for name, k in knobs.resources.items()
         }

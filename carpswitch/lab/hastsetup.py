@@ -38,6 +38,7 @@ class HastSetup:
     control_address: str
     control_socket: Path
     pidfile: Path
+    listen: tuple[str, ...] = ()  # `listen` addresses (hastd binds them when replicating)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +54,7 @@ class _CachedSetup:
     control_address: str
     control_socket: str
     pidfile: str
+    listen: tuple[str, ...] = ()
 
 
 def load_hast_setup(
@@ -79,6 +81,7 @@ def load_hast_setup(
                 control_address=cached.control_address,
                 control_socket=Path(cached.control_socket),
                 pidfile=Path(cached.pidfile),
+                listen=cached.listen,
             )
     setup = _resolve(config_path, text, hostname, hostuuid, hostid)
     if cache is not None:
@@ -109,6 +112,7 @@ def _write_cache(cache: Path, source: tuple[str, str, str, str, int], setup: Has
         control_address=setup.control_address,
         control_socket=str(setup.control_socket),
         pidfile=str(setup.pidfile),
+        listen=setup.listen,
     )
     temporary = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
     try:
@@ -126,6 +130,7 @@ def _resolve(config_path: Path, text: str, hostname: str, hostuuid: str, hostid:
         node_names_for_host,
         parse_hast_conf,
         resolve_control_address,
+        resolve_listen,
         resolve_pidfile,
         resolve_resources,
     )
@@ -137,6 +142,7 @@ def _resolve(config_path: Path, text: str, hostname: str, hostuuid: str, hostid:
         control = resolve_control_address(conf, names)
         socket_path = control_socket_path(control)
         pidfile = resolve_pidfile(conf, names)
+        listen = resolve_listen(conf, names)
     except ParseError as exc:
         raise HastSetupError(EX_CONFIG, exc.reason) from exc
     except HastConfError as exc:
@@ -159,4 +165,5 @@ def _resolve(config_path: Path, text: str, hostname: str, hostuuid: str, hostid:
         control_address=control,
         control_socket=Path(socket_path),
         pidfile=Path(pidfile),
+        listen=listen,
     )

@@ -27,6 +27,7 @@ import psutil
 from carpswitch.lab.boot import boot_state, clean_var_run
 from carpswitch.lab.daemons import pid_alive
 from carpswitch.lab.facts import NodeFacts, ResourceFacts, ResourceKind, load_facts, save_facts
+from carpswitch.lab.hastd import provider as fuse_provider
 from carpswitch.lab.hastd.protocol import (
     Request,
     ResourceReply,
@@ -278,8 +279,7 @@ class LabNode(NodeSteering):
         if leftovers:
             raise LabError(f"processes survived stop: {[p.pid for p in leftovers]}")
         for provider in self.paths.dev_hast.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                provider.unlink()
+            fuse_provider.remove(provider)  # a FUSE one (replication) is detached first
 
     def reboot(self, carp_state: str = "BACKUP", *, start: bool = True) -> None:
         """Reboot the node: stop every process, reset the kernel state, start hastd again.

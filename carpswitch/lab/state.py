@@ -9,6 +9,7 @@ workers and tests can share them.
 
 from __future__ import annotations
 
+import _thread
 import fcntl
 import os
 from collections.abc import Iterator
@@ -183,6 +184,13 @@ class ResourceKnobs:
     io_wait_worker: int | None = None
     io_wait_seconds: float = 0.0
     io_waits_until: float | None = None
+    # A replicating node (facts.replication): the primary worker connected to the peer's
+    # hastd now (`status` says complete only while it is the running worker), and the
+    # extents of the activemap on disk (activemap.c diskmap, keepdirty LRU order) that a
+    # new primary worker must synchronise, with those that need it now (memmap).
+    connected_worker: int | None = None
+    diskmap: list[int] = field(default_factory=list)
+    needsync: list[int] = field(default_factory=list)
 
     def io_blocked_for(self, now: float, worker_alive: bool) -> float:
         """Seconds I/O on the provider still blocks (0 when it is served)."""
@@ -221,22 +229,27 @@ class StateStore:
         self.paths = paths
         self._depth = 0
         self._lock_fd: int | None = None
+        # The flock is the process's; threads of one process (a replicating primary
+        # worker's) take turns here, or one's read-modify-write would undo another's.
+        self._threads = _thread.RLock()  # threading costs a shim ~1.4 ms to import
 
     @contextmanager
     def locked(self) -> Iterator[StateStore]:
-        """Hold the exclusive state lock (re-entrant within this process)."""
-        if self._depth == 0:
-            fd = os.open(self.paths.state_lock, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._lock_fd = fd
-        self._depth += 1
-        try:
-            yield self
-        finally:
-            self._depth -= 1
-            if self._depth == 0 and self._lock_fd is not None:
-                os.close(self._lock_fd)  # closing releases the flock
-                self._lock_fd = None
+        """Hold the exclusive state lock (re-entrant within a thread, exclusive between
+        threads and processes)."""
+        with self._threads:
+            if self._depth == 0:
+                fd = os.open(self.paths.state_lock, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._lock_fd = fd
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._lock_fd is not None:
+                    os.close(self._lock_fd)  # closing releases the flock
+                    self._lock_fd = None
 
     def read(self, model: type[Model]) -> Model:
         """The current content of `model`'s file (defaults if it was never written)."""

@@ -150,6 +150,11 @@ class NodeSteering:
         return reply
 
     def _peer_request(self, resource: str, *, connected: bool, seconds: float | None) -> None:
+        if self.facts.replication:
+            raise LabError(
+                f"{self.facts.name} replicates to a real peer hastd; `lab peer` steers only "
+                "the simulated peer of a stand-alone node"
+            )
         reply = self._ask(
             Request(cmd="lab-peer", resources=[resource], connected=connected, seconds=seconds)
         )

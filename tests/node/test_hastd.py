@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+from collections.abc import Callable
 
 import psutil
+import pytest
 
-from carpswitch.lab.node import LabNode, LabResource
+from carpswitch.lab.node import LabError, LabNode, LabResource
 from tests.node.conftest import wait_until
 
 
@@ -173,3 +176,33 @@ def test_service_hastd_stop_sets_roles_to_init_first(lab_node: LabNode) -> None:
     again = lab_node.run("service", "hastd", "onestart")
     assert (again.returncode, again.stdout) == (0, "Starting hastd.\n")
     assert lab_node.role("tank") == "init"
+
+
+def test_a_replicating_hastd_without_its_namespace_does_not_start(
+    make_lab_node: Callable[..., LabNode],
+) -> None:
+    # hastd enters facts.netns itself (setns), however it is started (LabNode.start also
+    # wraps it in nsenter); here it is started plainly, as `service hastd onestart` would.
+    namespace = f"csw-absent-{os.getpid()}"
+    node = make_lab_node(netns=namespace, replication=True, start=False)
+    result = node.run("hastd")
+    assert result.returncode == 71
+    assert result.stderr == (
+        f"[ERROR] Unable to enter network namespace {namespace}: No such file or directory.\n"
+    )
+    assert node.hastd_pid() is None
+
+
+def test_a_replicating_hastd_that_cannot_bind_its_listen_address_does_not_start(
+    make_lab_node: Callable[..., LabNode],
+) -> None:
+    # 198.18.0.1 is nobody's address outside the lab's namespaces
+    expected = re.escape("Unable to listen on address 198.18.0.1:8457: Cannot assign")
+    with pytest.raises(LabError, match=expected):
+        make_lab_node(replication=True)
+
+
+def test_lab_peer_steers_only_a_stand_alone_node(lab_node: LabNode) -> None:
+    lab_node.connect_peer("tank")  # a stand-alone node: the steered peer, as before
+    assert lab_node.run("hastctl", "role", "secondary", "tank").returncode == 0
+    assert lab_node.worker_pid("tank") is not None

@@ -14,6 +14,9 @@ def fs_key(ctx: ShimContext, device: str) -> str:
     /dev/hast/NAME is (in the lab) a symlink to the resource's local component, so the
     file system follows the data, not the device name.
     """
+    path = Path(os.path.abspath(device))
+    if path.parent == ctx.paths.dev_hast and ctx.facts.resource(path.name) is not None:
+        return path.name  # a replicating node's provider is a FUSE file, not a symlink
     target = os.path.realpath(device)
     for resource in ctx.facts.resources:
         if os.path.realpath(ctx.paths.disk(resource.name)) == target:

@@ -15,7 +15,7 @@ from carpswitch.lab.hastd.protocol import (
     ResourceReply,
     Statistics,
 )
-from carpswitch.lab.hastd.resources import Resource, ResourceTable, Role
+from carpswitch.lab.hastd.resources import HealthStatus, Resource, ResourceTable, Role
 from carpswitch.lab.state import HastKnobState
 
 #: Extent size and keepdirty a worker reports (hast.h defaults).
@@ -80,6 +80,8 @@ def _set_role(
 
 
 def _peer(request: Request, table: ResourceTable) -> Reply:
+    if table.replicating:
+        return Reply(error=EHAST_INVALID)  # the peer is a real hastd: nothing to steer
     replies = []
     for name in request.resources:
         if table.get(name) is None:
@@ -110,13 +112,18 @@ def _report(name: str, table: ResourceTable, knobs: HastKnobState) -> ResourceRe
     )
     if resource.worker_pid is None:
         return reply  # no worker: hastctl prints zeros and no status
-    return _with_worker(reply, resource, knobs)
+    return _with_worker(reply, resource, knobs, table.replicating)
 
 
-def _with_worker(reply: ResourceReply, resource: Resource, knobs: HastKnobState) -> ResourceReply:
+def _with_worker(
+    reply: ResourceReply, resource: Resource, knobs: HastKnobState, replicating: bool
+) -> ResourceReply:
     primary = resource.worker_role is Role.PRIMARY
     status = resource.status
     mine = knobs.knobs(resource.config.name)
+    if primary and replicating:  # ctrl_thread: complete while both connections exist
+        connected = mine.connected_worker == resource.worker_pid
+        status = HealthStatus.COMPLETE if connected else HealthStatus.DEGRADED
     in_init_remote = primary and (
         mine.io_blocked_for(time.time(), worker_alive=True) > 0
         or (mine.io_wait_seconds > 0 and mine.io_waits_until is None)

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from carpswitch.lab.facts import load_facts
 from carpswitch.lab.faults import Fault, FaultPlanError, load_plan, take_fault
+from carpswitch.lab.hastd import listener as peers
 from carpswitch.lab.hastd.control import handle
 from carpswitch.lab.hastd.protocol import EHAST_INVALID, Reply, Request
 from carpswitch.lab.hastd.resources import ResourceTable
@@ -79,9 +81,17 @@ class HastDaemon:
         self.setup = setup
         self.log = log
         self.store = StateStore(paths)
-        self.table = ResourceTable(setup.resources, ForkingLauncher(paths), log=log)
+        facts = load_facts(paths.root)
+        #: facts.replication: listen for the peer's hastd and replicate to it.
+        self.replicating = facts.replication
+        self._netns = facts.netns if facts.replication else None
+        self.launcher = ForkingLauncher(paths, log, self.replicating)
+        self.table = ResourceTable(
+            setup.resources, self.launcher, log=log, replicating=self.replicating
+        )
         self.pidfile = PidFile(setup.pidfile)
         self._listener: socket.socket | None = None
+        self._peers: list[socket.socket] = []
         self._signals: set[int] = set()
 
     def start(self) -> None:
@@ -104,7 +114,30 @@ class HastDaemon:
                 f"{exc.strerror}.",
             ) from exc
         self._listener = listener
+        if self.replicating:
+            self._listen_for_peers()
         self.log("Started successfully, running protocol version 2.")
+
+    def _listen_for_peers(self) -> None:
+        """Enter the node's network namespace and bind hast.conf's `listen` addresses."""
+        if self._netns is not None:
+            try:
+                peers.enter_netns(self._netns)
+            except OSError as exc:
+                self.close()
+                raise StartupError(
+                    EX_OSERR,
+                    f"Unable to enter network namespace {self._netns}: {exc.strerror}.",
+                ) from exc
+        try:
+            self._peers = peers.open_listeners(self.setup.listen)
+        except (OSError, ValueError) as exc:
+            self.close()
+            where = ", ".join(self.setup.listen)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StartupError(EX_OSERR, f"Unable to listen on address {where}: {reason}.") from exc
+        for address in self.setup.listen:
+            self.log(f"Listening on address {address}.")
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the exit status (0)."""
@@ -118,11 +151,16 @@ class HastDaemon:
         selector = selectors.DefaultSelector()
         selector.register(self._listener, selectors.EVENT_READ, "control")
         selector.register(wake_read, selectors.EVENT_READ, "wake")
+        for peer in self._peers:
+            selector.register(peer, selectors.EVENT_READ, peer)
         try:
             while not ({signal.SIGTERM, signal.SIGINT} & self._signals):
                 for key, _ in selector.select(self._timeout()):
                     if key.data == "control":
                         self._serve_one()
+                    elif isinstance(key.data, socket.socket):
+                        self._reap()
+                        peers.accept(key.data, self.table, self.log)
                     else:
                         with contextlib.suppress(BlockingIOError):
                             wake_read.recv(4096)
@@ -139,7 +177,10 @@ class HastDaemon:
         return 0
 
     def close(self) -> None:
-        """Close and remove the control socket and pid file."""
+        """Close and remove the control socket, the peer listeners and the pid file."""
+        for peer in self._peers:
+            peer.close()
+        self._peers = []
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -164,6 +205,7 @@ class HastDaemon:
                 return
             if pid == 0:
                 return
+            self.launcher.reaped(pid)
             if os.WIFSIGNALED(status):
                 self.table.worker_exited(pid, None, os.WTERMSIG(status))
             else:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from carpswitch.lab.hastd.wire import PeerSession
+
 #: Delay before a crashed primary worker is restarted (hastd.c child_exit: sleep(1)).
 RESTART_DELAY = 1.0
 #: Exit status that means "try again" (EX_TEMPFAIL) for a primary worker.
@@ -65,9 +67,16 @@ class ResourceConfig:
 class WorkerLauncher(Protocol):
     """Starts and stops worker processes for the state machine."""
 
-    def start(self, resource: ResourceConfig, role: Role, peer_connected: bool) -> int:
+    def start(
+        self,
+        resource: ResourceConfig,
+        role: Role,
+        peer_connected: bool,
+        session: PeerSession | None = None,
+    ) -> int:
         """Start a worker; return its pid. A primary without a connected peer waits for it
-        (init_remote) before it serves I/O."""
+        (init_remote) before it serves I/O; a secondary worker of a replicating node gets
+        the accepted primary's `session`."""
         ...
 
     def stop(self, pid: int) -> None:
@@ -112,7 +121,10 @@ class ResourceTable:
         launcher: WorkerLauncher,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] = lambda message: None,
+        replicating: bool = False,
     ) -> None:
+        #: The peer is a real hastd (facts.replication), not steered with `lab peer`.
+        self.replicating = replicating
         self._resources = {c.name: Resource(c) for c in configs}
         self._launcher = launcher
         self._clock = clock
@@ -135,6 +147,8 @@ class ResourceTable:
             return previous
         self._log(f"[{name}] ({previous}) Role changed to {role}.")
         self._stop_worker(resource)
+        if self.replicating:
+            resource.peer_connected = False  # the session ended with its worker
         resource.restart_at = None
         resource.role = role
         if role is Role.PRIMARY:
@@ -152,6 +166,23 @@ class ResourceTable:
             self._start_worker(resource, Role.SECONDARY)
         elif resource.worker_role is Role.PRIMARY:
             self._launcher.remote_connected(resource.config)
+
+    def accept_primary(self, name: str, session: PeerSession) -> None:
+        """A remote primary connected for `name` (a secondary; KeyError if unknown): a new
+        secondary worker serves it, after stopping one left from an older session."""
+        resource = self._resources[name]
+        if resource.worker_pid is not None:
+            self._log(
+                f"[{name}] ({resource.role}) Worker process exists "
+                f"(pid={resource.worker_pid}), stopping it."
+            )
+            self._stop_worker(resource)
+        resource.peer_connected = True
+        resource.peer_until = None
+        resource.worker_pid = self._launcher.start(
+            resource.config, Role.SECONDARY, True, session=session
+        )
+        resource.worker_role = Role.SECONDARY
 
     def disconnect_peer(self, name: str) -> None:
         """The peer goes away for `name` (KeyError if unknown)."""
