@@ -73,8 +73,11 @@ def run(out: Callable[[str], None] = print) -> int:
 def _demo(cluster: Cluster, clock: Clock) -> int:
     clock.say(f"lab up {cluster.id}: hosts hasta (198.18.0.1), hastb (198.18.0.2), client")
     cluster.up()
-    clock.say("hasta is CARP MASTER, HAST primary, ctld (tgt) serves the LUN at " + VIP)
+    clock.say("hasta is CARP MASTER and HAST primary; hastb is BACKUP and secondary")
     client = lun_of(cluster)
+    if client.wait_until_answers(RECOVERY_BOUND) is None:
+        raise ClusterError(f"the LUN did not answer through {VIP} within {RECOVERY_BOUND:g} s")
+    clock.say(f"hasta's ctld (tgt) serves the LUN at {VIP}")
     clock.say(f"client: LUN serial {client.serial()!r} through {client.target.url}")
     records = client.write(BLOCKS)
     clock.say(f"client wrote {sum(r.acknowledged for r in records)}/{BLOCKS} blocks, acknowledged")

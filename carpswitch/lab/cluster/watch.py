@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from carpswitch.lab.hastd.provider import mount_path
 from carpswitch.lab.paths import NodePaths
 
 #: How often the referee looks (the issue's "every 100 ms").
@@ -70,13 +71,20 @@ def primary_workers(paths: NodePaths) -> frozenset[str]:
 
 
 def mounted_providers(paths: NodePaths, mounts: str) -> frozenset[str]:
-    """Resources whose DIR/dev/hast/NAME is a mount point in /proc/mounts text `mounts`."""
-    prefix = str(paths.dev_hast) + "/"
+    """Resources whose provider is mounted in /proc/mounts text `mounts`.
+
+    The FUSE file behind /dev/hast/NAME is DIR/dev/hast/.NAME.ggate (lab.hastd.provider).
+    """
     names = set()
     for line in mounts.splitlines():
         fields = line.split()
-        if len(fields) > 1 and fields[1].startswith(prefix):
-            names.add(fields[1][len(prefix) :])
+        if len(fields) < 2:
+            continue
+        mountpoint = Path(fields[1])
+        if mountpoint.parent == paths.dev_hast and mountpoint == mount_path(
+            paths.provider(name := mountpoint.name[1:].removesuffix(".ggate"))
+        ):
+            names.add(name)
     return frozenset(names)
 
 
