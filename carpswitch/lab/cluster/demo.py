@@ -9,11 +9,13 @@ lost. Everything it made is removed at the end, also when it fails.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.command import ClusterError
@@ -60,14 +62,23 @@ def run(out: Callable[[str], None] = print) -> int:
     """The demo; 0 when no acknowledged write was lost and the LUN came back."""
     clock = Clock(out)
     cluster = Cluster.create(resources=[LabResource(RESOURCE, "raw")], services=["ctld"])
+    previous = {sig: signal.signal(sig, _interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return _demo(cluster, clock)
     except (ClusterError, InitiatorError) as exc:
         out(f"demo failed: {exc}")
         return 1
     finally:
-        clock.say(f"lab down {cluster.id}: removing namespaces, processes, mounts, files")
+        # Down first: printing may fail (a closed pipe), the clean-up must not.
         cluster.down()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        clock.say(f"lab down {cluster.id}: removed its namespaces, processes, mounts, files")
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM or SIGHUP: unwind like ^C, so that the lab is taken down."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _demo(cluster: Cluster, clock: Clock) -> int:

@@ -41,6 +41,10 @@ def _holds_pid(pidfile: Path, pid: int) -> bool:
         return False
 
 
+#: rc.d/carpswitch's `daemon -R 5`: seconds before a dead carpswitch daemon is restarted.
+DAEMON_RESTART = 5
+
+
 class ClusterHost:
     """`hasta` or `hastb`: a LabNode living in a network namespace of the cluster."""
 
@@ -85,8 +89,21 @@ class ClusterHost:
         self._wait_devd(devd)
         self.node.start()
         self.controller("reconcile", "--boot", timeout=_RECONCILE_TIMEOUT)
-        if daemon:
-            self._spawn([sys.executable, "-m", "carpswitch", "-v", "daemon"], "carpswitch.log")
+        if daemon:  # under daemon(8) -R 5, as rc.d/carpswitch runs it
+            self._spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "carpswitch.lab.cluster.supervise",
+                    str(DAEMON_RESTART),
+                    sys.executable,
+                    "-m",
+                    "carpswitch",
+                    "-v",
+                    "daemon",
+                ],
+                "carpswitch.log",
+            )
         ucarp.start(self.node.path)
 
     def controller(

@@ -36,6 +36,7 @@ from carpswitch.lab.cluster.tgt import (
 )
 from carpswitch.lab.daemons import pid_alive, process_title, report_ready
 from carpswitch.lab.facts import NodeFacts, load_facts
+from carpswitch.lab.paths import NodePaths
 
 #: How long a new tgtd may take to answer on its control port.
 _TGTD_START = 5.0
@@ -50,6 +51,20 @@ class CtldError(Exception):
     """ctld cannot start: the message ctld would log before exiting."""
 
 
+def tgtd_record(paths: NodePaths) -> Path:
+    """DIR/var/run/ctld.tgtd: "PID PORT" of the tgtd the node's ctld drives."""
+    return paths.var_run / "ctld.tgtd"
+
+
+def recorded_tgtd(paths: NodePaths) -> tuple[int, int] | None:
+    """(pid, control port) of the node's recorded tgtd, None if there is no valid record."""
+    try:
+        pid, port = (int(word) for word in tgtd_record(paths).read_text().split())
+    except (OSError, ValueError):
+        return None
+    return pid, port
+
+
 class Ctld:
     """One ctld: its node, log and tgtd."""
 
@@ -61,7 +76,7 @@ class Ctld:
         paths = facts.node_paths
         self.log_path = paths.var_log / "ctld.log"
         self.tgtd_log = paths.var_log / "tgtd.log"
-        self.record = paths.var_run / "ctld.tgtd"  # "PID PORT" of the tgtd we drive
+        self.record = tgtd_record(paths)
         self.tgtd: Tgtd | None = None
 
     def log(self, message: str) -> None:
@@ -94,10 +109,10 @@ class Ctld:
         self.record.write_text(f"{tgtd.pid} {tgtd.port}\n")
 
     def _previous_tgtd(self) -> Tgtd | None:
-        try:
-            pid, port = (int(word) for word in self.record.read_text().split())
-        except (OSError, ValueError):
+        recorded = recorded_tgtd(self.facts.node_paths)
+        if recorded is None:
             return None
+        pid, port = recorded
         title = process_title(pid) or ""
         if not (pid_alive(pid) and "tgtd" in title and f"-C {port}" in title):
             return None

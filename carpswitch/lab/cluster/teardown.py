@@ -22,15 +22,25 @@ import psutil
 
 from carpswitch.lab.cluster import registry
 from carpswitch.lab.cluster.command import ClusterError, run
+from carpswitch.lab.cluster.iscsi import recorded_tgtd
 from carpswitch.lab.cluster.net import netns_pids, remove_namespaces
-from carpswitch.lab.paths import NODE_MARKER_ENV
+from carpswitch.lab.cluster.tgt import port_in_use, remove_control_files
+from carpswitch.lab.paths import NODE_MARKER_ENV, NodePaths
 
 _SWEEPS = 50
 
 
 def teardown(record: registry.ClusterRecord) -> None:
     """Remove every process, mount, namespace and file of the cluster, then its record."""
+    ports = {
+        found[1]
+        for host in record.hosts.values()
+        if (found := recorded_tgtd(NodePaths.of(host))) is not None
+    }
     kill_all(record)
+    for port in ports:  # tgtd leaves its control socket when SIGKILLed (shared /var/run)
+        if not port_in_use(port):
+            remove_control_files(port)
     for mountpoint in mounts_under(Path(record.directory)):
         run(["umount", "-l", mountpoint], check=False)
     kill_all(record)  # a process that was blocked on a mount
