@@ -322,9 +322,13 @@ KNOWN_LOSS = {
 }
 
 
+#: The hardening faults ride on a reboot (itself run twice): once each keeps the tier short.
+ONCE = {"a command hangs on the new master", "an unreadable state file"}
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_failover_under_fire(chaos: Chaos, kind: str) -> None:
-    for _ in range(2):
+    for _ in range(1 if kind in ONCE else 2):
         victim = chaos.master()
         moment = time.monotonic()
         repair = KINDS[kind](chaos, victim)
