@@ -98,7 +98,10 @@ def _copy_locked_extent(worker: PrimaryWorker, link: RemoteLink, extent: int) ->
 
 
 def _to_secondary(worker: PrimaryWorker, link: RemoteLink, offset: int, length: int) -> bool:
-    data = os.pread(worker.fd, length, offset)
+    try:
+        data = os.pread(worker.fd, length, offset)
+    except OSError:
+        return False  # the local component failed: the extent stays dirty
     ticket = Ticket(range(0))  # sync I/O is no regular write: the range lock covers it
     link.send({"cmd": "write", "offset": offset, "mode": "fullsync"}, data, ticket)
     while not ticket.written.wait(0.5):
