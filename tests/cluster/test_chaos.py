@@ -91,9 +91,11 @@ def _complete(cluster: Cluster, name: str) -> bool:
     """Every resource of `name` is `complete` (connected and synchronised)."""
     node = cluster.node(name)
     try:
-        return all(node.status(r.name).status == "complete" for r in node.facts.resources)
+        replies = [node.status(r.name) for r in node.facts.resources]
     except (OSError, ValueError, LabError):
         return False
+    # `complete` is only "connected" (control.c ctrl_thread); `dirty` 0: synchronised.
+    return all(reply.status == "complete" and reply.dirty == 0 for reply in replies)
 
 
 def _settled(cluster: Cluster, initiator: Initiator) -> None:

@@ -276,6 +276,58 @@ def test_an_out_of_date_primary_synchronises_from_the_secondary(
     assert component(pair.a) == component(pair.b)
 
 
+def test_a_resync_under_continuous_writes_copies_what_the_degraded_primary_wrote(
+    make_pair: Callable[..., Pair],
+) -> None:
+    """The sync thread waits for the writes in flight on an extent (primary.c rangelocks)
+    instead of passing it by: clients that never stop writing to an extent must not leave
+    the degraded time's data there on one node only while the sync says complete."""
+    pair = connected_pair(make_pair)
+    pair.b.stop()
+    assert wait_for(lambda: pair.a.status("tank").status == "degraded", 10)
+    for extent in range(8):  # 16 MiB to copy before the sync gets to the clients' extent
+        write_provider(pair.a, b"d" * 512, extent * 2 * MIB)
+    busy = 16 * MIB  # extent 8
+    alone = os.urandom(64 * 1024)
+    write_provider(pair.a, alone, busy + 256 * 1024)  # only hasta has it
+    stop = threading.Event()
+    written: list[int] = []
+
+    def keep_writing(first: int) -> None:  # a client writing 32 KiB after 32 KiB
+        fd = os.open(pair.a.paths.provider("tank"), os.O_WRONLY)
+        try:
+            while not stop.is_set():
+                offset = first + len(written) % 2 * 32 * 1024
+                os.pwrite(fd, os.urandom(32 * 1024), offset)
+                written.append(offset)
+        finally:
+            os.close(fd)
+
+    # Clients side by side: when the sync gets to extent 8 a write is in flight there.
+    firsts = [busy + k * 64 * 1024 for k in range(4)]
+    writers = [threading.Thread(target=keep_writing, args=(first,)) for first in firsts]
+    for writer in writers:
+        writer.start()
+    try:
+        pair.b.start()
+        assert pair.b.run("hastctl", "role", "secondary", "tank").returncode == 0
+        assert wait_for(lambda: "Synchronization complete." in hastd_log(pair.a), RECONNECT)
+        assert dirty_line(pair.a) == "dirty: 0 (0B)"
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join(10)
+    assert not any(writer.is_alive() for writer in writers)
+    assert written, "the clients wrote nothing during the resynchronisation"
+    log = hastd_log(pair.a)
+    assert "Synchronization started. 18MB to go." in log
+    assert "Synchronization complete. 18MB synchronized" in log  # none passed by
+    assert component(pair.b, busy + 256 * 1024, len(alone)) == alone
+    assert component(pair.b, 14 * MIB, 512) == b"d" * 512
+    clients = 256 * 1024
+    assert wait_for(lambda: component(pair.b, busy, clients) == component(pair.a, busy, clients), 5)
+
+
 def test_two_primaries_refuse_each_other_and_overwrite_nothing(
     make_pair: Callable[..., Pair],
 ) -> None:

@@ -80,8 +80,13 @@ class ActiveMap:
         return changed
 
     def next_to_sync(self) -> int | None:
-        """The lowest extent that needs synchronising and has no write in flight."""
-        return min((e for e in self.needsync if e not in self._inflight), default=None)
+        """The lowest extent that needs synchronising (activemap_sync_offset), writes in
+        flight or not: the sync thread waits for those (primary.c range_regular)."""
+        return min(self.needsync, default=None)
+
+    def in_flight(self, extent: int) -> bool:
+        """A regular write to `extent` has begun and not finished."""
+        return extent in self._inflight
 
     def sync_complete(self, extent: int) -> None:
         """`extent` is the same on both nodes now (activemap_extent_complete)."""

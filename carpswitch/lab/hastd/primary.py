@@ -55,7 +55,12 @@ class PrimaryWorker:
         self.resuid, self.localcnt, self.remotecnt = meta.resuid, meta.localcnt, meta.remotecnt
         self.amap = ActiveMap(self.size, diskmap=meta.diskmap, needsync=meta.needsync)
         self.lock = threading.RLock()  # activemap, counters, link
-        self.order = threading.Lock()  # local write + send: sync and writes reach both alike
+        #: primary.c range_lock's condition: a write ended (the sync thread waits for the
+        #: writes in flight on its extent) or a sync did (writes to it wait for that).
+        self.ranges = threading.Condition(self.lock)
+        #: The extent the sync thread holds (rangelock range_sync), None between extents.
+        self.syncing: int | None = None
+        self.order = threading.Lock()  # local write + send: writes reach both in one order
         self.served = threading.Event()
         self.stopping = threading.Event()
         self._guard_wake = threading.Event()
@@ -104,6 +109,8 @@ class PrimaryWorker:
         self._wait(self.served)
         extents = self.amap.extents(offset, len(data))
         with self.lock:
+            while self.syncing in extents:  # ggate_recv_thread: wait for range_sync
+                self.wait_ranges()
             flush = self.amap.write_start(extents)
             link = self.link if self.link is not None and self.link.alive else None
             if link is None and not self._bumped:
@@ -142,6 +149,15 @@ class PrimaryWorker:
         with self.lock:
             if self.amap.write_complete(ticket.extents, ticket.ok):
                 self.persist()
+                if self.link is not None and self.link.alive:
+                    self._sync_wake.set()  # it went out before the connect: sync it now
+            self.ranges.notify_all()
+
+    def wait_ranges(self) -> None:
+        """Wait (with self.lock held) until a write or a sync of an extent ends."""
+        self.ranges.wait(0.5)
+        if self.stopping.is_set():
+            raise OSError(5, "Input/output error")  # EIO: the provider is going away
 
     def _wait(self, event: threading.Event) -> None:
         while not event.wait(0.5):

@@ -2,11 +2,15 @@
 
 After a connect every extent the activemap holds dirty is read from the local component
 and written to the secondary (fullsync: the extent is clean only when the secondary has
-written it); a write to the same extent waits for the copy (the worker's order lock), so
-the secondary never gets an older copy after a newer write. When the primary is the one
-out of date (syncsrc secondary) the copy goes the other way. When all are copied the
-counters agree again: the primary's remotecnt becomes the secondary's localcnt, and the
-secondary is told the primary's localcnt.
+written it). The extent is range-locked as hastd does (primary.c range_sync and
+range_regular): the sync thread waits until the writes in flight on it have ended, and
+new writes to it wait until its copy is on the secondary; so the copy holds every write
+acknowledged before it, none lands beside it, and an extent a client keeps writing is
+waited for, never passed by (passing it by declared the nodes in sync while the degraded
+time's writes were on the primary only). When the primary is the one out of date
+(syncsrc secondary) the copy goes the other way. When all are copied the counters agree
+again: the primary's remotecnt becomes the secondary's localcnt, and the secondary is
+told the primary's localcnt.
 """
 
 from __future__ import annotations
@@ -31,22 +35,19 @@ def synchronise(worker: PrimaryWorker, link: RemoteLink) -> None:
     if todo:
         worker.log(f"Synchronization started. {humanize_bytes(todo)} to go.")
     while True:
-        with worker.lock:
-            extent = worker.amap.next_to_sync()
+        try:
+            extent = _lock_next_extent(worker)
+        except OSError:
+            extent = -1  # the worker is stopping
         if extent is None:
             break
-        ticket = Ticket(range(extent, extent + 1))
-        ticket_ok = _sync_extent(worker, link, extent, ticket)
-        if not ticket_ok:
+        if extent < 0 or not _copy_locked_extent(worker, link, extent):
             elapsed = int(time.monotonic() - started)
             worker.log(
                 f"Synchronization interrupted after {elapsed}s. "
                 f"{humanize_bytes(done)} synchronized so far."
             )
             return
-        with worker.lock:
-            worker.amap.sync_complete(extent)
-            worker.persist()
         done += worker.amap.extentsize
     with worker.lock:
         worker.remotecnt = worker.secondary_localcnt
@@ -64,29 +65,56 @@ def synchronise(worker: PrimaryWorker, link: RemoteLink) -> None:
     link.send({"cmd": "synced", "localcnt": localcnt})
 
 
-def _sync_extent(worker: PrimaryWorker, link: RemoteLink, extent: int, ticket: Ticket) -> bool:
-    offset = extent * worker.amap.extentsize
-    if worker.syncsrc == "secondary":
-        return _sync_extent_from_secondary(worker, link, offset)
-    with worker.order:
-        data = os.pread(worker.fd, min(worker.amap.extentsize, worker.size - offset), offset)
+def _lock_next_extent(worker: PrimaryWorker) -> int | None:
+    """The next dirty extent, range-locked for the sync once no write is in flight on it
+    (None: nothing left). Raises OSError when the worker stops while waiting."""
+    with worker.lock:
+        while True:
+            extent = worker.amap.next_to_sync()
+            if extent is None or not worker.amap.in_flight(extent):
+                worker.syncing = extent
+                return extent
+            worker.wait_ranges()  # rangelock_islocked(range_regular): cv_wait
+
+
+def _copy_locked_extent(worker: PrimaryWorker, link: RemoteLink, extent: int) -> bool:
+    """Copy `extent` (range-locked by the caller), mark it clean, release the range."""
+    try:
+        offset = extent * worker.amap.extentsize
+        length = min(worker.amap.extentsize, worker.size - offset)
+        if worker.syncsrc == "secondary":
+            copied = _from_secondary(worker, link, offset, length)
+        else:
+            copied = _to_secondary(worker, link, offset, length)
+        if copied:
+            with worker.lock:
+                worker.amap.sync_complete(extent)
+                worker.persist()
+        return copied
+    finally:
         with worker.lock:
-            worker.amap.write_start(ticket.extents)  # in flight: no sync of it twice
-        link.send({"cmd": "write", "offset": offset, "mode": "fullsync"}, data, ticket)
-    while not ticket.written.wait(0.5):  # _written completes it in the activemap
+            worker.syncing = None
+            worker.ranges.notify_all()
+
+
+def _to_secondary(worker: PrimaryWorker, link: RemoteLink, offset: int, length: int) -> bool:
+    try:
+        data = os.pread(worker.fd, length, offset)
+    except OSError:
+        return False  # the local component failed: the extent stays dirty
+    ticket = Ticket(range(0))  # sync I/O is no regular write: the range lock covers it
+    link.send({"cmd": "write", "offset": offset, "mode": "fullsync"}, data, ticket)
+    while not ticket.written.wait(0.5):
         if worker.stopping.is_set():
             return False
     return ticket.ok
 
 
-def _sync_extent_from_secondary(worker: PrimaryWorker, link: RemoteLink, offset: int) -> bool:
-    """The primary is out of date: copy the extent from the secondary. Writes wait (the
-    order lock), so none lands between the secondary's read and the local write."""
-    length = min(worker.amap.extentsize, worker.size - offset)
-    with worker.order:
-        try:
-            data = worker.read_remote(link, offset, length)
-        except OSError:
-            return False
-        os.pwrite(worker.fd, data, offset)
+def _from_secondary(worker: PrimaryWorker, link: RemoteLink, offset: int, length: int) -> bool:
+    """The primary is out of date: copy the extent from the secondary."""
+    try:
+        data = worker.read_remote(link, offset, length)
+    except OSError:
+        return False
+    os.pwrite(worker.fd, data, offset)
     return True
