@@ -17,8 +17,10 @@ import pytest
 from carpswitch.lab.cluster import registry
 from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.command import missing_requirement
+from carpswitch.lab.cluster.iscsi import candidate_ports
 from carpswitch.lab.cluster.net import existing_namespaces
 from carpswitch.lab.cluster.teardown import cluster_pids, mounts_under
+from carpswitch.lab.cluster.tgt import TGT_RUN_DIR, port_in_use
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +40,12 @@ def leftovers(record: registry.ClusterRecord) -> list[str]:
     found = [f"namespace {n}" for n in record.namespaces if n in existing_namespaces()]
     found += [f"process {pid}" for pid in sorted(cluster_pids(record))]
     found += [f"mount {m}" for m in mounts_under(Path(record.directory))]
+    found += [
+        f"tgtd control file {path}"
+        for netns in record.namespaces
+        for port in candidate_ports(netns)
+        if (path := TGT_RUN_DIR / f"socket.{port}").exists() and not port_in_use(port)
+    ]
     if Path(record.directory).exists():
         found.append(f"directory {record.directory}")
     if record.path.exists():

@@ -51,6 +51,12 @@ class CtldError(Exception):
     """ctld cannot start: the message ctld would log before exiting."""
 
 
+def candidate_ports(netns: str) -> range:
+    """The control ports a ctld in `netns` may give its tgtd, in the order it tries them."""
+    first = control_port(netns)
+    return range(first, first + _PORT_TRIES)
+
+
 def tgtd_record(paths: NodePaths) -> Path:
     """DIR/var/run/ctld.tgtd: "PID PORT" of the tgtd the node's ctld drives."""
     return paths.var_run / "ctld.tgtd"
@@ -126,7 +132,7 @@ class Ctld:
 
     def _new_tgtd(self, listen: str) -> Tgtd:
         first = control_port(self.netns)
-        for port in range(first, first + _PORT_TRIES):
+        for port in candidate_ports(self.netns):
             if port_in_use(port):
                 continue
             process = spawn_tgtd(self.netns, port, listen, self.tgtd_log)

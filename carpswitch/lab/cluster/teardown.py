@@ -22,7 +22,7 @@ import psutil
 
 from carpswitch.lab.cluster import registry
 from carpswitch.lab.cluster.command import ClusterError, run
-from carpswitch.lab.cluster.iscsi import recorded_tgtd
+from carpswitch.lab.cluster.iscsi import candidate_ports, recorded_tgtd
 from carpswitch.lab.cluster.net import netns_pids, remove_namespaces
 from carpswitch.lab.cluster.tgt import port_in_use, remove_control_files
 from carpswitch.lab.paths import NODE_MARKER_ENV, NodePaths
@@ -37,8 +37,9 @@ def teardown(record: registry.ClusterRecord) -> None:
         for host in record.hosts.values()
         if (found := recorded_tgtd(NodePaths.of(host))) is not None
     }
+    ports.update(port for netns in record.namespaces for port in candidate_ports(netns))
     kill_all(record)
-    for port in ports:  # tgtd leaves its control socket when SIGKILLed (shared /var/run)
+    for port in ports:  # a SIGKILLed tgtd leaves its control files (a shared /var/run)
         if not port_in_use(port):
             remove_control_files(port)
     for mountpoint in mounts_under(Path(record.directory)):
