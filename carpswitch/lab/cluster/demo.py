@@ -108,6 +108,9 @@ def _demo(cluster: Cluster, clock: Clock) -> int:
         clock.say(line)
     if len(problems) > SHOWN:
         clock.say(f"... and {len(problems) - SHOWN} more")
+    if not any(sample.serving(RESOURCE) for sample in referee.samples):
+        clock.say("FAILED: the referee never saw a host serving (it could not see two)")
+        return 1
     if doubled:
         clock.say(f"FAILED: two hosts served the LUN at once ({len(doubled)} samples)")
         return 1

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from carpswitch.lab.daemons import process_title
 from carpswitch.lab.hastd.provider import mount_path
 from carpswitch.lab.paths import NodePaths
 
@@ -62,9 +63,9 @@ def primary_workers(paths: NodePaths) -> frozenset[str]:
         try:
             if child.status() == psutil.STATUS_STOPPED:
                 continue
-            title = " ".join(child.cmdline())
         except psutil.Error:
             continue
+        title = process_title(child.pid) or ""  # setproctitle pads the command line
         if title.startswith("hastd: ") and title.endswith(" (primary)"):
             found.add(title[len("hastd: ") : -len(" (primary)")])
     return frozenset(found)
