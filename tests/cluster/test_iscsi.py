@@ -457,22 +457,23 @@ def test_qemu_io_words_and_dump() -> None:
     assert describe_block(bytes(block)) == "a carpswitch block with a wrong checksum"
 
 
+def _landed(disk: Path, run: str, number: int) -> bool:
+    """Block `number` of `run` is in the target's backing file."""
+    with disk.open("rb") as image:
+        image.seek(number * BLOCK_SIZE)
+        return image.read(BLOCK_SIZE) == block_bytes(run, number)
+
+
 def test_stop_under_load_drops_the_session_and_keeps_every_acknowledged_write(
     make_target: Callable[..., Target],
 ) -> None:
     target = make_target()
     loader = Initiator(target.client.target, netns=target.client.netns, timeout=4.0)
     disk = target.node.paths.disk("tank")
-
-    def landed(number: int) -> bool:
-        with disk.open("rb") as image:
-            image.seek(number * BLOCK_SIZE)
-            return image.read(BLOCK_SIZE) == block_bytes(loader.run, number)
-
     writer = threading.Thread(target=loader.write, args=(2000,))
     writer.start()
     try:
-        assert wait_until(lambda: landed(20), 10.0)
+        assert wait_until(lambda: _landed(disk, loader.run, 20), 10.0)
         stopped = target.service("stop")
     finally:
         writer.join(timeout=30)
@@ -497,16 +498,10 @@ def test_a_target_back_within_the_bound_takes_the_session_over(
     target = make_target()
     loader = Initiator(target.client.target, netns=target.client.netns, timeout=30.0)
     disk = target.node.paths.disk("tank")
-
-    def landed(number: int) -> bool:
-        with disk.open("rb") as image:
-            image.seek(number * BLOCK_SIZE)
-            return image.read(BLOCK_SIZE) == block_bytes(loader.run, number)
-
     writer = threading.Thread(target=loader.write, args=(2000,))
     writer.start()
     try:
-        assert wait_until(lambda: landed(20), 10.0)
+        assert wait_until(lambda: _landed(disk, loader.run, 20), 10.0)
         first, _ = target.tgtd()
         assert target.service("restart").returncode == 0
         assert target.tgtd()[0] != first

@@ -22,22 +22,17 @@ import psutil
 
 from carpswitch.lab.cluster import registry
 from carpswitch.lab.cluster.command import ClusterError, run
-from carpswitch.lab.cluster.iscsi import candidate_ports, recorded_tgtd
+from carpswitch.lab.cluster.iscsi import candidate_ports
 from carpswitch.lab.cluster.net import netns_pids, remove_namespaces
 from carpswitch.lab.cluster.tgt import port_in_use, remove_control_files
-from carpswitch.lab.paths import NODE_MARKER_ENV, NodePaths
+from carpswitch.lab.paths import NODE_MARKER_ENV
 
 _SWEEPS = 50
 
 
 def teardown(record: registry.ClusterRecord) -> None:
     """Remove every process, mount, namespace and file of the cluster, then its record."""
-    ports = {
-        found[1]
-        for host in record.hosts.values()
-        if (found := recorded_tgtd(NodePaths.of(host))) is not None
-    }
-    ports.update(port for netns in record.namespaces for port in candidate_ports(netns))
+    ports = {port for netns in record.namespaces for port in candidate_ports(netns)}
     kill_all(record)
     for port in ports:  # a SIGKILLed tgtd leaves its control files (a shared /var/run)
         if not port_in_use(port):
