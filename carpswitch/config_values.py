@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 #: The longest duration any setting may have: finite, and short enough for every timer.
@@ -170,3 +170,47 @@ def array(at_least: int = 0) -> Check:
         return None
 
     return check
+
+
+def table_problems(
+    where: str, form: str, value: object, keys: Mapping[str, Key], problems: list[str]
+) -> dict[str, object]:
+    """The keys of one table that passed; the problems of the others go to `problems`.
+
+    `where` prefixes every problem (`resource[1]`), `form` names the table as TOML writes
+    it (`[[resource]]`), for a value that is not a table at all.
+    """
+    if not isinstance(value, dict):
+        problems.append(f"{where}: {expected(f'a table ({form})', value)}")
+        return {}
+    passed: dict[str, object] = {}
+    for key, item in value.items():
+        rule = keys.get(key)
+        if rule is None:
+            known = ", ".join(keys)
+            problems.append(f"{where}.{key_name(key)}: unknown key (expected one of {known})")
+            continue
+        found = key_problems(f"{where}.{key}", item, rule)
+        if found:
+            problems += found
+        else:
+            passed[key] = item
+    problems += [
+        f"{where}.{key}: required key is missing"
+        for key, rule in keys.items()
+        if rule.required and key not in value
+    ]
+    return passed
+
+
+def key_problems(where: str, value: object, rule: Key) -> list[str]:
+    problem = rule.check(value)
+    if problem is not None:
+        return [f"{where}: {problem}"]
+    if rule.item is None or not isinstance(value, list):
+        return []
+    return [
+        f"{where}[{index}]: {found}"
+        for index, element in enumerate(value)
+        if (found := rule.item(element)) is not None
+    ]
