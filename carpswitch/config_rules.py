@@ -136,6 +136,9 @@ ARRAYS: dict[str, dict[str, Key]] = {
 }
 COMMANDS = "commands"
 CLUSTER = "cluster"  # its rules: carpswitch.config_cluster
+#: Sections that name this machine's own files and programs (they may differ between the
+#: two nodes); every other section is shared, identical on both (`setup check`).
+NODE_LOCAL = ("node", "paths", COMMANDS)
 TOP_LEVEL = (*TABLES, COMMANDS, CLUSTER, *ARRAYS)
 
 

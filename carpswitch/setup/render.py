@@ -13,6 +13,7 @@ import socket
 from dataclasses import dataclass
 
 from carpswitch.config import ClusterHost, ClusterSection, Config
+from carpswitch.config_rules import NODE_LOCAL
 from carpswitch.errors import ConfigError
 from carpswitch.parse.hastconf import node_names_for_host
 from carpswitch.setup.render_files import (
@@ -23,7 +24,7 @@ from carpswitch.setup.render_files import (
     netif_text,
     rc_enable_text,
 )
-from carpswitch.setup.render_toml import NODE_LOCAL, render_config, shared_digest
+from carpswitch.setup.render_toml import render_config, shared_digest
 
 __all__ = [
     "NODE_LOCAL",

@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from carpswitch.config import Config
+from carpswitch.config_rules import NODE_LOCAL
 
-#: Sections that name this machine's own files and programs; every other one is shared.
-NODE_LOCAL = ("node", "paths", "commands")
 HEADER = (
     "# carpswitch.toml, written by `carpswitch setup`. [node], [paths] and [commands] are\n"
     "# this node's own; every other section is identical on both nodes (setup check).\n"
