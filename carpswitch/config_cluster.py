@@ -50,6 +50,10 @@ DATASET_COMPONENT = r"[A-Za-z0-9_.:\-]+"
 SIZE_PATTERN = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?P<suffix>[A-Za-z]*)")
 SIZE_SHIFTS = {letter: 10 * index for index, letter in enumerate("BKMGTPEZ")}
 UINT64_MAX = 2**64 - 1
+#: OpenZFS's default volblocksize (16K since 2.2, 8K before): libzfs zfs_create refuses a
+#: volsize that is not a multiple ("must be a multiple of volume block size"), newer
+#: zfs(8) rounds it up; either way the two nodes' providers could differ, so refuse it.
+VOLBLOCKSIZE = 16 * 1024
 # A word of hast.conf (token.l's STR characters), for control/pidfile/listen.
 HAST_WORD_PATTERN = r"[A-Za-z0-9.\-_/:\[\]]{1,1023}"
 HAST_NAME_PATTERN = r"[A-Za-z0-9._:\-\[\]/]{1,254}"
@@ -162,9 +166,12 @@ def zfs_size(value: object) -> int | None:
 
 
 def size(value: object) -> str | None:
-    """A zvol size as `zfs create -V` takes it, more than 0 bytes."""
-    if zfs_size(value) is None:
+    """A zvol size as `zfs create -V` takes it, more than 0 bytes, whole volume blocks."""
+    found = zfs_size(value)
+    if found is None:
         return expected('a size as zfs(8) writes it, more than 0 ("10G", "512M", "1.5T")', value)
+    if found % VOLBLOCKSIZE:
+        return expected("a size of whole 16K volume blocks (zfs create -V)", value)
     return None
 
 

@@ -166,6 +166,8 @@ def test_the_carp_address_is_not_a_host_address():
         (lambda r: r.__setitem__("size", "0"), "cluster.resource[0].size: expected a size"),
         (lambda r: r.__setitem__("size", "1.5"), "cluster.resource[0].size: expected a size"),
         (lambda r: r.__setitem__("size", 10), "cluster.resource[0].size: expected a size"),
+        (lambda r: r.__setitem__("size", "1000000"), "cluster.resource[0].size: expected a size"),
+        (lambda r: r.__setitem__("size", "8K"), "cluster.resource[0].size: expected a size of "),
         (lambda r: r.__setitem__("name", "on"), "cluster.resource[0].name: expected a HAST"),
         (lambda r: r.__setitem__("name", "has tvol"), "cluster.resource[0].name: expected"),
         (lambda r: r.__setitem__("name", "1234"), "cluster.resource[0].name: expected"),
