@@ -18,6 +18,7 @@ from carpswitch.config_values import (
     Key,
     absolute_path,
     array,
+    array_of_tables,
     boolean,
     expected,
     integer,
@@ -238,12 +239,14 @@ def cluster_problems(value: object) -> tuple[list[str], dict[str, object]]:
         return [f"cluster: {expected('a table ([cluster])', value)}"], {}
     flat = {key: item for key, item in value.items() if key not in SUBTABLES}
     passed = table_problems("cluster", "[cluster]", flat, CLUSTER_KEYS, problems)
-    hosts = _array("cluster.host", value.get("host", []), HOST_KEYS, problems)
+    hosts = array_of_tables("cluster.host", value.get("host", []), HOST_KEYS, problems)
     if "ssh" in value:
         passed["ssh"] = table_problems(
             "cluster.ssh", "[cluster.ssh]", value["ssh"], SSH_KEYS, problems
         )
-    resources = _array("cluster.resource", value.get("resource", []), RESOURCE_KEYS, problems)
+    resources = array_of_tables(
+        "cluster.resource", value.get("resource", []), RESOURCE_KEYS, problems
+    )
     if isinstance(value.get("host", []), list) and len(value.get("host", [])) != HOSTS:
         found = len(value.get("host", []))
         problems.append(
@@ -251,19 +254,6 @@ def cluster_problems(value: object) -> tuple[list[str], dict[str, object]]:
         )
     problems += _host_problems(passed, hosts) + _resource_problems(value, resources)
     return problems, passed | {"host": hosts, "resource": resources}
-
-
-def _array(
-    where: str, value: object, keys: Mapping[str, Key], problems: list[str]
-) -> list[dict[str, object]]:
-    if not isinstance(value, list):
-        problems.append(f"{where}: {expected(f'an array of tables ([[{where}]])', value)}")
-        return []
-    form = f"[[{where}]]"
-    return [
-        table_problems(f"{where}[{index}]", form, entry, keys, problems)
-        for index, entry in enumerate(value)
-    ]
 
 
 def _host_problems(cluster: Mapping[str, object], hosts: list[dict[str, object]]) -> list[str]:

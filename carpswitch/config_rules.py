@@ -22,6 +22,7 @@ from carpswitch.config_values import (
     Key,
     absolute_path,
     array,
+    array_of_tables,
     boolean,
     choice,
     expected,
@@ -150,7 +151,8 @@ def config_problems(data: Mapping[str, object]) -> list[str]:
         if key in TABLES:
             valid[key] = table_problems(key, f"[{key}]", value, TABLES[key], problems)
         elif key in ARRAYS:
-            valid[key] = _array(key, value, ARRAYS[key], problems)
+            check = _resource_fits_kind if key == "resource" else None
+            valid[key] = array_of_tables(key, value, ARRAYS[key], problems, check)
         elif key == COMMANDS:
             valid[key] = _commands(value, problems)
         elif key == CLUSTER:
@@ -161,22 +163,6 @@ def config_problems(data: Mapping[str, object]) -> list[str]:
                 f"{key_name(key)}: unknown key (expected one of {', '.join(TOP_LEVEL)})"
             )
     return problems + across_problems(valid)
-
-
-def _array(
-    where: str, value: object, keys: Mapping[str, Key], problems: list[str]
-) -> list[dict[str, object]]:
-    if not isinstance(value, list):
-        problems.append(f"{where}: {expected(f'an array of tables ([[{where}]])', value)}")
-        return []
-    entries = []
-    for index, entry in enumerate(value):
-        at = f"{where}[{index}]"
-        passed = table_problems(at, f"[[{where}]]", entry, keys, problems)
-        if where == "resource" and isinstance(entry, dict):
-            problems += _resource_fits_kind(at, entry, passed)
-        entries.append(passed)
-    return entries
 
 
 def _resource_fits_kind(

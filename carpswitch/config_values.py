@@ -214,3 +214,29 @@ def key_problems(where: str, value: object, rule: Key) -> list[str]:
         for index, element in enumerate(value)
         if (found := rule.item(element)) is not None
     ]
+
+
+#: (where, entry as written, its keys that passed) -> problems across that entry's keys.
+EntryCheck = Callable[[str, Mapping[str, object], Mapping[str, object]], list[str]]
+
+
+def array_of_tables(
+    where: str,
+    value: object,
+    keys: Mapping[str, Key],
+    problems: list[str],
+    entry_check: EntryCheck | None = None,
+) -> list[dict[str, object]]:
+    """`[[where]]`: the keys of each entry that passed (one dict per entry, in order);
+    `entry_check` adds each entry's own cross-key problems right after its key problems."""
+    if not isinstance(value, list):
+        problems.append(f"{where}: {expected(f'an array of tables ([[{where}]])', value)}")
+        return []
+    entries = []
+    for index, entry in enumerate(value):
+        at = f"{where}[{index}]"
+        passed = table_problems(at, f"[[{where}]]", entry, keys, problems)
+        if entry_check is not None and isinstance(entry, dict):
+            problems += entry_check(at, entry, passed)
+        entries.append(passed)
+    return entries

@@ -19,6 +19,7 @@ from carpswitch.config_cluster import (
 )
 from carpswitch.config_rules import config_problems
 from carpswitch.errors import ConfigError
+from tests.unit.test_config_rules import pydantic_accepts
 
 CLUSTER: dict[str, Any] = {
     "interface": "vtnet0",
@@ -327,14 +328,6 @@ def variants() -> list[tuple[str, dict[str, Any]]]:
 
 
 CASES = variants()
-
-
-def pydantic_accepts(data: dict[str, Any]) -> bool:
-    try:
-        Config.model_validate(data)
-    except ValidationError:
-        return False
-    return True
 
 
 def test_both_kinds_of_answer():
