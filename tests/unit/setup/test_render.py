@@ -179,3 +179,20 @@ def test_this_host_by_node_name_or_host_name(cluster_data):
     assert this_host(named, "hasta").name == "hastb"
     with pytest.raises(ConfigError, match=r"node is 'hastc\.example\.org', not hasta or hastb"):
         this_host(config, "hastc.example.org")
+
+
+def test_a_hast_conf_that_would_not_read_back_is_refused(cluster_data, monkeypatch):
+    """The parse-back check is live: a renderer that lost a resource is caught."""
+    from carpswitch.parse.hastconf import render_hast_conf
+
+    monkeypatch.setattr(
+        "carpswitch.setup.render_files.render_hast_conf",
+        lambda conf: render_hast_conf(conf).split("\n\nresource disk1")[0],
+    )
+    with pytest.raises(ConfigError, match="does not parse back as written"):
+        files_of(cluster_data, "hasta")
+
+
+def test_render_node_is_deterministic(cluster_data):
+    config = parse_config(cluster_data)
+    assert render_node(config, "hastb", CONFIG_FILE) == render_node(config, "hastb", CONFIG_FILE)
