@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from carpswitch import __version__
-from carpswitch.cli_words import COMMANDS, EPILOG, HOOK_WORDS
+from carpswitch.cli_words import COMMANDS, EPILOG, HOOK_WORDS, SETUP_EPILOG
 from carpswitch.exitcodes import ExitCode
 
 
@@ -115,6 +115,41 @@ def _history_arguments(parser: UsageParser) -> None:
     parser.add_argument("-n", type=_positive, default=20, metavar="N", help="last N (at least 1)")
 
 
+SETUP_COMMANDS = {
+    "init": "write carpswitch.toml from hastconf.sh's values (asks in a terminal)",
+    "plan": "show, per node, the diff of every file and every command apply would run",
+    "apply": "plan both nodes, then set up this node and the peer (over ssh)",
+    "check": "compare both nodes: hast.conf, provider sizes, version, config, CARP, hastd",
+    "receive": "the peer's side of plan|apply|check (run over ssh; reads TOML on stdin)",
+}
+
+
+def _setup_arguments(parser: UsageParser) -> None:
+    parser.epilog = SETUP_EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="setup_command", metavar="SETUP", parser_class=UsageParser)
+    sub.required = True
+    for name, text in SETUP_COMMANDS.items():
+        child = sub.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=SETUP_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if name == "init":
+            from carpswitch.setup.init import add_init_arguments
+
+            add_init_arguments(child)
+        elif name in ("plan", "check"):
+            child.add_argument("--json", action="store_true", help="machine-readable")
+        elif name == "receive":
+            child.add_argument("what", choices=("plan", "apply", "facts"))
+            child.add_argument(
+                "--as", dest="as_host", required=True, metavar="HOST", help="who this node is"
+            )
+
+
 def _lab_arguments(parser: UsageParser) -> None:
     parser.add_argument("args", nargs=argparse.REMAINDER, help="see `carpswitch lab -h`")
 
@@ -130,6 +165,7 @@ _SUBCOMMAND_ARGUMENTS: dict[str, Callable[[UsageParser], None]] = {
     "status": _status_arguments,
     "history": _history_arguments,
     "lab": _lab_arguments,
+    "setup": _setup_arguments,
 }
 
 
@@ -259,6 +295,33 @@ def _resume(args: argparse.Namespace) -> Call:
     return lambda: intake.run_resume(args.config)
 
 
+def _setup(args: argparse.Namespace) -> Call:
+    what = args.setup_command
+    if what == "init":
+        from carpswitch.config import config_path
+        from carpswitch.setup.init import run_init
+
+        return lambda: run_init(
+            args,
+            config_file=config_path(args.config),
+            interactive=sys.stdin.isatty() and sys.stdout.isatty(),
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+        )
+    if what == "receive":
+        from carpswitch.setup.receive import run_receive
+
+        return lambda: run_receive(args.what, args.as_host, args.config, sys.stdin, sys.stdout)
+    from carpswitch.commands import setup
+
+    if what == "plan":
+        return lambda: setup.run_setup_plan(args.config, args.json)
+    if what == "apply":
+        return lambda: setup.run_setup_apply(args.config)
+    return lambda: setup.run_setup_check(args.config, args.json)
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace], Call]] = {
     "master": _hook,
     "backup": _hook,
@@ -273,4 +336,5 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], Call]] = {
     "plan": _plan,
     "history": _history,
     "clear": _clear,
+    "setup": _setup,
 }

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "daemon": "run as the rc.d service: take devd events, reconcile on a timer",
     "pause": "maintenance: observe only, never act (survives reboots) until resume",
     "resume": "end maintenance and act on what CARP says now",
+    "setup": "configure both nodes from one carpswitch.toml: init, plan, apply, check",
     "lab": "simulated FreeBSD node, for tests and for trying carpswitch by hand",
 }
 
@@ -27,4 +28,18 @@ config file carpswitch works from hast.conf alone (every resource raw, one group
 Exit status: 0 ok, 1 failed, 64 usage, 70 internal error, 71 system error, 75 busy,
 78 config error.
 See carpswitch(8).
+"""
+
+SETUP_EPILOG = """\
+examples (on the node that is to be the preferred master):
+  carpswitch setup init --remote-host hastb --remote-ip 198.18.0.2 \\
+      --carp-ip 198.18.0.100/24 --remote-poolname tank --vol-path hastvol \\
+      --vol-size 10G --hastvol-name hastvol --local-ip 198.18.0.1 --interface vtnet0
+  carpswitch setup plan        # both nodes: unified diffs and commands; changes nothing
+  carpswitch setup apply       # this node, then the peer over ssh (key-based only)
+  carpswitch setup check       # what differs between the two nodes
+The peer is reached with `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes`: its host
+key must be in known_hosts and root's key accepted. Re-running apply changes nothing.
+Exit status: 0 done (check: identical), 1 failed (check: the nodes differ), 64 usage,
+78 config error.
 """
