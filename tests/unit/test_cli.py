@@ -77,14 +77,16 @@ def test_missing_config_given_with_c_exits_78(capsys, tmp_path):
     assert "no such file" in err
 
 
-def test_commands_that_do_not_work_yet_are_not_offered(capsys):
-    """`setup` was listed in --help and exited 69 (issue 8, item 31)."""
-    assert "setup" not in COMMANDS
+def test_setup_is_offered_now_that_it_works(capsys):
+    """`setup` was listed in --help and exited 69 (issue 8, item 31); issue 11 built it.
+
+    Without its subcommand it is still a usage error (64), never "unavailable" (69)."""
+    assert "setup" in COMMANDS
     _, out, _ = run(capsys, "--help")
-    assert "setup" not in out
+    assert "setup" in out
     code, _, err = run(capsys, "setup")
     assert code == 64
-    assert "invalid choice: 'setup'" in err
+    assert "the following arguments are required: SETUP" in err
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,10 @@ COMMAND_LINES = [
     ["master", "1@vtnet0"],
     ["backup", "vtnet0"],
     ["lab", "start", "--x"],
+    ["setup", "plan", "--json"],
+    ["setup", "apply"],
+    ["setup", "receive", "facts", "--as", "hastb"],
+    ["setup", "init", "--remote-host", "hastb", "--no-iscsi"],
 ]
 
 

@@ -68,9 +68,13 @@ class SimNode:
                 if name not in self.configured():
                     return 65, "", f"[ERROR] Unknown resource {name}.\n"
                 if name not in self.metadata:
-                    return 66, "", (
-                        f"[ERROR] [{name}] Metadata read from /dev/zvol/tank/{name} is "
-                        "invalid: Invalid argument.\n"
+                    return (
+                        66,
+                        "",
+                        (
+                            f"[ERROR] [{name}] Metadata read from /dev/zvol/tank/{name} is "
+                            "invalid: Invalid argument.\n"
+                        ),
                     )
                 return 0, f"resource: {name}\n", ""
             case ("hastctl", "create", name):

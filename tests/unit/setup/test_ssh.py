@@ -123,5 +123,5 @@ def test_a_hanging_ssh_is_a_timeout(tmp_path: Path, cluster_data: dict[str, Any]
     runner = FakeRunner()
     peer = _peer(tmp_path, cluster_data, runner)
     runner.reply(("ssh", *peer.argv("apply")), timed_out=True)
-    with pytest.raises(SetupError, match="^peer hastb: ssh timed out after"):
+    with pytest.raises(SetupError, match=r"^peer hastb: ssh timed out after"):
         peer.ask("apply", "")
