@@ -10,6 +10,7 @@ stderr (sshconnect.c, sshconnect2.c) into one line an admin can act on.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -21,6 +22,10 @@ from carpswitch.setup.files import SetupError
 from carpswitch.setup.render import cluster_of
 from carpswitch.system.runner import CommandRunner
 
+#: sun_path of FreeBSD's sockaddr_un (104, NUL included); ssh binds the master socket at
+#: ControlPath + "." + 16 random characters first (mux.c), then renames it.
+SUN_PATH = 104
+MUX_TEMP_SUFFIX = 17
 SSH_FAILED = 255  # ssh(1): "exits with 255 if an error occurred"
 #: The remote part's seconds beyond the connection: a plan observes, an apply may create
 #: a zvol and start hastd (carpswitch's own timeouts bound each of its commands).
@@ -49,6 +54,14 @@ def transport_error(stderr: str, user: str = "root") -> str:
     return one_line(lines[-1]) if lines else "ssh failed without a message"
 
 
+def control_path(run_dir: str, target: str, port: int) -> str | None:
+    """run_dir/ssh-HASH (12 hex of user@address:port; ssh's %C is 40 and too long for a
+    lab's run_dir), or None when even that does not fit in a socket address."""
+    digest = hashlib.sha256(f"{target}:{port}".encode()).hexdigest()[:12]
+    path = os.path.join(run_dir, f"ssh-{digest}")
+    return path if len(path.encode()) + MUX_TEMP_SUFFIX < SUN_PATH else None
+
+
 class Peer:
     """The other node, reached over ssh; `ask` runs `carpswitch setup receive WHAT`."""
 
@@ -56,7 +69,7 @@ class Peer:
         self.config = config
         self.host = host
         self.runner = runner
-        self.control_path = os.path.join(config.paths.run_dir, "ssh-%C")
+        self.control_path = control_path(config.paths.run_dir, self.target, host.ssh_port)
 
     def ssh_options(self) -> list[str]:
         ssh = cluster_of(self.config).ssh
@@ -64,10 +77,12 @@ class Peer:
             "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes",
             "-o", f"ConnectTimeout={ssh.connect_timeout}",
-            "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={self.control_path}",
-            "-o", "ControlPersist=no",
         ]  # fmt: skip
+        if self.control_path is None:  # run_dir too long for a socket: one connection each
+            options += ["-o", "ControlMaster=no", "-o", "ControlPath=none"]
+        else:
+            options += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control_path}"]
+            options += ["-o", "ControlPersist=no"]
         if ssh.identity is not None:
             options += ["-i", ssh.identity]
         if ssh.known_hosts is not None:
@@ -119,6 +134,8 @@ class Peer:
 
     def close(self) -> None:
         """`ssh -O exit`: end the master connection (none running is fine)."""
+        if self.control_path is None:
+            return
         with contextlib.suppress(CommandError):
             self.runner.run(
                 "ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit", self.target,

@@ -75,7 +75,7 @@ def test_argv_is_batch_mode_strict_with_one_master(
         "-o StrictHostKeyChecking=yes",
         "-o ConnectTimeout=10",
         "-o ControlMaster=auto",
-        f"-o ControlPath={tmp_path}/run/ssh-%C",
+        f"-o ControlPath={tmp_path}/run/ssh-",
         "-o ControlPersist=no",
         "-i /k/id",
         "-o UserKnownHostsFile=/k/kh",
@@ -125,3 +125,22 @@ def test_a_hanging_ssh_is_a_timeout(tmp_path: Path, cluster_data: dict[str, Any]
     runner.reply(("ssh", *peer.argv("apply")), timed_out=True)
     with pytest.raises(SetupError, match=r"^peer hastb: ssh timed out after"):
         peer.ask("apply", "")
+
+
+def test_a_run_dir_too_long_for_the_socket_means_one_connection_each(
+    tmp_path: Path, cluster_data: dict[str, Any]
+) -> None:
+    runner = FakeRunner()
+    peer = _peer(tmp_path, cluster_data, runner)
+    assert peer.control_path is not None
+    assert len(peer.control_path) + 17 < 104  # ssh binds PATH.XXXXXXXXXXXXXXXX first
+    base = peer.config
+    run_dir = "/var/run/" + "d" * 72  # 81 bytes: fits intake.sock (91), not ssh-HASH.XXX
+    config = base.model_copy(update={"paths": base.paths.model_copy(update={"run_dir": run_dir})})
+    assert config.cluster is not None
+    long_peer = Peer(config, config.cluster.host[1], runner)
+    assert long_peer.control_path is None
+    options = " ".join(long_peer.argv("plan"))
+    assert "-o ControlMaster=no -o ControlPath=none" in options
+    long_peer.close()
+    assert runner.calls == []  # no master to end
