@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from carpswitch.lab.faults import device_never_appears
 from carpswitch.lab.node import LabNode
 from tests.node.test_hardening_state import FAST, carpswitch
+from tests.node.test_intake_helpers import IntakeNode, wait_until
 
 pytestmark = pytest.mark.node
 
@@ -158,3 +159,35 @@ def test_history_id_prints_one_transitions_timeline(make_lab_node, capsys):
 
     code, out = carpswitch(capsys, config, "history", "feedbeef")
     assert code == 1 and out.strip() == "carpswitch: history: no transition feedbeef"
+
+
+PROMOTED = frozenset({("kind", "promote"), ("outcome", "succeeded")})
+
+
+def test_the_daemon_writes_on_its_timer_and_status_says_settling(make_lab_node, tmp_path):
+    prom = tmp_path / "textfile"
+    prom.mkdir()
+    intake = IntakeNode(make_lab_node(carp_state="BACKUP"), settle=3.0, timer=0.3)
+    intake.config.write_text(intake.config.read_text() + f'\n[metrics]\ndir = "{prom}"\n')
+    with intake.daemon():
+        assert wait_until(lambda: intake.role() == "secondary"), intake.daemon_log()  # from init
+        assert wait_until(lambda: (prom / "carpswitch.prom").exists()), intake.daemon_log()
+        seen = value(samples(prom), "carpswitch_observed_seconds")
+        assert wait_until(lambda: value(samples(prom), "carpswitch_observed_seconds") > seen)
+        assert ("carpswitch_transitions_total", PROMOTED) not in samples(prom)  # timer rounds only
+
+        intake.carp_event("MASTER")  # the daemon holds it for `settle` seconds
+        status = intake.carpswitch("status")
+        assert status.stdout.splitlines()[0] == "settling", status.stdout + intake.daemon_log()
+        assert "events wait out [intake] settle" in status.stdout
+        assert wait_until(lambda: intake.role() == "primary"), intake.daemon_log()
+        assert wait_until(
+            lambda: (
+                value(samples(prom), "carpswitch_hast_role", resource="tank", role="primary") == 1
+            )
+        )
+        found = samples(prom)
+        assert (
+            value(found, "carpswitch_transitions_total", kind="promote", outcome="succeeded") == 1
+        )
+        assert wait_until(lambda: intake.carpswitch("status").stdout.startswith("idle\n"))
