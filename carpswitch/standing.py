@@ -3,8 +3,9 @@
 The word is the first that holds, in this order: promoting or demoting (a running file
 names a live transition), paused (the admin said so), held (max_failures: only `clear`
 helps), settling (events wait out `[intake] settle`, or sit in the inbox), failed (the
-last transition failed and nothing finished since), idle. Pure: `status` gathers the
-facts from small files and its own look at the node; nothing here reads the journal.
+last transition failed, or a crash interrupted it, and nothing finished since), idle.
+Pure: `status` gathers the facts from small files and its own look at the node; nothing
+here reads the journal.
 
 A group "could be primary" when its CARP vhid is MASTER here; the reasons say, in the
 admin's words and with what to run, why some of its resources are not primary yet. The
@@ -29,6 +30,8 @@ from carpswitch.report import ControllerStatus
 from carpswitch.topology import Group, Topology
 
 FAILED_STEP = (StepOutcome.FAILED, StepOutcome.TIMED_OUT)
+#: A transition a crash interrupted ended no better than one that failed.
+ENDED_BADLY = (TransitionOutcome.FAILED, TransitionOutcome.INTERRUPTED)
 
 
 class Standing(StrEnum):
@@ -55,7 +58,7 @@ def standing(facts: ControllerStatus) -> Standing:
     if facts.settling:
         return Standing.SETTLING
     last = facts.last
-    if last is not None and last.outcome is TransitionOutcome.FAILED:
+    if last is not None and last.outcome in ENDED_BADLY:
         return Standing.FAILED
     return Standing.IDLE
 

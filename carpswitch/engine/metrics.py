@@ -7,7 +7,8 @@ transitions since then set (a promotion's `role primary`, a demotion's or rollba
 `role secondary`): writing the file runs no command.
 
 The file is replaced atomically (a temporary file in the same directory, then rename;
-node_exporter reads only `*.prom`) and made 0644, since node_exporter runs as `nobody`.
+node_exporter reads only `*.prom`; one a killed writer left is removed) and made 0644,
+since node_exporter runs as `nobody`.
 Nothing here is durable: the totals are a cache whose loss restarts the counters at zero,
 which Prometheus takes as a counter reset. A write that fails never fails a transition:
 it is logged once per problem and tried again next time.
@@ -15,12 +16,14 @@ it is logged once per problem and tried again next time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import psutil
 from pydantic import BaseModel, Field
 
 from carpswitch.config import Config
@@ -77,6 +80,18 @@ def roles_after(record: TransitionRecord) -> dict[str, HastRole]:
     return roles
 
 
+def sweep_temporaries(directory: str) -> None:
+    """Remove `.carpswitch.prom.PID.tmp` files whose writer is gone (killed mid-write):
+    node_exporter skips them, but nothing else would ever remove them."""
+    prefix, suffix = f".{PROM_NAME}.", ".tmp"
+    for name in os.listdir(directory):
+        pid = name.removeprefix(prefix).removesuffix(suffix)
+        ours = name.startswith(prefix) and name.endswith(suffix) and pid.isdigit()
+        if ours and not psutil.pid_exists(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
+
+
 class MetricsWriter:
     """The controller's view for carpswitch.prom; does nothing when `[metrics] dir` is unset."""
 
@@ -88,6 +103,7 @@ class MetricsWriter:
         self._roles: dict[str, HastRole] = {}  # set by transitions since the last look
         self._lock = threading.Lock()
         self._reported: set[str] = set()
+        self._swept = False  # temporaries of writers that died removed (once per process)
 
     @property
     def enabled(self) -> bool:
@@ -154,6 +170,9 @@ class MetricsWriter:
         path = os.path.join(directory, PROM_NAME)
         replace_file(path, render(facts).encode(), durable=False, mode=PROM_MODE)
         self._reported.discard(PROM_NAME)  # it works again: a new failure is logged
+        if not self._swept:
+            self._swept = True
+            sweep_temporaries(directory)
 
     def _resources(self) -> list[ResourceFacts]:
         seen = {r.name: r for r in self._state.resources} if self._state else {}

@@ -4,6 +4,7 @@ from the running totals, roles after transitions, and writes that never fail a t
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from datetime import timedelta
 
@@ -206,3 +207,14 @@ def test_a_failing_write_never_raises_and_is_logged_once(tmp_path, caplog):
         ]
         == 3
     )
+
+
+def test_a_temporary_a_killed_writer_left_is_swept(tmp_path):
+    metrics = writer(tmp_path)
+    prom = tmp_path / "prom"
+    left = prom / ".carpswitch.prom.4194304.tmp"  # above Linux's and FreeBSD's pid_max
+    left.write_text("half a file")
+    mine = prom / f".carpswitch.prom.{os.getpid()}.tmp.other"  # not a temporary of ours
+    mine.write_text("")
+    metrics.write()
+    assert sorted(p.name for p in prom.iterdir()) == sorted(["carpswitch.prom", mine.name])

@@ -98,6 +98,8 @@ def last_of(rec: TransitionRecord) -> dict[str, GroupLast]:
         ({"settling": True}, Standing.SETTLING),
         ({"last": record()}, Standing.FAILED),
         ({"last": record(outcome=TransitionOutcome.SUCCEEDED)}, Standing.IDLE),
+        ({"last": record(outcome=TransitionOutcome.INTERRUPTED)}, Standing.FAILED),
+        ({"last": record(outcome=TransitionOutcome.REFUSED)}, Standing.IDLE),
         ({"last": record(), "settling": True}, Standing.SETTLING),
         ({"last": record(), "held": True, "settling": True}, Standing.HELD),
         ({"held": True, "paused": ""}, Standing.PAUSED),
