@@ -8,10 +8,12 @@ import os
 import stat
 from datetime import timedelta
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from carpswitch.config import parse_config
 from carpswitch.engine.metrics import TOTALS_NAME, MetricsWriter, roles_after
+from carpswitch.errors import ConfigError
 from carpswitch.metrics import MetricsFacts, ResourceFacts, render
 from carpswitch.model import (
     HastRole,
@@ -218,3 +220,13 @@ def test_a_temporary_a_killed_writer_left_is_swept(tmp_path):
     mine.write_text("")
     metrics.write()
     assert sorted(p.name for p in prom.iterdir()) == sorted(["carpswitch.prom", mine.name])
+
+
+def test_the_metrics_dir_is_off_by_default_and_must_be_absolute():
+    assert parse_config({}).metrics.dir is None
+    with pytest.raises(ConfigError) as error:
+        parse_config({"metrics": {"dir": "var/tmp/node_exporter"}})
+    assert any(p.startswith("metrics.dir: ") for p in error.value.problems)
+    with pytest.raises(ConfigError) as error:
+        parse_config({"metrics": {"directory": "/var/tmp/node_exporter"}})
+    assert any("metrics.directory" in p for p in error.value.problems)
