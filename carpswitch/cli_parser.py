@@ -113,6 +113,7 @@ def _status_arguments(parser: UsageParser) -> None:
 def _history_arguments(parser: UsageParser) -> None:
     parser.add_argument("--json", action="store_true", help="JSON lines")
     parser.add_argument("-n", type=_positive, default=20, metavar="N", help="last N (at least 1)")
+    parser.add_argument("id", nargs="?", metavar="ID", help="one transition (a unique prefix)")
 
 
 SETUP_COMMANDS = {
@@ -256,7 +257,7 @@ def _plan(args: argparse.Namespace) -> Call:
 def _history(args: argparse.Namespace) -> Call:
     from carpswitch.commands.history import run_history
 
-    return lambda: run_history(args.config, args.n, args.json)
+    return lambda: run_history(args.config, args.n, args.json, args.id)
 
 
 def _clear(args: argparse.Namespace) -> Call:

@@ -192,6 +192,16 @@ class HooksSection(Section):
     notify: AbsolutePath | None = Field(None, description="told every outcome")
 
 
+class MetricsSection(Section):
+    """`[metrics]`: carpswitch.prom for node_exporter's textfile collector.
+
+    Off when `dir` is unset: only the admin knows where node_exporter looks (the FreeBSD
+    port's rc.d default is /var/tmp/node_exporter), and a file nobody reads is not written.
+    """
+
+    dir: AbsolutePath | None = Field(None, description="node_exporter's textfile directory")
+
+
 CommandName = Annotated[str, _check(values.choice(rules.COMMAND_NAMES))]
 
 
@@ -298,6 +308,7 @@ class Config(Section):
     timeouts: TimeoutsSection = TimeoutsSection()
     failover: FailoverSection = FailoverSection()
     hooks: HooksSection = HooksSection()
+    metrics: MetricsSection = MetricsSection()
     intake: IntakeSection = IntakeSection()
     cluster: ClusterSection | None = None
     resource: list[ResourceConfig] = Field(default_factory=list)

@@ -112,6 +112,7 @@ TABLES: dict[str, dict[str, Key]] = {
         "failure_window": Key(seconds(0, inclusive=False)),
     },
     "hooks": {"pre_promote": Key(absolute_path), "notify": Key(absolute_path)},
+    "metrics": {"dir": Key(absolute_path)},
     "intake": {
         "settle": Key(seconds(0, inclusive=True)),
         "flap_limit": Key(seconds(0, inclusive=False)),

@@ -22,6 +22,7 @@ from carpswitch.engine.executor import Executor, StepListener
 from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.lock import ActorLock
+from carpswitch.engine.metrics import MetricsWriter
 from carpswitch.engine.plan import Plan, plan_demote, plan_promote
 from carpswitch.engine.step import StepContext
 from carpswitch.errors import CarpswitchError
@@ -89,12 +90,14 @@ class Controller:
         #: The last look at the node while nothing has run since (the first phase's look).
         self._seen: NodeState | None = None
         self._boot: tuple[int | None] | None = None  # kern.boottime, read once per look
+        self.metrics = MetricsWriter(self.config)  # carpswitch.prom, when [metrics] dir
 
     def observe(self) -> tuple[Topology, NodeState]:
         """Look at the node (under the lock): the next transition's first phase starts
         from this look, and kern.boottime is read again at most once."""
         topology, state = self.context.observe()
         self._seen, self._boot = state, None
+        self.metrics.observed(topology, state)
         return topology, state
 
     def lock(self) -> ActorLock:
@@ -143,7 +146,9 @@ class Controller:
         """
         from carpswitch.engine.reconcile import Reconcile
 
-        return Reconcile(self, trigger, boot, flapping, should_stop).run()
+        records = Reconcile(self, trigger, boot, flapping, should_stop).run()
+        self.metrics.write()  # every round, the daemon's timer too: this round's look
+        return records
 
     def plans(
         self, kind: TransitionKind, group_names: Sequence[str] = ()
@@ -224,7 +229,9 @@ class Controller:
 
     def close_interrupted(self) -> None:
         """Mark transitions a dead process left `running` as interrupted."""
-        for record in self.journal.mark_interrupted():
+        closed = self.journal.mark_interrupted()
+        self.metrics.transitions(closed)
+        for record in closed:
             log.warning(
                 "transition %s (%s %s) was interrupted; reconciling from the observed state",
                 record.id,
@@ -274,6 +281,7 @@ class Controller:
             self.journal.write(record)
         except OSError as exc:  # the refusal stands; only its record is missing
             log.error("group %s: cannot journal the refusal: %s", group.name, exc)
+        self.metrics.transitions([record])
         return record
 
     def execute(
@@ -300,6 +308,7 @@ class Controller:
                     self.context.runner, self.config.hooks.notify, record, self.config.timeouts.hook
                 )
             )
+        self.metrics.transitions([record])
         return record
 
     def _count(self, record: TransitionRecord) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from carpswitch.config import ResourceKind
+from carpswitch.engine.running import GroupLast
 from carpswitch.model import NodeState, TransitionKind, TransitionRecord
 from carpswitch.topology import Resource, Topology
 
@@ -28,6 +29,12 @@ class ControllerStatus(BaseModel):
     intake: list[str] = Field(default_factory=list)  # pause, daemon/worker, events waiting
     state_problems: list[str] = Field(default_factory=list)  # journal lines skipped, ...
     set_aside: list[str] = Field(default_factory=list)  # unreadable state files kept aside
+    settling: bool = False  # events wait out [intake] settle (or sit in the inbox)
+    group_last: dict[str, GroupLast] = Field(default_factory=dict)  # from last.json
+    #: Group -> guard verdicts against promoting it (issue 12's guards; none until then).
+    vetoes: dict[str, list[str]] = Field(default_factory=dict)
+    state: str = "idle"  # the state in one word (carpswitch.standing)
+    reasons: list[str] = Field(default_factory=list)  # why not primary where it could be
 
 
 def status_document(
@@ -37,11 +44,40 @@ def status_document(
     document = state.model_dump(mode="json")
     document["groups"] = [g.model_dump(mode="json") for g in topology.groups]
     document["managed_resources"] = [r.model_dump(mode="json") for r in topology.resources.values()]
-    document["carpswitch"] = controller.model_dump(mode="json", exclude={"running", "last"}) | {
+    hidden = {"running", "last", "group_last", "vetoes", "state", "reasons"}
+    document["carpswitch"] = controller.model_dump(mode="json", exclude=hidden) | {
         "running": [_brief(r) for r in controller.running],
         "last": _brief(controller.last) if controller.last else None,
     }
+    document["state"] = controller.state
+    document["reasons"] = controller.reasons
+    last = controller.last
+    document["last_transition"] = (
+        {"id": last.id, "kind": last.kind, "outcome": last.outcome, "duration": duration(last)}
+        if last
+        else None
+    )
     return document
+
+
+def duration(record: TransitionRecord) -> float | None:
+    """Seconds a finished transition took (None while it runs)."""
+    return (record.ended_at - record.started_at).total_seconds() if record.ended_at else None
+
+
+def standing_text(controller: ControllerStatus) -> list[str]:
+    """The first lines of `status`: the state in one word, the reasons, the last transition."""
+    lines = [controller.state]
+    lines += [f"  not primary: {reason}" for reason in controller.reasons]
+    last = controller.last
+    if last is not None:
+        took = duration(last)
+        lines.append(
+            f"  last transition: {last.kind} {last.group} {last.outcome}"
+            + (f" in {took:.2f}s" if took is not None else "")
+            + f" (`carpswitch history {last.id}`)"
+        )
+    return lines
 
 
 def _brief(record: TransitionRecord) -> dict[str, Any]:
@@ -113,7 +149,7 @@ def human_bytes(value: int | None) -> str:
 def status_text(topology: Topology, state: NodeState, controller: ControllerStatus) -> str:
     """`status` for a person: CARP, HAST, what sits on each resource, services, problems."""
     when = state.observed_at.strftime("%Y-%m-%d %H:%M:%S %Z")
-    out = [f"node {state.node} (observed {when})", ""]
+    out = [*standing_text(controller), "", f"node {state.node} (observed {when})", ""]
     group_of = {(g.vhid, g.interface): g.name for g in topology.groups}
     carp_rows = [["INTERFACE", "VHID", "STATE", "ADVBASE", "ADVSKEW", "GROUP"]]
     for v in state.carp:

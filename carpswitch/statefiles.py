@@ -90,13 +90,18 @@ def append_line(path: str, line: bytes) -> None:
 
 
 def replace_file(
-    path: str, data: bytes, keep_old_as: str | None = None, durable: bool = True
+    path: str,
+    data: bytes,
+    keep_old_as: str | None = None,
+    durable: bool = True,
+    mode: int = FILE_MODE,
 ) -> None:
     """Replace `path` atomically: a private temporary file, fsync, rename, fsync the dir.
 
     With `keep_old_as`, what was at `path` stays there under that name (a hard link, or a
     rename for what cannot be linked), and `path` is never missing meanwhile. Without
-    `durable` nothing is fsynced: for caches, which a crash may leave empty or old.
+    `durable` nothing is fsynced: for caches, which a crash may leave empty or old. A
+    `mode` other than 0600 is set whatever the umask (a file another daemon reads).
     """
     directory = os.path.dirname(path) or "."
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
@@ -104,6 +109,8 @@ def replace_file(
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, FILE_MODE)
     try:
         try:
+            if mode != FILE_MODE:
+                os.fchmod(fd, mode)
             _write_all(fd, data)
             if durable:
                 os.fsync(fd)

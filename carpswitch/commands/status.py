@@ -11,9 +11,14 @@ from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.exitcodes import ExitCode
-from carpswitch.intake.describe import describe_intake
+from carpswitch.intake.describe import describe_intake, lock_holder
+from carpswitch.intake.inbox import Inbox
+from carpswitch.intake.settling import SettlingFile
+from carpswitch.model import NodeState
 from carpswitch.report import ControllerStatus, status_document, status_text
+from carpswitch.standing import not_primary_reasons, standing
 from carpswitch.statefiles import set_aside_files
+from carpswitch.topology import Topology
 
 
 def controller_status(config: Config, boottime: int | None) -> ControllerStatus:
@@ -24,7 +29,8 @@ def controller_status(config: Config, boottime: int | None) -> ControllerStatus:
     """
     state_dir = config.paths.state_dir
     journal = Journal(state_dir)
-    running, last = journal.running(), journal.last()  # small files, never the journal
+    running = journal.running()  # small files, never the journal
+    remembered = journal.last_file.read(journal.problems)
     journal.check_end()  # a torn line at its end: a full disk, a crash
     book = FailureBook(state_dir).peek()
     return ControllerStatus(
@@ -34,10 +40,29 @@ def controller_status(config: Config, boottime: int | None) -> ControllerStatus:
         held_because=book.note,
         demotion_added=book.demotion_of_boot(boottime),
         paused=PauseFlag(state_dir).reason(),
-        last=last,
+        last=remembered.record,
+        group_last=remembered.groups,
         intake=describe_intake(config),
         state_problems=journal.problems,
         set_aside=set_aside_files(state_dir),
+        settling=settling(config.paths.run_dir),
+    )
+
+
+def settling(run_dir: str) -> bool:
+    """Whether events wait: in the inbox, or held by a live daemon waiting out settle."""
+    if Inbox(run_dir).pending():
+        return True
+    holder = lock_holder(run_dir)
+    return (
+        holder is not None and holder.role == "daemon" and SettlingFile(run_dir).since() is not None
+    )
+
+
+def judge(topology: Topology, state: NodeState, ours: ControllerStatus) -> ControllerStatus:
+    """`ours` with the state in one word and why groups that could be primary are not."""
+    return ours.model_copy(
+        update={"state": standing(ours), "reasons": not_primary_reasons(topology, state, ours)}
     )
 
 
@@ -47,6 +72,7 @@ def run_status(config_path: str | None, as_json: bool = False) -> int:
     context = NodeContext(config)
     topology, state = context.observe()
     ours = controller_status(config, current_boottime(context.runner, config.timeouts.observe))
+    ours = judge(topology, state, ours)
     if as_json:
         print(json.dumps(status_document(topology, state, ours), indent=2))
     else:

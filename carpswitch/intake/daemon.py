@@ -22,11 +22,12 @@ from carpswitch.devd.listener import DevdSocket
 from carpswitch.errors import ConfigError
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.act import Reconciler
-from carpswitch.intake.coalesce import run_until_quiet
+from carpswitch.intake.coalesce import Outcome, run_until_quiet
 from carpswitch.intake.condition import ConditionFile
 from carpswitch.intake.describe import lock_holder
 from carpswitch.intake.inbox import Inbox, IntakeEvent
 from carpswitch.intake.lockfile import IntakeLock
+from carpswitch.intake.settling import SettlingFile
 from carpswitch.intake.signals import SignalFlags
 from carpswitch.intake.vhids import keep_ours
 from carpswitch.intake.wire import MAX_RECORD, intake_socket_path
@@ -56,6 +57,7 @@ class DaemonSource:
         self.devd = devd
         self.inbox = inbox  # judges events by its `vhids`, devd's as well
         self.clock = clock
+        self.settling: SettlingFile | None = None  # told when events wait (for `status`)
 
     def wait(self, timeout: float, until_reload: bool = False) -> list[IntakeEvent]:
         """Events within `timeout`; with `until_reload`, also return early on SIGHUP."""
@@ -82,7 +84,10 @@ class DaemonSource:
         events = self.devd.connect_if_due()
         events += self.devd.read()
         self._drain_wakeups()
-        return keep_ours(events, self.inbox.vhids, log.info) + self.inbox.take()
+        events = keep_ours(events, self.inbox.vhids, log.info) + self.inbox.take()
+        if events and self.settling is not None:
+            self.settling.events_came()
+        return events
 
     def stopping(self) -> bool:
         return self.flags.stop
@@ -172,6 +177,12 @@ class Daemon:
         )
         source = DaemonSource(self.flags, listener, devd, inbox, self.clock)
         conditions = ConditionFile(config.paths.run_dir)
+        source.settling = settling = SettlingFile(config.paths.run_dir)
+
+        def round_begins(trigger: str, flapping: frozenset[str]) -> Outcome:
+            settling.round_begins()  # the events it waited out are taken up now
+            return reconcile(trigger, flapping)
+
         log.info("daemon started (pid %d)", os.getpid())
         idle_trigger, events = "daemon start", source.collect()
         try:
@@ -179,7 +190,7 @@ class Daemon:
                 summary = run_until_quiet(
                     events,
                     source,
-                    reconcile,
+                    round_begins,
                     pacing_from(config),
                     idle_trigger,
                     self.clock,
@@ -200,6 +211,7 @@ class Daemon:
                     return
                 idle_trigger = "timer"
         finally:
+            settling.round_begins()  # nothing waits in a daemon that stops
             reconcile.finish()
             source.devd.close()
 
