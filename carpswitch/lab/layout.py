@@ -100,6 +100,8 @@ def lab_config_text(facts: NodeFacts) -> str:
         if resource.pool is not None:
             lines.append(f"pool = {q(resource.pool)}")
         lines.append("")
+    if not facts.resources:  # an empty node: only the node-local sections (set-up adds the rest)
+        return "\n".join(lines)
     lines += [
         "[[group]]",
         'name = "storage"',
@@ -140,6 +142,8 @@ def write_layout(
     paths = facts.node_paths
     for directory in paths.directories():
         directory.mkdir(parents=True, exist_ok=True)
+    for pool in facts.local_pools:
+        (paths.dev_zvol / pool).mkdir(exist_ok=True)
     for resource in facts.resources:
         with paths.disk(resource.name).open("wb") as disk:
             disk.truncate(DISK_SIZE)
@@ -193,7 +197,7 @@ def _network(facts: NodeFacts, carp_state: str) -> NetworkState:
         ether=f"58:9c:fc:00:00:{last_octet:02x}",
         address=facts.address,
         broadcast=facts.address.rsplit(".", 1)[0] + ".255",
-        vhids=[vhid],
+        vhids=[vhid] if facts.resources else [],  # an empty node: CARP comes with set-up
     )
     return NetworkState(interfaces=[interface])
 

@@ -30,6 +30,22 @@ SHIM_COMMANDS: tuple[str, ...] = (
 NODE_MARKER_ENV = "CARPSWITCH_LAB_NODE"
 
 
+def inside_node(root: Path, path: str) -> str:
+    """`path` as a program of the node at `root` sees it: the node is a chroot.
+
+    An absolute path already inside the node directory (what lab-made hast.conf files say)
+    stays; any other absolute path is taken inside it (`/dev/zvol/tank/v` ->
+    `ROOT/dev/zvol/tank/v`), so one FreeBSD-default hast.conf works on every lab node.
+    A relative path (hastd's `none`, a bare name) is returned unchanged.
+    """
+    if not path.startswith("/"):
+        return path
+    root_text = str(root)
+    if path == root_text or path.startswith(root_text.rstrip("/") + "/"):
+        return path
+    return root_text.rstrip("/") + path
+
+
 def is_hast_conf_word(text: str) -> bool:
     """True if `text` can be written as one hast.conf word."""
     return _HAST_CONF_WORD.fullmatch(text) is not None
@@ -73,6 +89,15 @@ class NodePaths:
     @property
     def dev_hast(self) -> Path:
         return self.dev / "hast"
+
+    @property
+    def dev_zvol(self) -> Path:
+        """/dev/zvol: one directory per local pool, one sparse file per volume."""
+        return self.dev / "zvol"
+
+    def zvol(self, dataset: str) -> Path:
+        """`/dev/zvol/POOL/VOL` of this node."""
+        return self.dev_zvol / dataset
 
     @property
     def disks(self) -> Path:
@@ -152,6 +177,7 @@ class NodePaths:
             self.etc,
             self.dev,
             self.dev_hast,
+            self.dev_zvol,
             self.disks,
             self.mnt,
             self.var_run,
