@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from carpswitch import config_cluster as cluster_rules
 from carpswitch import config_rules as rules
 from carpswitch import config_values as values
 from carpswitch.errors import ConfigError
@@ -82,6 +83,11 @@ class PathsSection(Section):
     state_dir: AbsolutePath = "/var/db/carpswitch"
     run_dir: AbsolutePath = "/var/run/carpswitch"
     devd_socket: SocketPath = "/var/run/devd.seqpacket.pipe"
+    # What `setup` renders (besides hast_conf and carpswitch.toml itself):
+    devd_conf: AbsolutePath = "/usr/local/etc/devd/carpswitch.conf"
+    rc_conf_d: AbsolutePath = "/etc/rc.conf.d"  # rc.subr load_rc_config reads NAME here
+    loader_conf_d: AbsolutePath = "/boot/loader.conf.d"
+    ctl_conf: AbsolutePath = "/etc/ctl.conf"
 
 
 class ResourceKind(StrEnum):
@@ -124,8 +130,8 @@ class GroupConfig(Section):
     """`[[group]]`: what one CARP vhid carries."""
 
     name: Annotated[str, _pattern(rules.GROUP_PATTERN)]
-    vhid: int = Field(ge=1, le=rules.VHID_MAX)
-    interface: Annotated[str, _pattern(rules.INTERFACE_PATTERN)] | None = None
+    vhid: int = Field(ge=1, le=cluster_rules.VHID_MAX)
+    interface: Annotated[str, _pattern(cluster_rules.INTERFACE_PATTERN)] | None = None
     resources: list[ResourceName] = Field(min_length=1)
     services: list[ServiceName] = Field(default_factory=list)
 
@@ -189,6 +195,100 @@ class HooksSection(Section):
 CommandName = Annotated[str, _check(values.choice(rules.COMMAND_NAMES))]
 
 
+class ClusterHost(Section):
+    """`[[cluster.host]]`: one of the two nodes (the first is the preferred master)."""
+
+    name: str  # its `on` name in hast.conf ([node].name or its host name)
+    address: str  # where HAST replicates to and ssh reaches it
+    advskew: int | None = None  # default: DEFAULT_ADVSKEW by position
+    carpswitch: str = "carpswitch"  # the carpswitch command on that host, run over ssh
+    ssh_user: str = "root"
+    ssh_port: int = 22
+    control: str | None = None  # hast.conf `on HOST { control }`, only when set
+    pidfile: str | None = None
+    listen: list[str] = Field(default_factory=list)
+
+
+class ClusterSsh(Section):
+    """`[cluster.ssh]`: how this node's OpenSSH client reaches the peer."""
+
+    identity: str | None = None  # ssh -i
+    known_hosts: str | None = None  # -o UserKnownHostsFile
+    connect_timeout: int = 10
+
+
+class ClusterResource(Section):
+    """`[[cluster.resource]]`: one HAST resource and its local provider on both nodes."""
+
+    name: str
+    zvol: str | None = None  # POOL/VOL, created with `zfs create -V SIZE` when missing
+    size: str | None = None  # zfs(8) words: "10G"
+    local: str | None = None  # or an existing provider
+    iscsi: bool = False  # serve /dev/hast/NAME as a LUN (ctl.conf)
+
+    @property
+    def provider(self) -> str:
+        """The local provider hast.conf names: /dev/zvol/POOL/VOL or `local`."""
+        return f"/dev/zvol/{self.zvol}" if self.zvol is not None else str(self.local)
+
+    @property
+    def size_bytes(self) -> int | None:
+        """`size` in bytes (None without a zvol)."""
+        return None if self.size is None else cluster_rules.zfs_size(self.size)
+
+
+class ClusterSection(Section):
+    """`[cluster]`: both nodes, the CARP address and the resources `setup` renders.
+
+    Checked as a whole by carpswitch.config_cluster (the rules the hook shares) before
+    pydantic builds it, so both readers accept and reject alike.
+    """
+
+    interface: str
+    vhid: int
+    address: str  # ADDRESS/PREFIXLEN
+    password: str
+    advbase: int = cluster_rules.DEFAULT_ADVBASE
+    iqn_prefix: str = cluster_rules.DEFAULT_IQN_PREFIX
+    host: list[ClusterHost]
+    ssh: ClusterSsh = ClusterSsh()
+    resource: list[ClusterResource] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rules(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            problems, _passed = cluster_rules.cluster_problems(_plain(data))
+            if problems:
+                raise ValueError("; ".join(problems))
+        return data
+
+    def advskew(self, host: ClusterHost) -> int:
+        """This host's advskew: its own, else 0 for the first host and 100 for the second."""
+        if host.advskew is not None:
+            return host.advskew
+        return cluster_rules.DEFAULT_ADVSKEW[self.host.index(host)]
+
+    def peer(self, host: ClusterHost) -> ClusterHost:
+        """The other host."""
+        return self.host[1 - self.host.index(host)]
+
+    def host_named(self, name: str) -> ClusterHost | None:
+        """The host whose `on` name is `name`, if any."""
+        return next((host for host in self.host if host.name == name), None)
+
+
+def _plain(data: Any) -> Any:
+    """Decoded-TOML shapes of models given as values (`ClusterSection(host=[ClusterHost()])`)."""
+    if isinstance(data, BaseModel):
+        return _plain(data.model_dump(exclude_none=True))
+    if isinstance(data, Mapping):
+        return {key: _plain(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_plain(value) for value in data]
+    return data
+
+
 class Config(Section):
     """The whole of carpswitch.toml."""
 
@@ -199,6 +299,7 @@ class Config(Section):
     failover: FailoverSection = FailoverSection()
     hooks: HooksSection = HooksSection()
     intake: IntakeSection = IntakeSection()
+    cluster: ClusterSection | None = None
     resource: list[ResourceConfig] = Field(default_factory=list)
     group: list[GroupConfig] = Field(default_factory=list)
 

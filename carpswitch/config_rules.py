@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from carpswitch.config_cluster import INTERFACE_PATTERN, VHID_MAX, cluster_problems
 from carpswitch.config_values import (
     SUN_PATH_SIZE,
     Key,
     absolute_path,
     array,
+    array_of_tables,
     boolean,
     choice,
     expected,
@@ -30,17 +32,15 @@ from carpswitch.config_values import (
     seconds,
     shown,
     socket_path,
+    table_problems,
     text,
 )
 
-VHID_MAX = 255  # CARP_MAXVHID
 DEMOTION_MAX = 240
 MAX_FAILURES_MAX = 100
 DEFAULT_SETTLE = 1.0
 DEFAULT_FLAP_LIMIT = 30.0
 
-# FreeBSD ifnet names: letters, digits, '_' and '.', at most IFNAMSIZ - 1 characters.
-INTERFACE_PATTERN = r"[A-Za-z][A-Za-z0-9_.]{0,14}"
 # What hastd accepts as a resource name (token.l STR), shorter than NAME_MAX (parse.y).
 RESOURCE_PATTERN = r"[A-Za-z0-9._:\-\[\]/]{1,254}"
 SERVICE_PATTERN = r"[A-Za-z0-9_.\-]{1,255}"  # an rc.d script: NAME_MAX
@@ -98,6 +98,10 @@ TABLES: dict[str, dict[str, Key]] = {
         "state_dir": Key(absolute_path),
         "run_dir": Key(absolute_path),
         "devd_socket": Key(socket_path),
+        "devd_conf": Key(absolute_path),
+        "rc_conf_d": Key(absolute_path),
+        "loader_conf_d": Key(absolute_path),
+        "ctl_conf": Key(absolute_path),
     },
     # umount_grace may be 0 (umount -f at once); every other timeout must leave time.
     "timeouts": {key: Key(seconds(0, inclusive=key == "umount_grace")) for key in TIMEOUT_KEYS},
@@ -132,7 +136,11 @@ ARRAYS: dict[str, dict[str, Key]] = {
     },
 }
 COMMANDS = "commands"
-TOP_LEVEL = (*TABLES, COMMANDS, *ARRAYS)
+CLUSTER = "cluster"  # its rules: carpswitch.config_cluster
+#: Sections that name this machine's own files and programs (they may differ between the
+#: two nodes); every other section is shared, identical on both (`setup check`).
+NODE_LOCAL = ("node", "paths", COMMANDS)
+TOP_LEVEL = (*TABLES, COMMANDS, CLUSTER, *ARRAYS)
 
 
 def config_problems(data: Mapping[str, object]) -> list[str]:
@@ -141,72 +149,20 @@ def config_problems(data: Mapping[str, object]) -> list[str]:
     valid: dict[str, object] = {}
     for key, value in data.items():
         if key in TABLES:
-            valid[key] = _table(key, f"[{key}]", value, TABLES[key], problems)
+            valid[key] = table_problems(key, f"[{key}]", value, TABLES[key], problems)
         elif key in ARRAYS:
-            valid[key] = _array(key, value, ARRAYS[key], problems)
+            check = _resource_fits_kind if key == "resource" else None
+            valid[key] = array_of_tables(key, value, ARRAYS[key], problems, check)
         elif key == COMMANDS:
             valid[key] = _commands(value, problems)
+        elif key == CLUSTER:
+            found, valid[key] = cluster_problems(value)
+            problems += found
         else:
             problems.append(
                 f"{key_name(key)}: unknown key (expected one of {', '.join(TOP_LEVEL)})"
             )
     return problems + across_problems(valid)
-
-
-def _table(
-    where: str, form: str, value: object, keys: Mapping[str, Key], problems: list[str]
-) -> dict[str, object]:
-    """The keys of one table that passed; the problems of the others go to `problems`."""
-    if not isinstance(value, dict):
-        problems.append(f"{where}: {expected(f'a table ({form})', value)}")
-        return {}
-    passed: dict[str, object] = {}
-    for key, item in value.items():
-        rule = keys.get(key)
-        if rule is None:
-            known = ", ".join(keys)
-            problems.append(f"{where}.{key_name(key)}: unknown key (expected one of {known})")
-            continue
-        found = _key_problems(f"{where}.{key}", item, rule)
-        if found:
-            problems += found
-        else:
-            passed[key] = item
-    problems += [
-        f"{where}.{key}: required key is missing"
-        for key, rule in keys.items()
-        if rule.required and key not in value
-    ]
-    return passed
-
-
-def _key_problems(where: str, value: object, rule: Key) -> list[str]:
-    problem = rule.check(value)
-    if problem is not None:
-        return [f"{where}: {problem}"]
-    if rule.item is None or not isinstance(value, list):
-        return []
-    return [
-        f"{where}[{index}]: {found}"
-        for index, element in enumerate(value)
-        if (found := rule.item(element)) is not None
-    ]
-
-
-def _array(
-    where: str, value: object, keys: Mapping[str, Key], problems: list[str]
-) -> list[dict[str, object]]:
-    if not isinstance(value, list):
-        problems.append(f"{where}: {expected(f'an array of tables ([[{where}]])', value)}")
-        return []
-    entries = []
-    for index, entry in enumerate(value):
-        at = f"{where}[{index}]"
-        passed = _table(at, f"[[{where}]]", entry, keys, problems)
-        if where == "resource" and isinstance(entry, dict):
-            problems += _resource_fits_kind(at, entry, passed)
-        entries.append(passed)
-    return entries
 
 
 def _resource_fits_kind(

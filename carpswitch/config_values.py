@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 #: The longest duration any setting may have: finite, and short enough for every timer.
@@ -170,3 +170,73 @@ def array(at_least: int = 0) -> Check:
         return None
 
     return check
+
+
+def table_problems(
+    where: str, form: str, value: object, keys: Mapping[str, Key], problems: list[str]
+) -> dict[str, object]:
+    """The keys of one table that passed; the problems of the others go to `problems`.
+
+    `where` prefixes every problem (`resource[1]`), `form` names the table as TOML writes
+    it (`[[resource]]`), for a value that is not a table at all.
+    """
+    if not isinstance(value, dict):
+        problems.append(f"{where}: {expected(f'a table ({form})', value)}")
+        return {}
+    passed: dict[str, object] = {}
+    for key, item in value.items():
+        rule = keys.get(key)
+        if rule is None:
+            known = ", ".join(keys)
+            problems.append(f"{where}.{key_name(key)}: unknown key (expected one of {known})")
+            continue
+        found = key_problems(f"{where}.{key}", item, rule)
+        if found:
+            problems += found
+        else:
+            passed[key] = item
+    problems += [
+        f"{where}.{key}: required key is missing"
+        for key, rule in keys.items()
+        if rule.required and key not in value
+    ]
+    return passed
+
+
+def key_problems(where: str, value: object, rule: Key) -> list[str]:
+    problem = rule.check(value)
+    if problem is not None:
+        return [f"{where}: {problem}"]
+    if rule.item is None or not isinstance(value, list):
+        return []
+    return [
+        f"{where}[{index}]: {found}"
+        for index, element in enumerate(value)
+        if (found := rule.item(element)) is not None
+    ]
+
+
+#: (where, entry as written, its keys that passed) -> problems across that entry's keys.
+EntryCheck = Callable[[str, Mapping[str, object], Mapping[str, object]], list[str]]
+
+
+def array_of_tables(
+    where: str,
+    value: object,
+    keys: Mapping[str, Key],
+    problems: list[str],
+    entry_check: EntryCheck | None = None,
+) -> list[dict[str, object]]:
+    """`[[where]]`: the keys of each entry that passed (one dict per entry, in order);
+    `entry_check` adds each entry's own cross-key problems right after its key problems."""
+    if not isinstance(value, list):
+        problems.append(f"{where}: {expected(f'an array of tables ([[{where}]])', value)}")
+        return []
+    entries = []
+    for index, entry in enumerate(value):
+        at = f"{where}[{index}]"
+        passed = table_problems(at, f"[[{where}]]", entry, keys, problems)
+        if entry_check is not None and isinstance(entry, dict):
+            problems += entry_check(at, entry, passed)
+        entries.append(passed)
+    return entries

@@ -146,7 +146,8 @@ resources = ["tank"]
     )
     assert problems == [
         "paths.dev_hst: unknown key "
-        "(expected one of dev_hast, hast_conf, state_dir, run_dir, devd_socket)",
+        "(expected one of dev_hast, hast_conf, state_dir, run_dir, devd_socket, "
+        "devd_conf, rc_conf_d, loader_conf_d, ctl_conf)",
         "resource[0]: kind zfs needs pool = NAME",
         'resource[1].kind: expected one of zfs, ufs, raw, not "nfs"',
         "group[0].vhid: expected an integer from 1 to 255, not 300",

@@ -187,7 +187,7 @@ def test_the_socket_name_is_the_daemons():
 
 def test_the_tables_are_the_models_fields():
     models = {name: field.annotation for name, field in Config.model_fields.items()}
-    assert set(models) == {*TABLES, *ARRAYS, "commands"}
+    assert set(models) == {*TABLES, *ARRAYS, "commands", "cluster"}
     for table, keys in TABLES.items():
         model = type(Config.model_fields[table].default).model_fields
         names = {field.alias or name for name, field in model.items()}
