@@ -83,6 +83,24 @@ class NodePaths:
         return self.etc / "hast.conf"
 
     @property
+    def devd_conf(self) -> Path:
+        """/usr/local/etc/devd/carpswitch.conf: the devd rule set-up renders."""
+        return self.root / "usr" / "local" / "etc" / "devd" / "carpswitch.conf"
+
+    @property
+    def rc_conf_d(self) -> Path:
+        """/etc/rc.conf.d: one small rc.conf file per service (rc.subr load_rc_config)."""
+        return self.etc / "rc.conf.d"
+
+    @property
+    def loader_conf_d(self) -> Path:
+        return self.root / "boot" / "loader.conf.d"
+
+    @property
+    def ctl_conf(self) -> Path:
+        return self.etc / "ctl.conf"
+
+    @property
     def dev(self) -> Path:
         return self.root / "dev"
 
@@ -175,6 +193,9 @@ class NodePaths:
             self.root,
             self.bin,
             self.etc,
+            self.rc_conf_d,
+            self.devd_conf.parent,
+            self.loader_conf_d,
             self.dev,
             self.dev_hast,
             self.dev_zvol,

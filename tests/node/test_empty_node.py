@@ -73,3 +73,28 @@ def test_freebsd_default_hast_conf_works_inside_the_node(
         device.write(b"carpswitch")
     with node.paths.zvol("tank/hastvol").open("rb") as zvol:
         assert b"carpswitch" in zvol.read(4 << 20)  # written through to the zvol
+
+
+def test_lab_carpswitch_wrapper_reads_the_nodes_config_and_paths_point_inside(
+    make_lab_node: Callable[..., LabNode],
+) -> None:
+    node = make_lab_node(resources=())
+    config = node.config_path.read_text()
+    for key, path in (
+        ("devd_conf", node.path / "usr/local/etc/devd/carpswitch.conf"),
+        ("rc_conf_d", node.path / "etc/rc.conf.d"),
+        ("loader_conf_d", node.path / "boot/loader.conf.d"),
+        ("ctl_conf", node.path / "etc/ctl.conf"),
+    ):
+        assert f'{key} = "{path}"' in config
+    shown = subprocess.run(
+        [str(node.bin / "carpswitch"), "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},  # no CARPSWITCH_CONFIG from outside
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("node hasta ")
+    assert not (node.bin / "ssh").exists()  # only a cluster node has a namespace to enter
