@@ -58,6 +58,8 @@ class NodeFacts:
     #: TCP port hastd listens on for its peer when `replication` (hast.h HASTD_LISTEN).
     hast_port: int = field(default=8457, metadata=bounds(ge=1, le=65535))
     paths: dict[str, str] = field(default_factory=dict)
+    #: Local (non-HAST) ZFS pools the zfs shim creates volumes in (`zfs create -V`).
+    local_pools: tuple[str, ...] = ("tank",)
 
     @property
     def node_paths(self) -> NodePaths:

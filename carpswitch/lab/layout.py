@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shlex
 import stat
 import sys
 import time
@@ -33,6 +34,31 @@ from carpswitch.lab.state import (
 DISK_SIZE = 64 * 1024 * 1024
 #: Commands the controller reaches through the lab config's [commands].
 CONTROLLER_COMMANDS: tuple[str, ...] = tuple(c for c in SHIM_COMMANDS if c != "hastd")
+
+
+def controller_commands(facts: NodeFacts) -> tuple[str, ...]:
+    """The node's commands named in its [commands]: the shims, and a cluster node's ssh
+    wrapper once the controller knows an `ssh` command (set-up's transport)."""
+    from carpswitch.config_rules import COMMAND_NAMES
+
+    wrappers = ("ssh",) if facts.netns is not None and "ssh" in COMMAND_NAMES else ()
+    return (*CONTROLLER_COMMANDS, *wrappers)
+
+
+def carpswitch_wrapper(paths: NodePaths) -> str:
+    """DIR/bin/carpswitch: the real carpswitch reading this node's carpswitch.toml."""
+    return (
+        "#!/bin/sh\n"
+        f"# carpswitch of the lab node {paths.root}: its own carpswitch.toml\n"
+        f"CARPSWITCH_CONFIG={shlex.quote(str(paths.config))}\n"
+        "export CARPSWITCH_CONFIG\n"
+        f'exec {shlex.quote(sys.executable)} -m carpswitch "$@"\n'
+    )
+
+
+def ssh_wrapper(netns: str) -> str:
+    """DIR/bin/ssh of a cluster node: OpenSSH's client from inside the node's namespace."""
+    return f'#!/bin/sh\nexec nsenter --net=/run/netns/{shlex.quote(netns)} -- /usr/bin/ssh "$@"\n'
 
 
 def hast_conf_text(facts: NodeFacts, listen_port: int) -> str:
@@ -82,6 +108,10 @@ def lab_config_text(facts: NodeFacts) -> str:
         f"hast_conf = {q(str(paths.hast_conf))}",
         f"state_dir = {q(str(paths.carpswitch_state_dir))}",
         f"run_dir = {q(str(paths.carpswitch_run_dir))}",
+        f"devd_conf = {q(str(paths.devd_conf))}",
+        f"rc_conf_d = {q(str(paths.rc_conf_d))}",
+        f"loader_conf_d = {q(str(paths.loader_conf_d))}",
+        f"ctl_conf = {q(str(paths.ctl_conf))}",
         # a cluster node has a devd of its own (carpswitch.lab.cluster.devd)
         *(
             [f"devd_socket = {q(str(paths.var_run / 'devd.seqpacket.pipe'))}"]
@@ -90,7 +120,7 @@ def lab_config_text(facts: NodeFacts) -> str:
         ),
         "",
         "[commands]",
-        *(f"{name} = {q(str(paths.command(name)))}" for name in CONTROLLER_COMMANDS),
+        *(f"{name} = {q(str(paths.command(name)))}" for name in controller_commands(facts)),
         "",
     ]
     for resource in facts.resources:
@@ -100,6 +130,8 @@ def lab_config_text(facts: NodeFacts) -> str:
         if resource.pool is not None:
             lines.append(f"pool = {q(resource.pool)}")
         lines.append("")
+    if not facts.resources:  # an empty node: only the node-local sections (set-up adds the rest)
+        return "\n".join(lines)
     lines += [
         "[[group]]",
         'name = "storage"',
@@ -140,6 +172,8 @@ def write_layout(
     paths = facts.node_paths
     for directory in paths.directories():
         directory.mkdir(parents=True, exist_ok=True)
+    for pool in facts.local_pools:
+        (paths.dev_zvol / pool).mkdir(exist_ok=True)
     for resource in facts.resources:
         with paths.disk(resource.name).open("wb") as disk:
             disk.truncate(DISK_SIZE)
@@ -148,9 +182,13 @@ def write_layout(
     paths.hast_conf.write_text(hast_conf_text(facts, listen_port))
     paths.config.write_text(lab_config_text(facts))
     write_ctl_conf(facts)
-    for command in SHIM_COMMANDS:
+    scripts = {command: shim_script(command, paths) for command in SHIM_COMMANDS}
+    scripts["carpswitch"] = carpswitch_wrapper(paths)
+    if facts.netns is not None:
+        scripts["ssh"] = ssh_wrapper(facts.netns)
+    for command, text in scripts.items():
         script = paths.command(command)
-        script.write_text(shim_script(command, paths))
+        script.write_text(text)
         script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     _write_initial_state(facts, carp_state, disabled_services)
 
@@ -193,7 +231,7 @@ def _network(facts: NodeFacts, carp_state: str) -> NetworkState:
         ether=f"58:9c:fc:00:00:{last_octet:02x}",
         address=facts.address,
         broadcast=facts.address.rsplit(".", 1)[0] + ".255",
-        vhids=[vhid],
+        vhids=[vhid] if facts.resources else [],  # an empty node: CARP comes with set-up
     )
     return NetworkState(interfaces=[interface])
 

@@ -89,6 +89,7 @@ def create_node(
     vip: str = "198.18.0.100",
     netns: str | None = None,
     replication: bool = False,
+    local_pools: Sequence[str] = ("tank",),
     start: bool = True,
 ) -> LabNode:
     """Create a node directory at `path` (must not hold a node yet) and maybe start hastd.
@@ -107,6 +108,10 @@ def create_node(
     addresses (default 198.18.0.1/.2 by name order), `vip` the CARP address, `netns` the
     network namespace hastd runs in, and `replication` makes hastd listen on
     `address:8457` and replicate to the peer's hastd instead of the steered peer.
+
+    For set-up (carpswitch.setup): `local_pools` are the node's own ZFS pools, where
+    `zfs create -V SIZE POOL/VOL` makes /dev/zvol/POOL/VOL; `resources=()` is an empty
+    node (a hast.conf without resources, a carpswitch.toml with only node-local sections).
     """
     paths = NodePaths.of(path)
     _check_location(paths)
@@ -143,6 +148,7 @@ def create_node(
         command_log=command_log,
         netns=netns,
         replication=replication,
+        local_pools=tuple(local_pools),
         paths={
             "dev_hast": str(paths.dev_hast),
             "hast_conf": str(paths.hast_conf),
@@ -155,7 +161,7 @@ def create_node(
     save_facts(facts)
     # Resolve hast.conf here, where the parser is loaded once for all nodes, so that the
     # node's hastd and hastctl start from the cache (carpswitch.lab.hastsetup).
-    load_setup_for(paths.hast_conf, host_identity(paths), paths.hast_setup_cache)
+    load_setup_for(paths.hast_conf, host_identity(paths), paths.hast_setup_cache, root=paths.root)
     node = LabNode(paths.root)
     if start:
         node.start()

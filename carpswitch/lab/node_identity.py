@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from carpswitch.lab.hastsetup import HastSetup, load_hast_setup
-from carpswitch.lab.paths import NodePaths
+from carpswitch.lab.paths import NodePaths, inside_node
 from carpswitch.lab.state import StateStore, SysctlState
 
 
@@ -31,12 +32,28 @@ def host_identity(paths: NodePaths) -> HostIdentity:
 
 
 def load_setup_for(
-    config_path: Path, identity: HostIdentity, cache: Path | None = None
+    config_path: Path, identity: HostIdentity, cache: Path | None = None, *, root: Path
 ) -> HastSetup:
-    """hast.conf at `config_path` resolved for this node (raises HastSetupError).
+    """hast.conf at `config_path` resolved for the node at `root` (raises HastSetupError).
 
     `cache` (NodePaths.hast_setup_cache) keeps the last resolved setup (lab.hastsetup).
+    Every path hast.conf names (control, pidfile, local) is taken as the node sees it:
+    inside its directory (paths.inside_node; docs/freebsd/simulator.md "chroot rule").
     """
-    return load_hast_setup(
+    setup = load_hast_setup(
         config_path, identity.hostname, identity.hostuuid, identity.hostid, cache
+    )
+    return chrooted(setup, root)
+
+
+def chrooted(setup: HastSetup, root: Path) -> HastSetup:
+    """`setup` with its file system paths inside the node directory `root`."""
+    return dataclasses.replace(
+        setup,
+        control_socket=Path(inside_node(root, str(setup.control_socket))),
+        pidfile=Path(inside_node(root, str(setup.pidfile))),
+        resources=tuple(
+            dataclasses.replace(r, local_path=inside_node(root, r.local_path))
+            for r in setup.resources
+        ),
     )

@@ -30,6 +30,22 @@ SHIM_COMMANDS: tuple[str, ...] = (
 NODE_MARKER_ENV = "CARPSWITCH_LAB_NODE"
 
 
+def inside_node(root: Path, path: str) -> str:
+    """`path` as a program of the node at `root` sees it: the node is a chroot.
+
+    An absolute path already inside the node directory (what lab-made hast.conf files say)
+    stays; any other absolute path is taken inside it (`/dev/zvol/tank/v` ->
+    `ROOT/dev/zvol/tank/v`), so one FreeBSD-default hast.conf works on every lab node.
+    A relative path (hastd's `none`, a bare name) is returned unchanged.
+    """
+    if not path.startswith("/"):
+        return path
+    root_text = str(root)
+    if path == root_text or path.startswith(root_text.rstrip("/") + "/"):
+        return path
+    return root_text.rstrip("/") + path
+
+
 def is_hast_conf_word(text: str) -> bool:
     """True if `text` can be written as one hast.conf word."""
     return _HAST_CONF_WORD.fullmatch(text) is not None
@@ -67,12 +83,39 @@ class NodePaths:
         return self.etc / "hast.conf"
 
     @property
+    def devd_conf(self) -> Path:
+        """/usr/local/etc/devd/carpswitch.conf: the devd rule set-up renders."""
+        return self.root / "usr" / "local" / "etc" / "devd" / "carpswitch.conf"
+
+    @property
+    def rc_conf_d(self) -> Path:
+        """/etc/rc.conf.d: one small rc.conf file per service (rc.subr load_rc_config)."""
+        return self.etc / "rc.conf.d"
+
+    @property
+    def loader_conf_d(self) -> Path:
+        return self.root / "boot" / "loader.conf.d"
+
+    @property
+    def ctl_conf(self) -> Path:
+        return self.etc / "ctl.conf"
+
+    @property
     def dev(self) -> Path:
         return self.root / "dev"
 
     @property
     def dev_hast(self) -> Path:
         return self.dev / "hast"
+
+    @property
+    def dev_zvol(self) -> Path:
+        """/dev/zvol: one directory per local pool, one sparse file per volume."""
+        return self.dev / "zvol"
+
+    def zvol(self, dataset: str) -> Path:
+        """`/dev/zvol/POOL/VOL` of this node."""
+        return self.dev_zvol / dataset
 
     @property
     def disks(self) -> Path:
@@ -150,8 +193,12 @@ class NodePaths:
             self.root,
             self.bin,
             self.etc,
+            self.rc_conf_d,
+            self.devd_conf.parent,
+            self.loader_conf_d,
             self.dev,
             self.dev_hast,
+            self.dev_zvol,
             self.disks,
             self.mnt,
             self.var_run,

@@ -419,8 +419,8 @@ def test_ctl_conf_round_trip_and_refusals(tmp_path: Path) -> None:
     assert [(lun.number, lun.path, lun.serial) for lun in target.luns] == [
         (1, str(node.paths.provider("tank")), lun_serial(node.facts, "tank"))
     ]
-    with pytest.raises(CtlConfError, match="LUN 0"):
-        parse_ctl_conf("target iqn.x:a {\n\tlun 0 {\n\t\tpath /dev/zvol/tank/vol0\n\t}\n}\n")
+    zero = parse_ctl_conf("target iqn.x:a {\n\tlun 0 {\n\t\tpath /dev/zvol/tank/vol0\n\t}\n}\n")
+    assert [lun.number for lun in zero.targets[0].luns] == [1]  # ctld's LUN 0 is tgt's 1
     with pytest.raises(CtlConfError, match="unsupported 'chap user secret'"):
         parse_ctl_conf("target iqn.x:a {\n\tchap user secret\n}\n")
     denied = parse_ctl_conf("# ctld's default auth-group denies all\ntarget iqn.x:a {\n}\n")

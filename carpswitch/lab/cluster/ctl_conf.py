@@ -6,24 +6,29 @@ lab writes DIR/etc/ctl.conf that way (one target per raw HAST resource, serving
 /dev/hast/NAME) and its ctld (carpswitch.lab.cluster.iscsi) reads back this subset:
 `portal-group NAME { discovery-auth-group, listen }` and `target IQN { auth-group,
 portal-group, lun N { path, serial, blocksize, device-id } }`, `#` comments, no semicolons.
-tgt keeps LUN 0 of every target for its controller device, so the lab's LUNs start at 1.
+tgt keeps LUN 0 of every target for its controller device, so ctl.conf's `lun N` is tgt's
+LUN N+1 (an initiator of the lab reads ctld's LUN 0 as iscsi://ADDRESS/IQN/1).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from carpswitch.lab.facts import NodeFacts
+from carpswitch.lab.paths import inside_node
 
 #: The IQN naming authority of the lab's targets (iqn.YYYY-MM.reversed-domain:name).
 IQN_PREFIX = "iqn.2026-01.org.carpswitch.lab"
 #: ctld's default portal: every address of the host, iSCSI's port.
 DEFAULT_LISTEN = "0.0.0.0:3260"
-#: tgt's first LUN that can carry a backing store.
+#: tgt's first LUN that can carry a backing store: ctl.conf's `lun 0`.
 FIRST_LUN = 1
+#: ctl.conf's LUN N is tgt's LUN N + TGT_LUN_OFFSET.
+TGT_LUN_OFFSET = FIRST_LUN
 _TOKEN = re.compile(r'"[^"]*"|[{}]|[^\s{}"#]+')
 
 
@@ -35,7 +40,7 @@ class CtlConfError(ValueError):
 class Lun:
     """One `lun N { ... }` of a target."""
 
-    number: int
+    number: int  # tgt's LUN number: ctl.conf's N + TGT_LUN_OFFSET
     path: str
     serial: str | None = None
 
@@ -94,7 +99,7 @@ def ctl_conf_text(facts: NodeFacts) -> str:
             f"target {target_iqn(resource.name)} {{",
             "\tauth-group no-authentication",
             "\tportal-group pg0",
-            f"\tlun {FIRST_LUN} {{",
+            "\tlun 0 {",
             f"\t\tpath {facts.node_paths.provider(resource.name)}",
             f"\t\tserial {lun_serial(facts, resource.name)}",
             "\t}",
@@ -108,6 +113,24 @@ def write_ctl_conf(facts: NodeFacts) -> None:
     """Write DIR/etc/ctl.conf for a node that has the ctld service (layout.write_layout)."""
     if "ctld" in facts.services:
         ctl_conf_path(facts).write_text(ctl_conf_text(facts))
+
+
+def chrooted_conf(conf: CtlConf, root: Path) -> CtlConf:
+    """`conf` with each LUN's path as the node sees it (paths.inside_node: a node is a
+    chroot, so set-up's `path /dev/hast/NAME` is DIR/dev/hast/NAME)."""
+    return dataclasses.replace(
+        conf,
+        targets=tuple(
+            dataclasses.replace(
+                target,
+                luns=tuple(
+                    dataclasses.replace(lun, path=inside_node(root, lun.path))
+                    for lun in target.luns
+                ),
+            )
+            for target in conf.targets
+        ),
+    )
 
 
 def parse_ctl_conf(text: str) -> CtlConf:
@@ -202,8 +225,6 @@ def _lun(iqn: str, number: str, body: list[str]) -> Lun:
     where = f"target {iqn}: lun {number}"
     if not number.isdigit():
         raise CtlConfError(f"{where}: the lab serves numbered LUNs only")
-    if int(number) < FIRST_LUN:
-        raise CtlConfError(f"{where}: tgt keeps LUN 0 for its controller; number LUNs from 1")
     values: dict[str, str] = {}
     for keyword, argument, _ in _statements(body, where):
         if keyword not in ("path", "serial", "blocksize", "device-id"):
@@ -211,4 +232,6 @@ def _lun(iqn: str, number: str, body: list[str]) -> Lun:
         values[keyword] = argument
     if "path" not in values:
         raise CtlConfError(f"{where}: no path")
-    return Lun(number=int(number), path=values["path"], serial=values.get("serial"))
+    return Lun(
+        number=int(number) + TGT_LUN_OFFSET, path=values["path"], serial=values.get("serial")
+    )

@@ -22,7 +22,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from carpswitch.lab.cluster.ctl_conf import CtlConf, CtlConfError, ctl_conf_path, parse_ctl_conf
+from carpswitch.lab.cluster.ctl_conf import (
+    CtlConf,
+    CtlConfError,
+    chrooted_conf,
+    ctl_conf_path,
+    parse_ctl_conf,
+)
 from carpswitch.lab.cluster.tgt import (
     TGTD_EXIT,
     TgtBusy,
@@ -98,9 +104,10 @@ class Ctld:
         except OSError as exc:
             raise CtldError(f"cannot open {path}: {exc.strerror}") from exc
         try:
-            return parse_ctl_conf(text)
+            conf = parse_ctl_conf(text)
         except CtlConfError as exc:
             raise CtldError(f"error in {path}: {exc}") from exc
+        return chrooted_conf(conf, self.facts.node_paths.root)
 
     def start(self) -> None:
         """Take over a running tgtd or start one, then apply ctl.conf (CtldError if not)."""

@@ -20,6 +20,7 @@ from carpswitch.lab.hastd.protocol import (
 )
 from carpswitch.lab.hastsetup import HastSetup, HastSetupError
 from carpswitch.lab.node_identity import host_identity, load_setup_for
+from carpswitch.lab.paths import inside_node
 from carpswitch.lab.state import HastKnobState, ResourceKnobs
 
 EX_USAGE = 64
@@ -71,7 +72,10 @@ def run(ctx: ShimContext, args: list[str]) -> int:
         return EX_USAGE
     try:
         setup = load_setup_for(
-            invocation.config, host_identity(ctx.paths), ctx.paths.hast_setup_cache
+            invocation.config,
+            host_identity(ctx.paths),
+            ctx.paths.hast_setup_cache,
+            root=ctx.paths.root,
         )
     except HastSetupError as exc:
         ctx.warn(f"[ERROR] {exc.message}")
@@ -113,7 +117,7 @@ def _parse(ctx: ShimContext, args: list[str]) -> _Invocation:
     invocation = _Invocation(command=command, config=ctx.paths.hast_conf, names=names)
     for option, value in options:
         if option == "-c":
-            invocation.config = Path(value)
+            invocation.config = Path(inside_node(ctx.paths.root, value))
         elif option == "-d":
             invocation.debug += 1
         elif option == "-e":

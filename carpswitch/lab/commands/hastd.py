@@ -11,6 +11,7 @@ from carpswitch.lab.daemons import DaemonStartError, spawn_daemon
 from carpswitch.lab.hastd.daemon import HastDaemon, StartupError
 from carpswitch.lab.hastsetup import HastSetupError
 from carpswitch.lab.node_identity import host_identity, load_setup_for
+from carpswitch.lab.paths import inside_node
 
 EX_USAGE = 64
 USAGE = "usage: hastd [-dFh] [-c config] [-P pidfile]\n"
@@ -27,8 +28,10 @@ def run(ctx: ShimContext, args: list[str]) -> int:
     if "-h" in settings or rest:
         ctx.err.write(USAGE)
         return EX_USAGE
-    config = Path(settings.get("-c", str(ctx.paths.hast_conf)))
+    config = Path(inside_node(ctx.paths.root, settings.get("-c", str(ctx.paths.hast_conf))))
     pidfile = settings.get("-P")
+    if pidfile is not None:
+        pidfile = inside_node(ctx.paths.root, pidfile)
     if "-F" in settings:
         return _foreground(ctx, config, pidfile)
     return start_hastd(ctx, config, pidfile)
@@ -37,7 +40,9 @@ def run(ctx: ShimContext, args: list[str]) -> int:
 def start_hastd(ctx: ShimContext, config: Path, pidfile: str | None = None) -> int:
     """Daemonise hastd for the node; print hastd's error and return its status on failure."""
     try:
-        load_setup_for(config, host_identity(ctx.paths), ctx.paths.hast_setup_cache)
+        load_setup_for(
+            config, host_identity(ctx.paths), ctx.paths.hast_setup_cache, root=ctx.paths.root
+        )
     except HastSetupError as exc:
         ctx.warn(f"[ERROR] {exc.message}")
         return exc.exit_code
@@ -54,7 +59,9 @@ def start_hastd(ctx: ShimContext, config: Path, pidfile: str | None = None) -> i
 
 def _foreground(ctx: ShimContext, config: Path, pidfile: str | None) -> int:
     try:
-        setup = load_setup_for(config, host_identity(ctx.paths), ctx.paths.hast_setup_cache)
+        setup = load_setup_for(
+            config, host_identity(ctx.paths), ctx.paths.hast_setup_cache, root=ctx.paths.root
+        )
     except HastSetupError as exc:
         ctx.warn(f"[ERROR] {exc.message}")
         return exc.exit_code

@@ -34,7 +34,9 @@ def main(argv: list[str]) -> int:
             handle.write(f"{stamp} hastd[{os.getpid()}]: {message}\n")
 
     try:
-        setup = load_setup_for(Path(args.config), host_identity(paths), paths.hast_setup_cache)
+        setup = load_setup_for(
+            Path(args.config), host_identity(paths), paths.hast_setup_cache, root=paths.root
+        )
     except HastSetupError as exc:
         report_ready(args.ready_fd, f"error {exc.exit_code} {exc.message}")
         return exc.exit_code

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import pytest
-
 from carpswitch.config import parse_config
 from carpswitch.lab.cluster.ctl_conf import parse_ctl_conf
 from carpswitch.setup.render import render_node
@@ -85,8 +83,8 @@ def test_an_ipv6_carp_address_gets_an_ipv6_portal(cluster_data):
     assert "\tlisten [::]:3260\n" in ctl_conf_text(parse_config(cluster_data))
 
 
-def test_the_labs_ctld_reads_everything_but_lun_0_as_ctld_does(cluster_data):
-    """The lab's tgt keeps LUN 0; its reader refuses `lun 0` (see test below)."""
+def test_the_labs_ctld_reads_everything_as_ctld_does(cluster_data):
+    """The lab's ctld reads any LUN number (ctl.conf LUN N is tgt LUN N+1)."""
     conf = parse_ctl_conf(ctl_of(cluster_data).replace("lun 0 {", "lun 1 {"))
     [target] = conf.targets
     assert target.iqn == "iqn.2026-01.org.carpswitch:hastvol"
@@ -96,10 +94,6 @@ def test_the_labs_ctld_reads_everything_but_lun_0_as_ctld_does(cluster_data):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lab's ctl_conf refuses lun 0 (tgt keeps it); labsetup is to map ctld LUN N to "
-    "tgt LUN N+1. Remove this mark when it does.",
-)
 def test_the_labs_ctld_reads_lun_0(cluster_data):
-    parse_ctl_conf(ctl_of(cluster_data))
+    [target] = parse_ctl_conf(ctl_of(cluster_data)).targets
+    assert [lun.number for lun in target.luns] == [1]  # ctld's LUN 0 is tgt's LUN 1
