@@ -171,21 +171,28 @@ def _still_needed(config: Config, runner: CommandRunner, command: Command) -> bo
     if command.argv[:2] == ("hastctl", "create"):
         return hast_metadata(runner, command.argv[2], observe) == Metadata.ABSENT
     if command.argv[:3] == ("hastctl", "role", "secondary"):
-        role = _wait_for_role(runner, command.argv[3], observe)
-        return role in (None, HastRole.INIT)
+        return _wait_for_role(runner, command.argv[3], observe) == HastRole.INIT
     return True
 
 
 def _wait_for_role(runner: CommandRunner, name: str, timeout: float) -> HastRole | None:
-    """The resource's role, waiting a little for a just started hastd to answer."""
+    """The resource's role once hastd knows it: a start, and a reload (SIGHUP), are
+    asynchronous, so a `role` right after them would find no such resource (error 1)."""
     deadline = time.monotonic() + HASTD_UP_WAIT
     while True:
         try:
-            return hast_roles(runner, timeout).get(name)
+            role = hast_roles(runner, timeout).get(name)
         except SetupError:
             if time.monotonic() >= deadline:
                 raise
-            time.sleep(0.2)
+            role = None
+        if role is not None:
+            return role
+        if time.monotonic() >= deadline:
+            raise SetupError(
+                f"hastd does not know resource {name} {HASTD_UP_WAIT:g} s after it was told"
+            )
+        time.sleep(0.1)
 
 
 def _run(config: Config, runner: CommandRunner, command: Command) -> None:
