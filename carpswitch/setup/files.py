@@ -9,13 +9,12 @@ old file is left as it was.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from carpswitch.errors import CarpswitchError
+from carpswitch.setup.atomic import Writer, write_atomic
 from carpswitch.setup.render import NodeFile
 
 BACKUP_SUFFIX = ".carpswitch-backup"
@@ -73,10 +72,6 @@ def changes(files: tuple[NodeFile, ...]) -> tuple[FileChange, ...]:
     return tuple(found)
 
 
-#: os.write, replaceable by a test that fakes a full disk.
-Writer = Callable[[int, bytes], int]
-
-
 def write_file(file: NodeFile, old_text: str | None, write: Writer = os.write) -> None:
     """Write `file` atomically with its mode; back up a differing old text first.
 
@@ -87,34 +82,7 @@ def write_file(file: NodeFile, old_text: str | None, write: Writer = os.write) -
     try:
         os.makedirs(directory, exist_ok=True)
         if old_text is not None and old_text != file.text:
-            _write_atomic(path + BACKUP_SUFFIX, old_text.encode(), 0o600, write)
-        _write_atomic(path, file.text.encode(), file.mode, write)
+            write_atomic(path + BACKUP_SUFFIX, old_text.encode(), 0o600, write)
+        write_atomic(path, file.text.encode(), file.mode, write)
     except OSError as exc:
         raise SetupError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def _write_atomic(path: str, data: bytes, mode: int, write: Writer) -> None:
-    directory = os.path.dirname(path) or "."
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.carpswitch-{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temporary)  # left by a killed apply of the same pid (never another's)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[write(fd, bytes(view)) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -288,29 +288,8 @@ def _existing_node_part(config_file: str, force: bool) -> dict[str, Any]:
 
 
 def write_private_file(path: str, text: str) -> None:
-    """Write `text` at `path` atomically, mode 0600: a temporary file in the same directory,
-    fsync, rename over `path`, fsync the directory (a crash leaves the old file or the new)."""
-    directory = os.path.dirname(path) or "."
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.carpswitch-{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            data = memoryview(text.encode())
-            while data:
-                data = data[os.write(fd, data) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-    except BaseException:
-        import contextlib
+    """Write `text` at `path` atomically, mode 0600 (carpswitch.setup.atomic: a crash
+    leaves the old file or the new)."""
+    from carpswitch.setup.atomic import write_atomic
 
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(path, text.encode(), 0o600)

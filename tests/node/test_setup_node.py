@@ -12,18 +12,10 @@ from carpswitch.lab.node import LabNode
 from carpswitch.setup.files import SetupError
 from carpswitch.setup.node import apply_node, plan_node
 from carpswitch.system.runner import Runner
+from tests.unit.setup.conftest import CLUSTER_DATA
 
-CLUSTER = {
-    "interface": "vtnet0",
-    "vhid": 7,
-    "address": "198.18.0.100/24",
-    "password": "s3cret-pass",
-    "host": [
-        {"name": "hasta", "address": "198.18.0.1"},
-        {"name": "hastb", "address": "198.18.0.2"},
-    ],
-    "resource": [{"name": "hastvol", "zvol": "tank/hastvol", "size": "64M"}],
-}
+#: The unit tests' pair with one 64M zvol (a lab pool is small).
+CLUSTER = {**CLUSTER_DATA, "resource": [{"name": "hastvol", "zvol": "tank/hastvol", "size": "64M"}]}
 
 
 def _config(node: LabNode) -> Config:
