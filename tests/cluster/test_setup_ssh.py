@@ -159,3 +159,61 @@ def test_refused_port_is_unreachable(tmp_path: Path, sshd: dict[str, Any]) -> No
     peer = Peer(peer.config, closed, peer.runner)
     with pytest.raises(SetupError, match=r"unreachable \(connection refused"):
         peer.ask("facts", shared_of(peer.config))
+
+
+def _cli(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CARPSWITCH), "-c", str(config_file), "setup", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_setup_apply_on_two_lab_nodes_over_real_ssh(tmp_path: Path, sshd: dict[str, Any]) -> None:
+    """Two empty lab nodes; hastb reached over the real sshd on loopback (its wrapper)."""
+    import tomllib
+
+    from carpswitch.lab.node import create_node
+
+    nodes = [
+        create_node(tmp_path / name, name=name, resources=(), start=False)
+        for name in ("hasta", "hastb")
+    ]
+    try:
+        a, b = nodes
+        keys = sshd["keys"]
+        cluster = {
+            **CLUSTER_DATA,
+            "resource": [{"name": "hastvol", "zvol": "tank/hastvol", "size": "64M"}],
+            "host": [
+                {"name": "hasta", "address": "198.18.0.1", "listen": ["127.0.0.1:18457"]},
+                {"name": "hastb", "address": "127.0.0.1", "ssh_port": sshd["port"],
+                 "carpswitch": str(tmp_path / "hastb" / "bin" / "carpswitch"),
+                 "listen": ["127.0.0.1:18458"]},
+            ],
+            "ssh": {"identity": str(keys / "client"), "known_hosts": str(keys / "known_hosts")},
+        }  # fmt: skip
+        data = tomllib.loads(a.config_path.read_text())
+        a.config_path.write_text(render_config(parse_config({**data, "cluster": cluster})))
+        applied = _cli(a.config_path, "apply")
+        assert applied.returncode == 0, applied.stderr
+        assert "== hastb (peer, root@127.0.0.1):" in applied.stdout
+        assert a.paths.hast_conf.read_text() == b.paths.hast_conf.read_text()
+        assert "[cluster]" in b.config_path.read_text()
+        assert b.paths.zvol("tank/hastvol").stat().st_size == 64 << 20
+        for node in nodes:
+            assert "secondary" in node.run("hastctl", "status", "hastvol").stdout
+        again = _cli(a.config_path, "apply")
+        assert (again.returncode, again.stdout) == (
+            0,
+            "both nodes are set up as carpswitch.toml says\n",
+        ), again.stderr
+        b.paths.hast_conf.write_text(b.paths.hast_conf.read_text() + "# by hand\n")
+        checked = _cli(a.config_path, "check")
+        assert checked.returncode == 1
+        assert "hast.conf differs" in checked.stdout.splitlines()
+    finally:
+        for node in nodes:
+            node.stop()
