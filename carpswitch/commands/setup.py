@@ -41,6 +41,18 @@ class Pair:
     def peer_role(self) -> str:
         return f"peer, {self.peer.target}"
 
+    def both(self, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """This node's plan or facts (`what`), then the peer's; the ssh master ended."""
+        try:
+            if what == "plan":
+                plan = plan_node(self.config, self.me.name, self.config_file, self.runner)
+                local = plan_json(plan)
+            else:
+                local = node_facts(self.config, self.me.name, self.config_file, self.runner)
+            return local, self.peer.ask(what, self.shared)
+        finally:
+            self.peer.close()
+
 
 def run_setup_plan(
     explicit: str | None,
@@ -50,11 +62,7 @@ def run_setup_plan(
 ) -> int:
     """Print both nodes' plans; changes nothing. 0 (even with changes to make), or 1."""
     pair = Pair(explicit, runner)
-    try:
-        local = plan_json(plan_node(pair.config, pair.me.name, pair.config_file, pair.runner))
-        remote = pair.peer.ask("plan", pair.shared)
-    finally:
-        pair.peer.close()
+    local, remote = pair.both("plan")
     if as_json:
         out.write(json.dumps({"local": local, "peer": remote}, sort_keys=True) + "\n")
     else:
@@ -97,11 +105,7 @@ def run_setup_check(
 ) -> int:
     """Compare both nodes' facts: 0 identical and set up, 1 with one line per difference."""
     pair = Pair(explicit, runner)
-    try:
-        local = node_facts(pair.config, pair.me.name, pair.config_file, pair.runner)
-        remote: dict[str, Any] = pair.peer.ask("facts", pair.shared)
-    finally:
-        pair.peer.close()
+    local, remote = pair.both("facts")
     found = differences(local, remote)
     if as_json:
         out.write(
