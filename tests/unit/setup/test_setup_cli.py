@@ -164,3 +164,19 @@ def test_receive_through_the_command_line(
     monkeypatch.setattr("sys.stdin", io.StringIO("[cluster\n"))
     assert main(["-c", pair.b_file, "setup", "receive", "facts", "--as", "hastb"]) == 1
     assert json.loads(capsys.readouterr().out)["error"].startswith("carpswitch.toml sent by")
+
+
+def test_a_failure_half_way_through_this_node_is_completed_by_the_next_apply(pair: Pair) -> None:
+    pair.a.hang.add(("service", "hastd", "onestart"))
+    with pytest.raises(SetupError, match="service hastd onestart: timed out"):
+        run_setup_apply(pair.a_file, io.StringIO(), pair)
+    assert pair.a.zvols and not pair.a.hastd  # zvol and files done, then it stopped
+    assert not pair.b.zvols  # the peer is not touched after a local failure
+    pair.a.hang.clear()
+    text = _apply(pair)
+    assert "service hastd onestart" in text and "zfs create" not in text.split("== hastb")[0]
+    assert pair.a.metadata == {"hastvol", "disk1"}  # created once, never over metadata
+    assert pair.a.calls.count(("hastctl", "create", "hastvol")) == 1
+    assert _apply(pair) == NOTHING_TO_DO + "\n"
+    leftovers = list(Path(pair.a_file).parent.rglob(".*carpswitch-*"))
+    assert leftovers == []
