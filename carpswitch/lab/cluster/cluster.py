@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from carpswitch.lab.cluster import registry, ucarp
+from carpswitch.lab.cluster import registry, sshd, ucarp
 from carpswitch.lab.cluster.command import ClusterError, missing_requirement
 from carpswitch.lab.cluster.host import ClusterHost
 from carpswitch.lab.cluster.kernel import carp_transition
@@ -97,6 +97,31 @@ class Cluster:
         hastb boots only once hasta is MASTER: two ucarps started together can both be
         MASTER for a second.
         """
+        self._make_hosts()
+        first, second = (self.host(name) for name in HOSTS)
+        deadline = time.monotonic() + timeout
+        first.boot(daemon=daemon)
+        self.wait(lambda: self.carp_state("hasta") == "MASTER", deadline, "hasta MASTER")
+        second.boot(daemon=daemon)  # while hasta's controller promotes it
+        self.wait(lambda: self.serving("hasta"), deadline, "hasta serving")
+        self.wait(lambda: self.secondary("hastb"), deadline, "hastb secondary")
+
+    def up_empty(self) -> None:
+        """`lab up --empty`: network, empty nodes, sshd on both hosts with root keys that
+        each trusts the other's; no resource, no ucarp, no carpswitch daemon (set-up and
+        `lab start` bring those)."""
+        self._make_hosts()
+        files = {name: sshd.SshFiles.of(self.node(name).paths) for name in HOSTS}
+        for name in HOSTS:
+            sshd.prepare(files[name], self.net.host(name))
+        for name in HOSTS:
+            peer = HOSTS[1 - HOSTS.index(name)]
+            sshd.trust(files[name], files[peer], self.net.host(peer))
+        for name in HOSTS:
+            sshd.start(files[name], self.net.host(name), self.host(name).env())
+
+    def _make_hosts(self) -> None:
+        """The network and both nodes (not started), with the admin's installed files."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.net.create()
         for name in HOSTS:
@@ -116,13 +141,6 @@ class Cluster:
                 start=False,
             )
             self.host(name).install()
-        first, second = (self.host(name) for name in HOSTS)
-        deadline = time.monotonic() + timeout
-        first.boot(daemon=daemon)
-        self.wait(lambda: self.carp_state("hasta") == "MASTER", deadline, "hasta MASTER")
-        second.boot(daemon=daemon)  # while hasta's controller promotes it
-        self.wait(lambda: self.serving("hasta"), deadline, "hasta serving")
-        self.wait(lambda: self.secondary("hastb"), deadline, "hastb secondary")
 
     def down(self) -> None:
         """Remove every process, mount, namespace and file of the cluster (idempotent)."""
