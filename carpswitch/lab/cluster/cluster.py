@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from carpswitch.lab.cluster import registry, sshd, ucarp
+from carpswitch.lab.cluster import registry, rendered, sshd, ucarp
 from carpswitch.lab.cluster.command import ClusterError, missing_requirement
 from carpswitch.lab.cluster.host import ClusterHost
 from carpswitch.lab.cluster.kernel import carp_transition
@@ -108,9 +108,9 @@ class Cluster:
 
     def up_empty(self) -> None:
         """`lab up --empty`: network, empty nodes, sshd on both hosts with root keys that
-        each trusts the other's; no resource, no ucarp, no carpswitch daemon (set-up and
-        `lab start` bring those)."""
-        self._make_hosts()
+        each trusts the other's; no resource, no ucarp, no carpswitch daemon, no devd rule
+        (set-up renders it; `lab start` boots from it)."""
+        self._make_hosts(devd_rules=False)
         files = {name: sshd.SshFiles.of(self.node(name).paths) for name in HOSTS}
         for name in HOSTS:
             sshd.prepare(files[name], self.net.host(name))
@@ -120,7 +120,23 @@ class Cluster:
         for name in HOSTS:
             sshd.start(files[name], self.net.host(name), self.host(name).env())
 
-    def _make_hosts(self) -> None:
+    def start(self, *, timeout: float = UP_TIMEOUT) -> list[str]:
+        """`lab start`: boot both hosts from the files set-up rendered on them (rc's order:
+        netif's CARP vhid, devd, hastd, carpswitch, ucarp), the preferred master (lowest
+        advskew) first, the other once it is MASTER. Every host's files are checked before
+        anything starts (ClusterError naming the file). Returns the hosts in boot order."""
+        found = {name: rendered.read_rendered(self.node(name)) for name in HOSTS}
+        order = sorted(HOSTS, key=lambda name: (found[name].alias.advskew, name))
+        deadline = time.monotonic() + timeout
+        first, second = order
+        for name in order:
+            rendered.configure(self.node(name), found[name])
+        self.host(first).boot(daemon=True)
+        self.wait(lambda: self.carp_state(first) == "MASTER", deadline, f"{first} MASTER")
+        self.host(second).boot(daemon=True)
+        return order
+
+    def _make_hosts(self, *, devd_rules: bool = True) -> None:
         """The network and both nodes (not started), with the admin's installed files."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.net.create()
@@ -140,7 +156,7 @@ class Cluster:
                 replication=True,
                 start=False,
             )
-            self.host(name).install()
+            self.host(name).install(devd_rules=devd_rules)
 
     def down(self) -> None:
         """Remove every process, mount, namespace and file of the cluster (idempotent)."""
