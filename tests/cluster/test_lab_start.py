@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from carpswitch.lab.cluster import sshd
+from carpswitch.lab.cluster import demo, sshd
 from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.command import ClusterError
 from carpswitch.lab.cluster.host import DEVD_CONF
@@ -46,7 +46,25 @@ services = []
 """
 
 
-def _render_by_hand(node: LabNode, advskew: int) -> None:
+CTL_CONF = """\
+portal-group pg0 {
+\tdiscovery-auth-group no-authentication
+\tlisten 0.0.0.0:3260
+}
+
+target iqn.2026-01.org.carpswitch:hastvol {
+\tauth-group no-authentication
+\tportal-group pg0
+\tlun 0 {
+\t\tpath /dev/hast/hastvol
+\t\tserial CSW0123456789AB
+\t\tdevice-id CSW-hastvol
+\t}
+}
+"""
+
+
+def _render_by_hand(node: LabNode, advskew: int, *, iscsi: bool = False) -> None:
     paths = node.paths
     assert node.run("zfs", "create", "-V", "64M", "tank/hastvol").returncode == 0
     paths.hast_conf.write_text(HAST_CONF)
@@ -58,7 +76,11 @@ def _render_by_hand(node: LabNode, advskew: int) -> None:
         f'ifconfig_vtnet0_alias0="inet vhid 7 advbase 1 advskew {advskew} pass s3cret {VIP}/24"\n'
     )
     with paths.config.open("a") as config:
-        config.write(SHARED_TOML)
+        services = 'services = ["ctld"]' if iscsi else "services = []"
+        config.write(SHARED_TOML.replace("services = []", services))
+    if iscsi:
+        (paths.rc_conf_d / "ctld").write_text('ctld_enable="NO"\n')
+        paths.ctl_conf.write_text(CTL_CONF)
 
 
 def _serving(node: LabNode) -> bool:
@@ -109,3 +131,17 @@ def test_lab_start_names_a_missing_file_and_starts_nothing(
     assert cluster.node("hasta").hastd_pid() is None
     assert not (cluster.node("hasta").paths.var_run / "devd.pid").exists()
     assert Path(sshd.SshFiles.of(cluster.node("hasta").paths).pidfile).exists()  # only sshd
+
+
+def test_lab_demo_runs_against_a_started_cluster(make_cluster: Callable[..., Cluster]) -> None:
+    cluster = make_cluster(up=False, resources=())
+    cluster.up_empty()
+    _render_by_hand(cluster.node("hasta"), advskew=0, iscsi=True)
+    _render_by_hand(cluster.node("hastb"), advskew=100, iscsi=True)
+    cluster.start()
+    lines: list[str] = []
+    assert demo.run(lines.append, cluster.id) == 0, "\n".join(lines)
+    said = "\n".join(lines)
+    assert "iqn.2026-01.org.carpswitch:hastvol" in said  # the rendered target, not the lab's
+    assert "none lost" in said and "recovery time:" in said
+    assert cluster.serving("hastb")  # left up, hastb primary

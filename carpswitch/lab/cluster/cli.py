@@ -55,6 +55,10 @@ def add_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "demo",
         help="a failover end to end: up, write through the CARP address, kill the master, "
         "read back and check, down",
+    ).add_argument(
+        "--cluster",
+        metavar="ID",
+        help="against this started cluster (`lab start`) instead of a new one; left up",
     )
     for verb in HOST_VERBS:
         parser = verbs.add_parser(verb, help=HOST_HELP[verb])
@@ -91,7 +95,7 @@ def run_verb(args: argparse.Namespace, resources: Sequence[LabResource]) -> int:
     if args.verb == "demo":
         from carpswitch.lab.cluster import demo
 
-        return demo.main()
+        return demo.main(args.cluster)
     if args.verb == "down":
         ids = registry.cluster_ids() if args.all else [args.id or registry.only_cluster()]
         for cluster_id in ids:

@@ -193,8 +193,10 @@ class Cluster:
         return [name for name in HOSTS if self.carp_state(name) == "MASTER"]
 
     def holds_vip(self, name: str) -> bool:
-        """True if the CARP address is on `name`'s interface."""
-        return any(a.split("/")[0] == VIP for a in self.net.addresses(name))
+        """True if the CARP address (the node's: VIP, or netif's after `lab start`) is on
+        `name`'s interface."""
+        vip = self.node(name).facts.vip
+        return any(a.split("/")[0] == vip for a in self.net.addresses(name))
 
     def serving(self, name: str) -> bool:
         """Every resource of `name` is primary and its provider serves I/O."""

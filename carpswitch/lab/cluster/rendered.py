@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from carpswitch.lab.cluster.command import ClusterError
 from carpswitch.lab.cluster.devd import RULES_DIR
-from carpswitch.lab.facts import save_facts
+from carpswitch.lab.facts import ResourceFacts, save_facts
+from carpswitch.lab.hastsetup import HastSetupError
 from carpswitch.lab.node import LabNode
+from carpswitch.lab.node_identity import host_identity, load_setup_for
 from carpswitch.lab.state import NetworkState, ServiceRecord, ServiceState, Vhid
 
 _ALIAS = re.compile(
@@ -82,6 +85,10 @@ def read_rendered(node: LabNode) -> Rendered:
     """Check and read the rendered files of `node` (ClusterError naming the first bad one)."""
     paths = node.paths
     _read(paths.hast_conf)
+    try:
+        _resources(node)
+    except HastSetupError as exc:
+        raise ClusterError(f"{paths.hast_conf}: {exc.message}") from exc
     _read(paths.root / RULES_DIR / "carpswitch.conf")
     for service in ("hastd", "carpswitch"):
         rc = paths.rc_conf_d / service
@@ -100,12 +107,40 @@ def read_rendered(node: LabNode) -> Rendered:
     return Rendered(alias=alias, ctld=ctld)
 
 
+def _resources(node: LabNode) -> tuple[ResourceFacts, ...]:
+    """The node's HAST resources as the lab tracks them: hast.conf's, with the kind and
+    mountpoint/pool its carpswitch.toml's [[resource]] gives (raw if it names none)."""
+    setup = load_setup_for(
+        node.paths.hast_conf, host_identity(node.paths), node.paths.hast_setup_cache,
+        root=node.paths.root,
+    )  # fmt: skip
+    try:
+        listed = tomllib.loads(node.config_path.read_text()).get("resource", [])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ClusterError(f"{node.config_path}: {exc}") from exc
+    known = {str(r.get("name")): r for r in listed if isinstance(r, dict)}
+    found = []
+    for resource in setup.resources:
+        entry = known.get(resource.name, {})
+        kind = entry.get("kind", "raw")
+        found.append(
+            ResourceFacts(
+                name=resource.name,
+                kind=kind if kind in ("raw", "ufs", "zfs") else "raw",
+                mountpoint=entry.get("mountpoint"),
+                pool=entry.get("pool") or (resource.name if kind == "zfs" else None),
+            )
+        )
+    return tuple(found)
+
+
 def configure(node: LabNode, rendered: Rendered) -> LabNode:
     """Give the node's kernel netif's CARP vhid (BACKUP) and register ctld; return the
     node as it now is (its facts name the vhid and the address ucarp serves)."""
     alias = rendered.alias
     facts = dataclasses.replace(
         node.facts,
+        resources=_resources(node),
         vhid=alias.vhid,
         vip=alias.address,
         services=tuple(sorted({*node.facts.services, *(("ctld",) if rendered.ctld else ())})),
