@@ -14,24 +14,13 @@ from carpswitch.lab.cluster.command import ClusterError
 from carpswitch.lab.cluster.host import DEVD_CONF
 from carpswitch.lab.cluster.net import VIP
 from carpswitch.lab.node import LabNode
+from tests.node.test_empty_node import DEFAULT_HAST_CONF
 
 pytestmark = pytest.mark.cluster
 
-#: What set-up renders (written by hand here: render.py is another helper's; the lead joins).
-HAST_CONF = """\
-timeout 1
-
-resource hastvol {
-\ton hasta {
-\t\tlocal /dev/zvol/tank/hastvol
-\t\tremote 198.18.0.2
-\t}
-\ton hastb {
-\t\tlocal /dev/zvol/tank/hastvol
-\t\tremote 198.18.0.1
-\t}
-}
-"""
+#: What set-up renders, written by hand (render.py is another helper's; the lead joins):
+#: hast.conf as a FreeBSD-default one, identical on both hosts.
+HAST_CONF = DEFAULT_HAST_CONF
 SHARED_TOML = """
 [[resource]]
 name = "hastvol"
