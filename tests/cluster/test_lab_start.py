@@ -88,6 +88,8 @@ def test_lab_start_boots_both_hosts_from_the_rendered_files(
     _render_by_hand(cluster.node("hastb"), advskew=100)
     _render_by_hand(cluster.node("hasta"), advskew=0)
     assert cluster.start() == ["hasta", "hastb"]
+    with pytest.raises(ClusterError, match="started already"):
+        cluster.start()  # a second start would run a second devd, daemon and ucarp
     hasta, hastb = cluster.node("hasta"), cluster.node("hastb")
     deadline = time.monotonic() + 60
     while not (_serving(hasta) and hastb.role("hastvol") == "secondary"):
