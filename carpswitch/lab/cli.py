@@ -121,7 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     node.add_argument("--no-start", action="store_true", help="do not start hastd")
 
-    verbs.add_parser("start", help="start hastd of a node").add_argument("dir", type=Path)
+    verbs.add_parser(
+        "start",
+        help="start hastd of a node DIR, or boot a lab cluster ID (default: the only one) "
+        "from the files `carpswitch setup` rendered",
+    ).add_argument("dir", nargs="?", type=Path, metavar="DIR|ID")
     verbs.add_parser("stop", help="stop every process of a node").add_argument("dir", type=Path)
     reboot = verbs.add_parser(
         "reboot", help="reboot a node DIR (kernel state reset, hastd restarted) or a lab HOST"
@@ -183,6 +187,9 @@ def main(argv: list[str]) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.verb == "start" and (args.dir is None or not (args.dir / "lab.json").exists()):
+        args.id = None if args.dir is None else str(args.dir)  # `lab start [ID]`: a cluster
+        return run_cluster_verb(args, [])
     if args.verb in CLUSTER_VERBS or (args.verb == "reboot" and _names_host(args)):
         resources = [_resource(text) for text in (getattr(args, "resource", None) or ["tank:raw"])]
         return run_cluster_verb(args, resources)

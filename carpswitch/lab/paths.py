@@ -40,6 +40,8 @@ def inside_node(root: Path, path: str) -> str:
     """
     if not path.startswith("/"):
         return path
+    path = os.path.normpath(path)  # a chroot's `..` stops at its root: /../etc is /etc
+    path = "/" + path.lstrip("/")  # normpath keeps a leading `//`
     root_text = str(root)
     if path == root_text or path.startswith(root_text.rstrip("/") + "/"):
         return path

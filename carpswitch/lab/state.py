@@ -41,6 +41,7 @@ class Vhid:
     advskew: int = field(default=0, metadata=bounds(ge=0, le=254))
     address: str | None = None  # a vhid made by `ifconfig IF vhid N ...` has none
     suppressed: bool = False  # ip_carp.c sc_suppress: its ifdown demotion is counted
+    password: str | None = None  # `pass P` of rc.conf's alias (None: the lab's own)
 
 
 @dataclass(kw_only=True)

@@ -7,8 +7,7 @@ import sys
 from collections.abc import Callable
 
 from carpswitch.lab.node import LabNode
-
-from .conftest import wait_until
+from tests.node.conftest import wait_until
 
 #: What set-up renders (no control, pidfile or listen); `timeout 1` only so that the new
 #: primary stops waiting for its absent peer after 1 s instead of hastd's 20.

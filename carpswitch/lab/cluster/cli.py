@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from carpswitch.lab.cluster import registry
+from carpswitch.lab.cluster import registry, sshd
 from carpswitch.lab.cluster.cluster import HOSTS, Cluster
 from carpswitch.lab.cluster.command import ClusterError
 from carpswitch.lab.cluster.status import status_text
@@ -40,6 +40,12 @@ def add_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--service", action="append", default=[], metavar="NAME", help="HA service (repeatable)"
     )
     up.add_argument("--no-daemon", action="store_true", help="do not run `carpswitch daemon`")
+    up.add_argument(
+        "--empty",
+        action="store_true",
+        help="hosts, network and sshd only (no resource, ucarp or daemon): for `carpswitch "
+        "setup`, then `lab start`",
+    )
     status = verbs.add_parser("status", help="CARP, addresses and hastctl status of a cluster")
     status.add_argument("id", nargs="?", help="cluster id (default: the only one)")
     down = verbs.add_parser("down", help="remove a cluster: processes, mounts, namespaces, files")
@@ -49,6 +55,10 @@ def add_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "demo",
         help="a failover end to end: up, write through the CARP address, kill the master, "
         "read back and check, down",
+    ).add_argument(
+        "--cluster",
+        metavar="ID",
+        help="against this started cluster (`lab start`) instead of a new one; left up",
     )
     for verb in HOST_VERBS:
         parser = verbs.add_parser(verb, help=HOST_HELP[verb])
@@ -63,9 +73,19 @@ def add_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def run_verb(args: argparse.Namespace, resources: Sequence[LabResource]) -> int:
     """Run a cluster verb (`resources` already parsed for `up`)."""
     if args.verb == "up":
-        cluster = Cluster.create(args.id, args.dir, resources=resources, services=args.service)
+        if args.empty and (args.resource or args.service):
+            raise ClusterError("--empty takes no --resource or --service (set-up adds them)")
+        if args.empty:
+            resources, services = [], []
+        else:
+            services = args.service
+        cluster = Cluster.create(args.id, args.dir, resources=resources, services=services)
         print(f"lab cluster {cluster.id} in {cluster.directory}", flush=True)
         try:
+            if args.empty:
+                cluster.up_empty()
+                sys.stdout.write(empty_text(cluster))
+                return 0
             cluster.up(daemon=not args.no_daemon)
         except BaseException:
             sys.stderr.write(f"carpswitch lab: up failed; `carpswitch lab down {cluster.id}`\n")
@@ -75,7 +95,7 @@ def run_verb(args: argparse.Namespace, resources: Sequence[LabResource]) -> int:
     if args.verb == "demo":
         from carpswitch.lab.cluster import demo
 
-        return demo.main()
+        return demo.main(args.cluster)
     if args.verb == "down":
         ids = registry.cluster_ids() if args.all else [args.id or registry.only_cluster()]
         for cluster_id in ids:
@@ -86,7 +106,11 @@ def run_verb(args: argparse.Namespace, resources: Sequence[LabResource]) -> int:
             print(f"lab cluster {cluster_id} removed")
         return 0
     cluster = Cluster.load(args.id)
-    if args.verb == "status":
+    if args.verb == "start":
+        order = cluster.start()
+        print(f"lab cluster {cluster.id} started: {' then '.join(order)}", flush=True)
+        sys.stdout.write(status_text(cluster))
+    elif args.verb == "status":
         sys.stdout.write(status_text(cluster))
     elif args.verb == "cut":
         cluster.cut(args.host, args.one_way or "both")
@@ -95,6 +119,20 @@ def run_verb(args: argparse.Namespace, resources: Sequence[LabResource]) -> int:
     else:
         getattr(cluster, args.verb)(args.host)
     return 0
+
+
+def empty_text(cluster: Cluster) -> str:
+    """Where an empty cluster's hosts are and how set-up reaches them (keys, wrappers)."""
+    lines = []
+    for name in HOSTS:
+        node = cluster.node(name)
+        files = sshd.SshFiles.of(node.paths)
+        lines += [
+            f"{name}: {cluster.net.host(name).address} in namespace {node.facts.netns}",
+            f"  carpswitch: {node.bin / 'carpswitch'}   ssh: {node.bin / 'ssh'}",
+            f"  ssh identity: {files.identity}   known_hosts: {files.known_hosts}",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 __all__ = ["HOST_VERBS", "ClusterError", "add_verbs", "run_verb"]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from carpswitch.lab.cluster import registry, ucarp
+from carpswitch.lab.cluster import registry, rendered, sshd, ucarp
 from carpswitch.lab.cluster.command import ClusterError, missing_requirement
 from carpswitch.lab.cluster.host import ClusterHost
 from carpswitch.lab.cluster.kernel import carp_transition
@@ -97,6 +97,50 @@ class Cluster:
         hastb boots only once hasta is MASTER: two ucarps started together can both be
         MASTER for a second.
         """
+        self._make_hosts()
+        first, second = (self.host(name) for name in HOSTS)
+        deadline = time.monotonic() + timeout
+        first.boot(daemon=daemon)
+        self.wait(lambda: self.carp_state("hasta") == "MASTER", deadline, "hasta MASTER")
+        second.boot(daemon=daemon)  # while hasta's controller promotes it
+        self.wait(lambda: self.serving("hasta"), deadline, "hasta serving")
+        self.wait(lambda: self.secondary("hastb"), deadline, "hastb secondary")
+
+    def up_empty(self) -> None:
+        """`lab up --empty`: network, empty nodes, sshd on both hosts with root keys that
+        each trusts the other's; no resource, no ucarp, no carpswitch daemon, no devd rule
+        (set-up renders it; `lab start` boots from it)."""
+        self._make_hosts(devd_rules=False)
+        files = {name: sshd.SshFiles.of(self.node(name).paths) for name in HOSTS}
+        for name in HOSTS:
+            sshd.prepare(files[name], self.net.host(name))
+        for name in HOSTS:
+            peer = HOSTS[1 - HOSTS.index(name)]
+            sshd.trust(files[name], files[peer], self.net.host(peer))
+        for name in HOSTS:
+            sshd.start(files[name], self.net.host(name), self.host(name).env())
+
+    def start(self, *, timeout: float = UP_TIMEOUT) -> list[str]:
+        """`lab start`: boot both hosts from the files set-up rendered on them (rc's order:
+        netif's CARP vhid, devd, hastd, carpswitch, ucarp), the preferred master (lowest
+        advskew) first, the other once it is MASTER. Every host's files are checked before
+        anything starts (ClusterError naming the file). Returns the hosts in boot order."""
+        running = [name for name in HOSTS if self.node(name).hastd_pid() is not None]
+        if running:
+            raise ClusterError(f"cluster {self.id} is started already (hastd runs on {running})")
+        found = {name: rendered.read_rendered(self.node(name)) for name in HOSTS}
+        order = sorted(HOSTS, key=lambda name: (found[name].alias.advskew, name))
+        deadline = time.monotonic() + timeout
+        first, second = order
+        for name in order:
+            rendered.configure(self.node(name), found[name])
+        self.host(first).boot(daemon=True)
+        self.wait(lambda: self.carp_state(first) == "MASTER", deadline, f"{first} MASTER")
+        self.host(second).boot(daemon=True)
+        return order
+
+    def _make_hosts(self, *, devd_rules: bool = True) -> None:
+        """The network and both nodes (not started), with the admin's installed files."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.net.create()
         for name in HOSTS:
@@ -115,14 +159,7 @@ class Cluster:
                 replication=True,
                 start=False,
             )
-            self.host(name).install()
-        first, second = (self.host(name) for name in HOSTS)
-        deadline = time.monotonic() + timeout
-        first.boot(daemon=daemon)
-        self.wait(lambda: self.carp_state("hasta") == "MASTER", deadline, "hasta MASTER")
-        second.boot(daemon=daemon)  # while hasta's controller promotes it
-        self.wait(lambda: self.serving("hasta"), deadline, "hasta serving")
-        self.wait(lambda: self.secondary("hastb"), deadline, "hastb secondary")
+            self.host(name).install(devd_rules=devd_rules)
 
     def down(self) -> None:
         """Remove every process, mount, namespace and file of the cluster (idempotent)."""
@@ -159,8 +196,10 @@ class Cluster:
         return [name for name in HOSTS if self.carp_state(name) == "MASTER"]
 
     def holds_vip(self, name: str) -> bool:
-        """True if the CARP address is on `name`'s interface."""
-        return any(a.split("/")[0] == VIP for a in self.net.addresses(name))
+        """True if the CARP address (the node's: VIP, or netif's after `lab start`) is on
+        `name`'s interface."""
+        vip = self.node(name).facts.vip
+        return any(a.split("/")[0] == vip for a in self.net.addresses(name))
 
     def serving(self, name: str) -> bool:
         """Every resource of `name` is primary and its provider serves I/O."""

@@ -19,7 +19,7 @@ from types import FrameType
 
 from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.command import ClusterError
-from carpswitch.lab.cluster.ctl_conf import target_iqn
+from carpswitch.lab.cluster.ctl_conf import CtlConfError, ctl_conf_path, parse_ctl_conf, target_iqn
 from carpswitch.lab.cluster.initiator import Initiator, InitiatorError, LunAddress
 from carpswitch.lab.cluster.net import VIP
 from carpswitch.lab.cluster.watch import Referee
@@ -58,13 +58,43 @@ def lun_of(cluster: Cluster) -> Initiator:
     return Initiator(LunAddress(VIP, target_iqn(RESOURCE), 1), netns=cluster.client.netns)
 
 
-def run(out: Callable[[str], None] = print) -> int:
-    """The demo; 0 when no acknowledged write was lost and the LUN came back."""
+def started_lun(cluster: Cluster) -> tuple[str, Initiator]:
+    """A started cluster's (`lab start`) first iSCSI LUN, as hasta's ctl.conf serves it:
+    its HAST resource and an initiator for it through the CARP address."""
+    node = cluster.node("hasta")
+    path = ctl_conf_path(node.facts)
+    try:
+        conf = parse_ctl_conf(path.read_text())
+    except (OSError, CtlConfError) as exc:
+        raise ClusterError(f"{path}: no iSCSI LUN to demonstrate ({exc})") from exc
+    for target in conf.targets:
+        for lun in target.luns:
+            resource = Path(lun.path).name
+            if node.facts.resource(resource) is not None:
+                address = LunAddress(node.facts.vip, target.iqn, lun.number)
+                return resource, Initiator(address, netns=cluster.client.netns)
+    raise ClusterError(f"{path}: no LUN serves a HAST resource of hasta")
+
+
+def run(out: Callable[[str], None] = print, cluster_id: str | None = None) -> int:
+    """The demo; 0 when no acknowledged write was lost and the LUN came back.
+
+    With `cluster_id`, against that started cluster (`lab up --empty`, `setup apply`,
+    `lab start`), which it leaves up (a dead hasta: `lab reboot hasta` or `lab down`).
+    """
     clock = Clock(out)
+    if cluster_id is not None:
+        try:
+            cluster = Cluster.load(cluster_id)
+            resource, client = started_lun(cluster)
+            return _demo(cluster, clock, client, resource, bring_up=False)
+        except (ClusterError, InitiatorError) as exc:
+            out(f"demo failed: {exc}")
+            return 1
     cluster = Cluster.create(resources=[LabResource(RESOURCE, "raw")], services=["ctld"])
     previous = {sig: signal.signal(sig, _interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        return _demo(cluster, clock)
+        return _demo(cluster, clock, lun_of(cluster), RESOURCE, bring_up=True)
     except (ClusterError, InitiatorError) as exc:
         out(f"demo failed: {exc}")
         return 1
@@ -81,23 +111,30 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _demo(cluster: Cluster, clock: Clock) -> int:
-    clock.say(f"lab up {cluster.id}: hosts hasta (198.18.0.1), hastb (198.18.0.2), client")
-    cluster.up()
+def _demo(
+    cluster: Cluster, clock: Clock, client: Initiator, resource: str, *, bring_up: bool
+) -> int:
+    if bring_up:
+        clock.say(f"lab up {cluster.id}: hosts hasta (198.18.0.1), hastb (198.18.0.2), client")
+        cluster.up()
+    else:
+        clock.say(f"lab cluster {cluster.id}, started from what set-up rendered")
+        cluster.wait(lambda: cluster.serving("hasta"), time.monotonic() + 60, "hasta serving")
     clock.say("hasta is CARP MASTER and HAST primary; hastb is BACKUP and secondary")
-    client = lun_of(cluster)
     if client.wait_until_answers(RECOVERY_BOUND) is None:
-        raise ClusterError(f"the LUN did not answer through {VIP} within {RECOVERY_BOUND:g} s")
-    clock.say(f"hasta's ctld (tgt) serves the LUN at {VIP}")
+        raise ClusterError(
+            f"the LUN did not answer through {client.target.address} within {RECOVERY_BOUND:g} s"
+        )
+    clock.say(f"hasta's ctld (tgt) serves the LUN at {client.target.address}")
     clock.say(f"client: LUN serial {client.serial()!r} through {client.target.url}")
     records = client.write(BLOCKS)
     clock.say(f"client wrote {sum(r.acknowledged for r in records)}/{BLOCKS} blocks, acknowledged")
-    with Referee(_hosts(cluster), (RESOURCE,)) as referee:
+    with Referee(_hosts(cluster), (resource,)) as referee:
         clock.reset()
         clock.say("killing hasta (every process SIGKILLed, its address and link gone)")
         referee.cut_off.add("hasta")
         cluster.kill("hasta")
-        _watch_failover(cluster, clock, client)
+        _watch_failover(cluster, clock, client, resource)
         _show_controller(cluster, "hastb", clock)
         records = client.write(BLOCKS)
         clock.say(f"client wrote {sum(r.acknowledged for r in records)}/{BLOCKS} more blocks")
@@ -108,7 +145,7 @@ def _demo(cluster: Cluster, clock: Clock) -> int:
         clock.say(line)
     if len(problems) > SHOWN:
         clock.say(f"... and {len(problems) - SHOWN} more")
-    if not any(sample.serving(RESOURCE) for sample in referee.samples):
+    if not any(sample.serving(resource) for sample in referee.samples):
         clock.say("FAILED: the referee never saw a host serving (it could not see two)")
         return 1
     if doubled:
@@ -124,13 +161,14 @@ def _demo(cluster: Cluster, clock: Clock) -> int:
     return 0
 
 
-def _watch_failover(cluster: Cluster, clock: Clock, client: Initiator) -> None:
+def _watch_failover(cluster: Cluster, clock: Clock, client: Initiator, resource: str) -> None:
     """Print each stage of hastb taking over as it happens; the LUN's recovery time."""
     deadline = time.monotonic() + RECOVERY_BOUND
+    vip = client.target.address
     stages: list[tuple[str, Callable[[], bool]]] = [
-        ("hastb: ucarp is MASTER, holds " + VIP, lambda: cluster.holds_vip("hastb")),
-        ("hastb: HAST primary, /dev/hast/lun serves I/O", lambda: cluster.serving("hastb")),
-        ("client: the LUN answers through " + VIP, lambda: client.probe(timeout=2.0)),
+        ("hastb: ucarp is MASTER, holds " + vip, lambda: cluster.holds_vip("hastb")),
+        (f"hastb: HAST primary, /dev/hast/{resource} serves I/O", lambda: cluster.serving("hastb")),
+        ("client: the LUN answers through " + vip, lambda: client.probe(timeout=2.0)),
     ]
     for text, reached in stages:
         while not reached():
@@ -153,9 +191,9 @@ def _hosts(cluster: Cluster) -> dict[str, Path]:
     return {name: cluster.node(name).path for name in ("hasta", "hastb")}
 
 
-def main() -> int:
-    """Entry point of `carpswitch lab demo`."""
-    return run(lambda line: print(line, flush=True))
+def main(cluster_id: str | None = None) -> int:
+    """Entry point of `carpswitch lab demo [--cluster ID]`."""
+    return run(lambda line: print(line, flush=True), cluster_id)
 
 
 if __name__ == "__main__":

@@ -59,13 +59,15 @@ class ClusterHost:
 
     # --- installing and booting ------------------------------------------------------
 
-    def install(self) -> None:
-        """What the admin installs once: the devd rules and ucarp's scripts."""
-        if not DEVD_CONF.is_file():
-            raise ClusterError(f"{DEVD_CONF} is missing (the lab runs from a source tree)")
+    def install(self, *, devd_rules: bool = True) -> None:
+        """What the admin installs once: the devd rules (unless set-up renders them) and
+        ucarp's scripts."""
         rules = self.node.path / RULES_DIR
         rules.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(DEVD_CONF, rules / "carpswitch.conf")
+        if devd_rules:
+            if not DEVD_CONF.is_file():
+                raise ClusterError(f"{DEVD_CONF} is missing (the lab runs from a source tree)")
+            shutil.copyfile(DEVD_CONF, rules / "carpswitch.conf")
         ucarp.write_scripts(self.node.paths)
 
     def env(self) -> dict[str, str]:

@@ -56,6 +56,9 @@ def open_listeners(addresses: Iterable[str]) -> list[socket.socket]:
             listener = socket.socket(family, socket.SOCK_STREAM)
             listeners.append(listener)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # FreeBSD's net.inet6.ip6.v6only=1: hastd's
+                # default tcp4://0.0.0.0 and tcp6://[::] listeners coexist (Linux: dual stack)
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             listener.bind((host, port))
             listener.listen(16)
     except (OSError, ValueError):

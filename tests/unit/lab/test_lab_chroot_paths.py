@@ -23,6 +23,8 @@ ROOT = Path("/tmp/lab/hasta")
         ("/tmp/lab/hasta", "/tmp/lab/hasta"),
         ("/tmp/lab/hastab/x", "/tmp/lab/hasta/tmp/lab/hastab/x"),  # a sibling is outside
         ("none", "none"),
+        ("/../../etc/passwd", "/tmp/lab/hasta/etc/passwd"),  # `..` stops at the node's root
+        ("//var/run/x", "/tmp/lab/hasta/var/run/x"),
     ],
 )
 def test_inside_node_takes_outside_paths_into_the_node(path: str, seen: str) -> None:
