@@ -85,6 +85,8 @@ COMMAND_LINES = [
     ["master", "1@vtnet0"],
     ["backup", "vtnet0"],
     ["lab", "start", "--x"],
+    ["hast-event", "role", "tank", "init", "secondary"],
+    ["split-brain", "clear", "tank"],
 ]
 
 
