@@ -252,7 +252,7 @@ def _clear(args: argparse.Namespace) -> Call:
 def _hast_event(args: argparse.Namespace) -> Call:
     from carpswitch.commands.hast_event import run_hast_event
 
-    return lambda: run_hast_event(args.config, [args.event, *args.words])
+    return lambda: run_hast_event([args.event, *args.words], args.config, args.verbose)
 
 
 def _split_brain(args: argparse.Namespace) -> Call:

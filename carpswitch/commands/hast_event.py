@@ -17,14 +17,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 
-from carpswitch.config import Config, load_config
 from carpswitch.engine.hastevents import HastEvent, HastEventLog
 from carpswitch.engine.splitbrain import WHAT_TO_RUN, SplitBrainMarks
-from carpswitch.errors import CarpswitchError, ConfigError
+from carpswitch.errors import ConfigError
 from carpswitch.exitcodes import ExitCode
-from carpswitch.system.runner import Runner
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +48,20 @@ def parse_event(words: Sequence[str]) -> HastEvent:
     return HastEvent.now(event, resource, args, known)
 
 
-def run_hast_event(config_path: str | None, words: Sequence[str]) -> int:
-    """Journal the event; on split-brain mark the resource and raise the alarm."""
+def run_hast_event(words: Sequence[str], config_path: str | None = None, verbose: int = 0) -> int:
+    """Journal the event; on split-brain mark the resource and raise the alarm.
+
+    Reached from carpswitch.cli without argparse (like the devd hook) and reads the config
+    the hook's way (carpswitch.intake.settings, standard library); only a new split-brain
+    loads the whole config, for `[hooks] notify`.
+    """
+    from carpswitch.intake.settings import read_hook_settings
+    from carpswitch.logsetup import setup_logging
+
+    setup_logging(verbose)
     event = parse_event(words)
     try:
-        config = load_config(config_path)
+        state_dir = read_hook_settings(config_path).state_dir
     except ConfigError as exc:
         if event.event == SPLIT_BRAIN:
             log.critical(
@@ -63,9 +69,11 @@ def run_hast_event(config_path: str | None, words: Sequence[str]) -> int:
                 event.resource,
                 exc,
             )
-        raise
+        for line in str(exc).splitlines():
+            log.error("hast-event: %s", line)
+        return ExitCode.CONFIG
     try:
-        HastEventLog(config.paths.state_dir).append(event)
+        HastEventLog(state_dir).append(event)
     except OSError as exc:
         log.error("hast-event %s: cannot journal it: %s", event.event, exc)
     if not event.known:
@@ -76,19 +84,19 @@ def run_hast_event(config_path: str | None, words: Sequence[str]) -> int:
     log.info("hastd: %s", " ".join(words))
     if event.event != SPLIT_BRAIN or event.resource is None:
         return ExitCode.OK
-    return _split_brain(config, event, event.resource)
+    return _split_brain(config_path, state_dir, event, event.resource)
 
 
-def _split_brain(config: Config, event: HastEvent, resource: str) -> int:
+def _split_brain(config_path: str | None, state_dir: str, event: HastEvent, resource: str) -> int:
     try:
-        new = SplitBrainMarks(config.paths.state_dir).mark(resource, event.id)
+        new = SplitBrainMarks(state_dir).mark(resource, event.id)
     except OSError as exc:
         log.critical(
             "split-brain on %s (hastd): cannot mark it (%s): automatic promotion NOT blocked",
             resource,
             exc,
         )
-        _notify(config, event, resource)
+        _notify(config_path, event, resource)
         return ExitCode.FAILED
     if not new:
         log.warning("split-brain on %s (hastd, again): still marked: %s", resource, WHAT_TO_RUN)
@@ -100,25 +108,33 @@ def _split_brain(config: Config, event: HastEvent, resource: str) -> int:
         resource,
         WHAT_TO_RUN,
     )
-    _notify(config, event, resource)
+    _notify(config_path, event, resource)
     return ExitCode.OK
 
 
-def _notify(config: Config, event: HastEvent, resource: str) -> None:
+def _notify(config_path: str | None, event: HastEvent, resource: str) -> None:
     """`NOTIFY split-brain hast-event RESOURCE ID`, the event on stdin; bounded, logged."""
-    path = config.hooks.notify
-    if path is None:
+    from carpswitch.config import load_config
+    from carpswitch.errors import CarpswitchError
+    from carpswitch.system.runner import Runner
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:  # the hook's own reading passed: not expected
+        log.error("notify hook not run: %s", exc)
+        return
+    if config.hooks.notify is None:
         return
     runner = Runner(config.commands, run_dir=config.paths.run_dir)
     try:
         runner.run(
-            path,
+            config.hooks.notify,
             SPLIT_BRAIN,
             "hast-event",
             resource,
             event.id,
             timeout=config.timeouts.hook,
-            stdin=json.dumps(asdict(event)),
+            stdin=json.dumps(event.document()),
         )
     except CarpswitchError as exc:
         log.warning("notify hook: %s", exc)

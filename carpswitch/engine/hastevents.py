@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+import time
+from typing import NamedTuple
 
 from carpswitch.statefiles import append_line, make_private_dir, read_state_file
 
 EVENTS_NAME = "hast-events.jsonl"
 
 
-@dataclass(frozen=True)
-class HastEvent:
-    """One call of the hook: `EVENT RESOURCE [ARGS]` as hastd gave them."""
+class HastEvent(NamedTuple):
+    """One call of the hook: `EVENT RESOURCE [ARGS]` as hastd gave them. (A NamedTuple and
+    no uuid or datetime: the hook imports this, and dataclasses would import inspect.)"""
 
     id: str
     at: str  # ISO 8601, UTC
@@ -37,11 +36,14 @@ class HastEvent:
 
     @classmethod
     def now(cls, event: str, resource: str | None, args: tuple[str, ...], known: bool) -> HastEvent:
-        at = datetime.now(UTC).isoformat()
-        return cls(uuid.uuid4().hex[:12], at, event, resource, args, known)
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return cls(os.urandom(6).hex(), at, event, resource, args, known)
+
+    def document(self) -> dict[str, object]:
+        return {**self._asdict(), "args": list(self.args)}
 
     def line(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode() + b"\n"
+        return json.dumps(self.document(), separators=(",", ":")).encode() + b"\n"
 
 
 class HastEventLog:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import time
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from carpswitch.statefiles import (
     FILE_MODE,
@@ -36,19 +37,19 @@ WHAT_TO_RUN = "run carpswitch split-brain status"
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@dataclass(frozen=True)
-class Marks:
-    """The resources marked in split-brain; `unreadable` (why) means every resource is."""
+class Marks(NamedTuple):
+    """The resources marked in split-brain; `unreadable` (why) means every resource is.
+    (A NamedTuple: the hook imports this, and dataclasses would import inspect.)"""
 
     resources: frozenset[str] = frozenset()
     unreadable: str | None = None
-    details: dict[str, str] = field(default_factory=dict, compare=False)  # name -> since
+    details: Mapping[str, str] = {}  # name -> since (read only)
 
     def covers(self, name: str) -> bool:
         """Whether `name` counts as in split-brain (an unreadable directory: every name)."""
         return self.unreadable is not None or name in self.resources
 
-    def reason(self, names: list[str] | tuple[str, ...]) -> str | None:
+    def reason(self, names: Sequence[str]) -> str | None:
         """The refusal reason for a group of these resources, or None when none is marked."""
         if self.unreadable is not None and names:
             return f"split-brain marks unreadable ({self.unreadable}): {WHAT_TO_RUN}"
@@ -105,13 +106,13 @@ class SplitBrainMarks:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             return f"unknown (mark unreadable: {type(exc).__name__})"
 
-    def mark(self, resource: str, event_id: str, now: datetime | None = None) -> bool:
+    def mark(self, resource: str, event_id: str) -> bool:
         """Mark `resource`; True when this call made the mark (False: it was marked).
 
         Raises OSError when the mark cannot be made (a full disk, a broken state_dir).
         """
         make_private_dir(self.directory)
-        since = (now or datetime.now(UTC)).isoformat()
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
             fd = os.open(self.path(resource), _CREATE, FILE_MODE)
         except FileExistsError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,18 @@ def test_a_torn_line_in_the_events_file_is_skipped(tmp_path):
         torn.write(b'{"id": "x", "ev')
     log.append(HastEvent.now("disconnect", "tank", (), True))
     assert [e.event for e in log.events()] == ["connect", "disconnect"]
+
+
+def test_the_hook_starts_without_pydantic_or_argparse(node):
+    """hastd forks it for every event: the path of `carpswitch hast-event` stays light."""
+    config = node / "carpswitch.toml"
+    code = (
+        "import sys; from carpswitch.cli import main;"
+        f"status = main(['-c', {str(config)!r}, 'hast-event', 'connect', 'tank']);"
+        "print(status, sorted(m for m in ('pydantic', 'argparse') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "0 []\n"
+    assert [e.event for e in events(node)] == ["connect"]
