@@ -23,6 +23,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from carpswitch.lab.cli import main as lab_main
 
         return int(lab_main(args_list[at + 1 :]))
+    if at is not None and args_list[at] == "hast-event" and len(args_list) > at + 1:
+        hook = _hook_options(args_list[:at], args_list[at:])
+        if hook is not None:  # hastd's exec hook: no argparse, no pydantic (see devd's)
+            from carpswitch.commands.hast_event import run_hast_event
+
+            return run_hast_event(args_list[at + 1 :], *hook)
     if at is not None and args_list[at].lower() in HOOK_WORDS:
         hook = _hook_options(args_list[:at], args_list[at:])
         if hook is not None:

@@ -149,6 +149,21 @@ def _setup_arguments(parser: UsageParser) -> None:
             child.add_argument(
                 "--as", dest="as_host", required=True, metavar="HOST", help="who this node is"
             )
+def _hast_event_arguments(parser: UsageParser) -> None:
+    parser.add_argument(
+        "event", metavar="EVENT", help="hastd's event: role, connect, split-brain..."
+    )
+    parser.add_argument(
+        "words", nargs=argparse.REMAINDER, metavar="RESOURCE [ARGS]", help="as hastd passes them"
+    )
+
+
+def _split_brain_arguments(parser: UsageParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=UsageParser)
+    actions.required = True
+    clear = actions.add_parser("clear", help="drop the marks: automatic promotion again")
+    clear.add_argument("resources", nargs="*", metavar="RESOURCE", help="a marked HAST resource")
+    clear.add_argument("--all", action="store_true", help="every mark (also unreadable ones)")
 
 
 def _lab_arguments(parser: UsageParser) -> None:
@@ -167,6 +182,8 @@ _SUBCOMMAND_ARGUMENTS: dict[str, Callable[[UsageParser], None]] = {
     "history": _history_arguments,
     "lab": _lab_arguments,
     "setup": _setup_arguments,
+    "hast-event": _hast_event_arguments,
+    "split-brain": _split_brain_arguments,
 }
 
 
@@ -266,6 +283,25 @@ def _clear(args: argparse.Namespace) -> Call:
     return lambda: run_clear(args.config)
 
 
+def _hast_event(args: argparse.Namespace) -> Call:
+    from carpswitch.commands.hast_event import run_hast_event
+
+    return lambda: run_hast_event([args.event, *args.words], args.config, args.verbose)
+
+
+def _split_brain(args: argparse.Namespace) -> Call:
+    from carpswitch.commands.split_brain import run_split_brain_clear
+
+    if bool(args.resources) == args.all:
+        return lambda: _usage("split-brain clear: name RESOURCEs or give --all (not both)")
+    return lambda: run_split_brain_clear(args.config, args.resources, args.all)
+
+
+def _usage(message: str) -> int:
+    print(f"carpswitch: {message}", file=sys.stderr)
+    return ExitCode.USAGE
+
+
 def _hook(args: argparse.Namespace) -> Call:
     from carpswitch.devd.hook import run_hook
 
@@ -338,4 +374,6 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], Call]] = {
     "history": _history,
     "clear": _clear,
     "setup": _setup,
+    "hast-event": _hast_event,
+    "split-brain": _split_brain,
 }

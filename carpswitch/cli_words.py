@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "pause": "maintenance: observe only, never act (survives reboots) until resume",
     "resume": "end maintenance and act on what CARP says now",
     "setup": "configure both nodes from one carpswitch.toml: init, plan, apply, check",
+    "hast-event": "hast.conf exec hook: journal hastd's event; split-brain marks the resource",
+    "split-brain": "split-brain marks: `clear RESOURCE...|--all` allows automatic promotion again",
     "lab": "simulated FreeBSD node, for tests and for trying carpswitch by hand",
 }
 

@@ -24,6 +24,7 @@ from carpswitch.engine.journal import Journal
 from carpswitch.engine.lock import ActorLock
 from carpswitch.engine.metrics import MetricsWriter
 from carpswitch.engine.plan import Plan, plan_demote, plan_promote
+from carpswitch.engine.splitbrain import SplitBrainMarks
 from carpswitch.engine.step import StepContext
 from carpswitch.errors import CarpswitchError
 from carpswitch.model import (
@@ -50,14 +51,25 @@ class UnknownGroup(Refused):
     """A group named on the command line does not exist (a usage error)."""
 
 
-class ConfigRefused(Refused):
+class GroupRefused(Refused):
+    """One group's transition is refused for a reason worth a `refused` journal record."""
+
+    def __init__(self, group: Group, kind: TransitionKind, reason: str) -> None:
+        self.group = group
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"group {group.name}: {self.reason}")
+
+
+class ConfigRefused(GroupRefused):
     """The group's configuration has a problem: no transition of it starts."""
 
     def __init__(self, group: Group, kind: TransitionKind, problem: str) -> None:
-        self.group = group
-        self.kind = kind
-        self.reason = f"{kind} refused, the configuration has a problem: {problem}"
-        super().__init__(f"group {group.name}: {self.reason}")
+        super().__init__(group, kind, f"{kind} refused, the configuration has a problem: {problem}")
+
+
+class SplitBrainRefused(GroupRefused):
+    """A resource of the group is marked split-brain: no promotion without --force."""
 
 
 def shown(name: str) -> str:
@@ -125,7 +137,7 @@ class Controller:
             for group in groups:
                 try:
                     plan = self.plan(kind, topology, state, group, force)
-                except ConfigRefused as exc:
+                except GroupRefused as exc:
                     records.append(self.refuse(exc.group, exc.kind, trigger, exc.reason))
                     continue
                 reason = f"{kind} requested by {trigger}"
@@ -165,6 +177,10 @@ class Controller:
                 plans.append(self.plan(kind, topology, state, group, force=True))
             except ConfigRefused as exc:
                 refusals.append(str(exc))
+                continue
+            split_brain = self.split_brain(kind, group)
+            if split_brain:  # the plan is what `promote --force` would run
+                refusals.append(f"group {group.name}: {split_brain}")
         return self.step_context(topology), plans, refusals
 
     def plan(
@@ -174,13 +190,17 @@ class Controller:
 
         A group with a configuration problem that blocks `kind` is refused (ConfigRefused);
         only an admin's `demote --force` goes ahead, since a demotion never makes a second
-        primary. A resource hast.conf lacks blocks a promotion only (topology).
+        primary. A resource hast.conf lacks blocks a promotion only (topology). A resource
+        marked split-brain blocks a promotion without `force` (SplitBrainRefused).
         """
         problems = topology.problems_of(group, kind)
         if problems and not (force and kind is TransitionKind.DEMOTE):
             raise ConfigRefused(group, kind, problems[0])
         if kind is TransitionKind.DEMOTE:
             return plan_demote(topology, group)
+        split_brain = None if force else self.split_brain(kind, group)
+        if split_brain:
+            raise SplitBrainRefused(group, kind, f"{split_brain}; or promote --force")
         saved = self.book.load()
         if saved.held:
             why = saved.note or f"{len(saved.failures)} failed promotions"
@@ -198,6 +218,13 @@ class Controller:
         interface = group.interface or (vhid.interface if vhid else None)
         added = saved.demotion_of_boot(self._boottime())
         return plan_promote(topology, group, self.config, interface, added)
+
+    def split_brain(self, kind: TransitionKind, group: Group) -> str | None:
+        """Why `kind` is refused for a split-brain mark on the group, or None (a demotion
+        never is; an unreadable marks directory marks every resource)."""
+        if kind is not TransitionKind.PROMOTE:
+            return None
+        return SplitBrainMarks(self.config.paths.state_dir).read().reason(group.resources)
 
     def check_names(self, names: Sequence[str]) -> list[str]:
         """The named groups once each, in order; UnknownGroup when one cannot exist.

@@ -25,7 +25,7 @@ class ResourceFacts:
     name: str
     role: HastRole | None  # None: unreadable
     dirty: int | None  # bytes to synchronise; None when hastctl did not say
-    split_brain: bool = False  # until `carpswitch hast-event` exists: never seen
+    split_brain: bool = False  # marked by `carpswitch hast-event split-brain`
 
 
 @dataclass(frozen=True)
@@ -155,8 +155,8 @@ def _resources(family: _Family, facts: MetricsFacts) -> None:
     family(
         "hast_split_brain",
         "gauge",
-        "1 while the resource is in split-brain; always 0 until `carpswitch hast-event` "
-        "(issue 12) reports hastd's split-brain event",
+        "1 while the resource is marked split-brain (hastd's event, through `carpswitch "
+        "hast-event`) until `carpswitch split-brain clear`",
         [({"resource": r.name}, int(r.split_brain)) for r in facts.resources],
     )
 

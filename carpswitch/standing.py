@@ -9,13 +9,15 @@ here reads the journal.
 
 A group "could be primary" when its CARP vhid is MASTER here; the reasons say, in the
 admin's words and with what to run, why some of its resources are not primary yet. The
-guards of issue 12 add their verdicts through `vetoes` (none until they exist).
+guards of issue 12 add their verdicts through `vetoes`: so far the split-brain marks
+(`split-brain on tank: run carpswitch split-brain status`, split_brain_vetoes).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from carpswitch.engine.splitbrain import Marks
 from carpswitch.model import (
     CarpState,
     HastRole,
@@ -91,6 +93,18 @@ def not_primary_reasons(topology: Topology, state: NodeState, facts: ControllerS
         why = _why(topology, group, facts)
         reasons.append(f"group {group.name}: CARP MASTER but {roles}: {why}")
     return reasons
+
+
+def split_brain_vetoes(
+    topology: Topology, marks: Marks, vetoes: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """`vetoes` with one line for each group a split-brain mark keeps from promotion."""
+    merged = {name: list(lines) for name, lines in vetoes.items()}
+    for group in topology.groups:
+        reason = marks.reason(group.resources)
+        if reason is not None:
+            merged.setdefault(group.name, []).insert(0, reason)
+    return merged
 
 
 def _role(state: NodeState, name: str) -> HastRole | None:

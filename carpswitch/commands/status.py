@@ -10,13 +10,14 @@ from carpswitch.engine.demotion import current_boottime
 from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
+from carpswitch.engine.splitbrain import Marks, SplitBrainMarks
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.describe import describe_intake, lock_holder
 from carpswitch.intake.inbox import Inbox
 from carpswitch.intake.settling import SettlingFile
 from carpswitch.model import NodeState
 from carpswitch.report import ControllerStatus, status_document, status_text
-from carpswitch.standing import not_primary_reasons, standing
+from carpswitch.standing import not_primary_reasons, split_brain_vetoes, standing
 from carpswitch.statefiles import set_aside_files
 from carpswitch.topology import Topology
 
@@ -59,8 +60,14 @@ def settling(run_dir: str) -> bool:
     )
 
 
-def judge(topology: Topology, state: NodeState, ours: ControllerStatus) -> ControllerStatus:
-    """`ours` with the state in one word and why groups that could be primary are not."""
+def judge(
+    topology: Topology, state: NodeState, ours: ControllerStatus, marks: Marks | None = None
+) -> ControllerStatus:
+    """`ours` with the state in one word and why groups that could be primary are not
+    (split-brain marks among the vetoes)."""
+    ours = ours.model_copy(
+        update={"vetoes": split_brain_vetoes(topology, marks or Marks(), ours.vetoes)}
+    )
     return ours.model_copy(
         update={"state": standing(ours), "reasons": not_primary_reasons(topology, state, ours)}
     )
@@ -72,7 +79,7 @@ def run_status(config_path: str | None, as_json: bool = False) -> int:
     context = NodeContext(config)
     topology, state = context.observe()
     ours = controller_status(config, current_boottime(context.runner, config.timeouts.observe))
-    ours = judge(topology, state, ours)
+    ours = judge(topology, state, ours, SplitBrainMarks(config.paths.state_dir).read())
     if as_json:
         print(json.dumps(status_document(topology, state, ours), indent=2))
     else:

@@ -11,16 +11,20 @@ Three rules keep a healthy node safe from its own controller:
   (`refused` names that way): no transition starts, whatever else is observed. A problem
   that only blocks promotion (a resource not in hast.conf) still lets the known resources
   be demoted (topology: ambiguous vs incomplete problems);
-* a configured vhid that is gone (address removed, interface destroyed) counts as INIT.
+* a configured vhid that is gone (address removed, interface destroyed) counts as INIT;
+* a group with a resource marked split-brain (carpswitch.engine.splitbrain) is never
+  promoted: CARP MASTER gets a `refused` promotion, an already primary group is left as it
+  is (nothing is healed automatically), and CARP BACKUP still demotes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from carpswitch.actions.storage_rules import mounted_here, mounts_at, pool_imported
 from carpswitch.config import ResourceKind
+from carpswitch.engine.splitbrain import Marks
 from carpswitch.fsck.zfs import USABLE_HEALTH, pool_health
 from carpswitch.model import (
     CarpState,
@@ -42,7 +46,7 @@ class Decision:
     action: TransitionKind | None
     reason: str
     unread: tuple[str, ...] = ()  # facts that could not be read: look again
-    refused: TransitionKind | None = None  # what the config problem stopped
+    refused: TransitionKind | None = None  # what a config problem or split-brain stopped
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Circumstances:
     #: subsystems (`VHID@IFACE` or `IFACE`) whose events kept coming past the bound: their
     #: groups take the safe side; other groups are judged as usual
     flapping: frozenset[str] = frozenset()
+    split_brain: Marks = field(default_factory=Marks)  # resources hastd reported in split-brain
 
 
 def decide(
@@ -98,8 +103,24 @@ def _decide_group(
         return Decision(
             group, None, f"cannot read {first} ({error}): doing nothing", unread=tuple(unread)
         )
+    blocked = _split_brain(group, topology, state, now.split_brain)
+    if blocked is not None:
+        return blocked
     action, reason = _wanted(group, topology, state, now)
     return Decision(group, action, reason)
+
+
+def _split_brain(
+    group: Group, topology: Topology, state: NodeState, marks: Marks
+) -> Decision | None:
+    """No promotion of a group with a resource marked split-brain; None when it does not
+    apply (no mark, or CARP points to a demotion, which is never refused)."""
+    reason = marks.reason(group.resources)
+    if reason is None or _carp_way(group, state) is not TransitionKind.PROMOTE:
+        return None
+    if _is_primary(group, topology, state):
+        return Decision(group, None, f"{reason}; already primary, left as it is")
+    return Decision(group, None, reason, refused=TransitionKind.PROMOTE)
 
 
 def _carp_way(group: Group, state: NodeState) -> TransitionKind:

@@ -1,7 +1,8 @@
 """Writing carpswitch.prom after every transition and every reconcile (the daemon's timer).
 
 The counters come from `state_dir/metrics.json`, a few running totals bumped once per
-finished transition (under the actor lock), never from reading the journal again. Roles
+finished transition (under the actor lock), never from reading the journal again. The
+split-brain gauges come from the marks (carpswitch.engine.splitbrain). Roles
 and dirty bytes come from the controller's last look at the node, with the roles the
 transitions since then set (a promotion's `role primary`, a demotion's or rollback's
 `role secondary`): writing the file runs no command.
@@ -30,6 +31,7 @@ from carpswitch.config import Config
 from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
+from carpswitch.engine.splitbrain import SplitBrainMarks
 from carpswitch.metrics import MetricsFacts, ResourceFacts, render
 from carpswitch.model import (
     HastRole,
@@ -176,12 +178,14 @@ class MetricsWriter:
 
     def _resources(self) -> list[ResourceFacts]:
         seen = {r.name: r for r in self._state.resources} if self._state else {}
+        marks = SplitBrainMarks(str(self.state_dir)).read()  # unreadable: every resource
         facts = []
         for name in self._managed:
             observed = seen.get(name)
             role = self._roles.get(name) or (observed.role if observed else None)
             dirty = observed.dirty if observed else None
-            facts.append(ResourceFacts(name=name, role=role, dirty=dirty))
+            split_brain = marks.covers(name)
+            facts.append(ResourceFacts(name=name, role=role, dirty=dirty, split_brain=split_brain))
         return facts
 
     def _guarded(self, what: str, action: Callable[[], None]) -> None:

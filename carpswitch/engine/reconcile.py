@@ -30,6 +30,7 @@ from carpswitch.engine.boot import (
 from carpswitch.engine.decide import Circumstances, Decision, decide
 from carpswitch.engine.lock import LockBusy
 from carpswitch.engine.pause import PauseFlag
+from carpswitch.engine.splitbrain import SplitBrainMarks
 from carpswitch.engine.step import FIRST_PAUSE, LOOKS
 from carpswitch.errors import one_line
 from carpswitch.model import NodeState, TransitionKind, TransitionRecord
@@ -110,7 +111,9 @@ class Reconcile:
             BootWindow(controller.config.paths.run_dir).close()  # the boot rules have run
 
     def _circumstances(self) -> Circumstances:
-        """Pause flag and hold; one that cannot be read means no automatic promotion."""
+        """Pause flag, hold and split-brain marks; one that cannot be read means no
+        automatic promotion (SplitBrainMarks.read never raises: unreadable marks every
+        resource)."""
         state_dir = self.controller.config.paths.state_dir
         try:
             paused = PauseFlag(state_dir).is_set()
@@ -118,7 +121,13 @@ class Reconcile:
         except Exception as exc:  # unreadable guard rails: the safe side
             self._caught("guard rails (not promoting)", exc)
             paused, held = False, True
-        return Circumstances(paused=paused, held=held, boot=self.boot, flapping=self.flapping)
+        return Circumstances(
+            paused=paused,
+            held=held,
+            boot=self.boot,
+            flapping=self.flapping,
+            split_brain=SplitBrainMarks(state_dir).read(),
+        )
 
     def _boot_rule(self, circumstances: Circumstances) -> None:
         """Groups CARP would promote: to secondary, then wait for a primary peer; the groups

@@ -156,6 +156,7 @@ def _resolve(config_path: Path, text: str, hostname: str, hostuuid: str, hostid:
             source_address=r.source_address,
             replication=str(r.replication),
             timeout=r.timeout,
+            exec_path=r.exec_path,
         )
         for r in resolved
     )

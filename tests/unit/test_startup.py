@@ -89,6 +89,8 @@ COMMAND_LINES = [
     ["setup", "apply"],
     ["setup", "receive", "facts", "--as", "hastb"],
     ["setup", "init", "--remote-host", "hastb", "--no-iscsi"],
+    ["hast-event", "role", "tank", "init", "secondary"],
+    ["split-brain", "clear", "tank"],
 ]
 
 

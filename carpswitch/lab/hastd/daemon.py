@@ -15,6 +15,7 @@ from types import FrameType
 
 from carpswitch.lab.facts import load_facts
 from carpswitch.lab.faults import Fault, FaultPlanError, load_plan, take_fault
+from carpswitch.lab.hastd import hooks
 from carpswitch.lab.hastd import listener as peers
 from carpswitch.lab.hastd.control import handle
 from carpswitch.lab.hastd.protocol import EHAST_INVALID, Reply, Request
@@ -205,6 +206,8 @@ class HastDaemon:
                 return
             if pid == 0:
                 return
+            if hooks.reaped(pid, status, self.log):
+                continue
             self.launcher.reaped(pid)
             if os.WIFSIGNALED(status):
                 self.table.worker_exited(pid, None, os.WTERMSIG(status))

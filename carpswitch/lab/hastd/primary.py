@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from carpswitch.lab.hastd import provider
+from carpswitch.lab.hastd import hooks, provider
 from carpswitch.lab.hastd.activemap import ActiveMap
 from carpswitch.lab.hastd.ggate import serve_io_now
 from carpswitch.lab.hastd.remote import RemoteLink, Ticket
@@ -78,6 +78,10 @@ class PrimaryWorker:
     def log(self, message: str) -> None:
         """Log with hastd's worker prefix."""
         self._log(f"[{self.config.name}] (primary) {message}")
+
+    def event(self, name: str) -> None:
+        """hast.conf `exec` for `name` (event_send; the lab's worker runs it itself)."""
+        hooks.fire(self.config.exec_path, self.log, name, self.config.name)
 
     # --- I/O from the provider ---------------------------------------------------------
 
@@ -232,6 +236,8 @@ class PrimaryWorker:
         errmsg = reply.get("errmsg")
         if isinstance(errmsg, str):
             self.log(errmsg)
+            if errmsg == hooks.SPLIT_BRAIN:
+                self.event("split-brain")
             sock.close()
             return "busy" if reply.get("wait") else "failed"
         self.secondary_localcnt = int(reply.get("localcnt", 0))
@@ -247,6 +253,7 @@ class PrimaryWorker:
             self.link = link
             self._bumped = False
         self.log(f"Connected to {remote}.")
+        self.event("connect")
         self._set_connected(True)
         if not link.alive:  # it broke before it was ours: its loss went unnoticed
             self._lost(link)
@@ -261,6 +268,7 @@ class PrimaryWorker:
             self.link = None
         if not self.stopping.is_set():
             self.log(f"Disconnected from {self.config.remote_address}.")
+            self.event("disconnect")
             self._guard_wake.set()  # remote_close: reconnect at once
         self._set_connected(False)
 

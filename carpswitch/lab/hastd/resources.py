@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from carpswitch.lab.hastd import hooks
 from carpswitch.lab.hastd.wire import PeerSession
 
 #: Delay before a crashed primary worker is restarted (hastd.c child_exit: sleep(1)).
@@ -57,6 +58,7 @@ class ResourceConfig:
     source_address: str | None = None
     replication: str = "memsync"
     timeout: int = 20  # hast.conf `timeout`: init_remote's connect wait, among others
+    exec_path: str | None = None  # hast.conf `exec` (carpswitch.lab.hastd.hooks)
 
     @property
     def has_remote(self) -> bool:
@@ -151,6 +153,7 @@ class ResourceTable:
             resource.peer_connected = False  # the session ended with its worker
         resource.restart_at = None
         resource.role = role
+        hooks.fire(resource.config.exec_path, self._log, "role", name, previous, role)
         if role is Role.PRIMARY:
             self._start_worker(resource, Role.PRIMARY)
         elif role is Role.SECONDARY and resource.peer_connected:

@@ -18,6 +18,7 @@ import os
 import socket
 from collections.abc import Callable
 
+from carpswitch.lab.hastd import hooks
 from carpswitch.lab.hastd.activemap import EXTENT_SIZE
 from carpswitch.lab.hastd.primary import KEEPALIVE
 from carpswitch.lab.hastd.resources import ResourceConfig
@@ -58,7 +59,7 @@ def handshake(mine: ResourceKnobs, hello: Header) -> tuple[Header, str | None, b
     elif (s_local == p_remote and s_remote <= p_local) or virgin:
         pass  # in sync, or the secondary is out of date: sync from the primary
     elif s_local > p_remote and p_local > s_remote:
-        return {"errmsg": "Split-brain condition!"}, "Split-brain detected, exiting.", False
+        return {"errmsg": hooks.SPLIT_BRAIN}, "Split-brain detected, exiting.", False
     else:
         full = True
     reply: Header = {
@@ -104,16 +105,21 @@ def serve(
         return EX_TEMPFAIL
     if error is not None:
         say(error)
+        if reply.get("errmsg") == hooks.SPLIT_BRAIN:
+            hooks.fire(config.exec_path, say, "split-brain", config.name)
         return EX_CONFIG
+    hooks.fire(config.exec_path, say, "connect", config.name)
     with store.update(HastKnobState) as knobs:
         mine = knobs.resources.setdefault(config.name, ResourceKnobs())
         mine.resuid = int(hello["resuid"])
         mine.diskmap, mine.needsync = [], []  # handed over: the primary's map holds them now
     fd = os.open(config.local_path, os.O_RDWR)
     try:
-        return _requests(store, config, sock, fd, say)
+        status = _requests(store, config, sock, fd, say)
     finally:
         os.close(fd)
+    hooks.fire(config.exec_path, say, "disconnect", config.name)  # exit after I/O failure
+    return status
 
 
 def _requests(

@@ -34,6 +34,7 @@ def synchronise(worker: PrimaryWorker, link: RemoteLink) -> None:
     done = 0
     if todo:
         worker.log(f"Synchronization started. {humanize_bytes(todo)} to go.")
+        worker.event("syncstart")
     while True:
         try:
             extent = _lock_next_extent(worker)
@@ -47,6 +48,7 @@ def synchronise(worker: PrimaryWorker, link: RemoteLink) -> None:
                 f"Synchronization interrupted after {elapsed}s. "
                 f"{humanize_bytes(done)} synchronized so far."
             )
+            worker.event("syncintr")
             return
         done += worker.amap.extentsize
     with worker.lock:
@@ -60,6 +62,7 @@ def synchronise(worker: PrimaryWorker, link: RemoteLink) -> None:
             f"Synchronization complete. {humanize_bytes(done)} synchronized in "
             f"{int(seconds)}s ({humanize_bytes(int(done / seconds))}/sec)."
         )
+        worker.event("syncdone")
     else:
         worker.log("Nodes are in sync.")
     link.send({"cmd": "synced", "localcnt": localcnt})
