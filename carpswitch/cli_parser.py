@@ -149,6 +149,8 @@ def _setup_arguments(parser: UsageParser) -> None:
             child.add_argument(
                 "--as", dest="as_host", required=True, metavar="HOST", help="who this node is"
             )
+
+
 def _hast_event_arguments(parser: UsageParser) -> None:
     parser.add_argument(
         "event", metavar="EVENT", help="hastd's event: role, connect, split-brain..."
