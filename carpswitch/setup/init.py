@@ -82,6 +82,14 @@ def add_init_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve /dev/hast/NAME over iSCSI (ctl.conf, ctld; default: yes)",
     )
     parser.add_argument(
+        "--ssh-identity", metavar="PATH", help="ssh -i: root's key for the peer (default: ssh's)"
+    )
+    parser.add_argument(
+        "--ssh-known-hosts",
+        metavar="PATH",
+        help="the known_hosts file holding the peer's host key (default: ssh's)",
+    )
+    parser.add_argument(
         "--force", action="store_true", help="replace the shared sections of an existing file"
     )
 
@@ -132,7 +140,7 @@ def run_init(
         for value in missing:
             stderr.write(f"  {value.option} ({value.what})\n")
         return USAGE
-    data = {**existing, **_shared_data(values, bool(options.iscsi))}
+    data = {**existing, **_shared_data(values, bool(options.iscsi), _ssh_data(options))}
     if values["local_host"] != hostname_default:
         # this_host finds it by [node].name when it is not the host name.
         data["node"] = {**node, "name": values["local_host"]}
@@ -198,7 +206,18 @@ def _ask(
     return answers
 
 
-def _shared_data(values: dict[str, Any], iscsi: bool) -> dict[str, Any]:
+def _ssh_data(options: argparse.Namespace) -> dict[str, str]:
+    """`[cluster.ssh]` from --ssh-identity/--ssh-known-hosts (none given: ssh's defaults)."""
+    given = {
+        "identity": getattr(options, "ssh_identity", None),
+        "known_hosts": getattr(options, "ssh_known_hosts", None),
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _shared_data(
+    values: dict[str, Any], iscsi: bool, ssh: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The shared sections hastconf.sh's values make: [cluster], [[resource]], [[group]]."""
     vol = str(values["vol_path"])
     zvol = vol if "/" in vol else f"{values['remote_poolname']}/{vol}"
@@ -226,6 +245,7 @@ def _shared_data(values: dict[str, Any], iscsi: bool) -> dict[str, Any]:
                 {"name": values["remote_host"], "address": values["remote_ip"]},
             ],
             "resource": [resource],
+            **({"ssh": ssh} if ssh else {}),
         },
         "resource": [{"name": name, "kind": "raw"}],
         "group": [group],

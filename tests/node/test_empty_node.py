@@ -95,5 +95,6 @@ def test_lab_carpswitch_wrapper_reads_the_nodes_config_and_paths_point_inside(
         env={"PATH": "/usr/bin:/bin"},  # no CARPSWITCH_CONFIG from outside
     )
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.startswith("node hasta ")
+    assert shown.stdout.splitlines()[0] == "idle"  # status's state word, then the node
+    assert any(line.startswith("node hasta ") for line in shown.stdout.splitlines())
     assert not (node.bin / "ssh").exists()  # only a cluster node has a namespace to enter

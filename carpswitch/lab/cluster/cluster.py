@@ -125,9 +125,12 @@ class Cluster:
         netif's CARP vhid, devd, hastd, carpswitch, ucarp), the preferred master (lowest
         advskew) first, the other once it is MASTER. Every host's files are checked before
         anything starts (ClusterError naming the file). Returns the hosts in boot order."""
-        running = [name for name in HOSTS if self.node(name).hastd_pid() is not None]
+        running = [name for name in HOSTS if ucarp.running(self.node(name).paths) is not None]
         if running:
-            raise ClusterError(f"cluster {self.id} is started already (hastd runs on {running})")
+            raise ClusterError(f"cluster {self.id} is started already (ucarp runs on {running})")
+        for name in HOSTS:  # `setup apply` started hastd; a boot starts it from rc.conf.d
+            if self.node(name).hastd_pid() is not None:
+                self.node(name).stop()
         found = {name: rendered.read_rendered(self.node(name)) for name in HOSTS}
         order = sorted(HOSTS, key=lambda name: (found[name].alias.advskew, name))
         deadline = time.monotonic() + timeout

@@ -48,6 +48,11 @@ class SshFiles:
         return self.root / "etc" / "ssh" / "sshd_config"
 
     @property
+    def bin(self) -> Path:
+        """The node's commands (its shims and the carpswitch wrapper)."""
+        return self.root / "bin"
+
+    @property
     def host_key(self) -> Path:
         return self.root / "etc" / "ssh" / "ssh_host_ed25519_key"
 
@@ -100,6 +105,9 @@ def sshd_config_text(files: SshFiles, address: str) -> str:
             "UsePAM no",
             "StrictModes no",
             "PermitUserEnvironment no",
+            # a session on a lab host sees that node's commands first, as a shell on the
+            # FreeBSD host would: `carpswitch` is the node's DIR/bin/carpswitch wrapper
+            f"SetEnv PATH={files.bin}:/usr/sbin:/usr/bin:/sbin:/bin",
             "LogLevel INFO",
             "",
         )

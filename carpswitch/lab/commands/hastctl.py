@@ -180,6 +180,10 @@ def _selected(setup: HastSetup, names: list[str]) -> list[str]:
     return names
 
 
+#: dump_one returns metadata_read's -1 and control_dump exits with it: exit(-1) is 255.
+EX_METADATA_INVALID = 255
+
+
 def _dump(ctx: ShimContext, setup: HastSetup, invocation: _Invocation) -> int:
     known = {r.name: r for r in setup.resources}
     knobs = ctx.store.read(HastKnobState)
@@ -195,6 +199,12 @@ def _dump(ctx: ShimContext, setup: HastSetup, invocation: _Invocation) -> int:
         except OSError as exc:
             ctx.warn(f"[ERROR] Unable to open {resource.local_path}: {exc.strerror}.")
             status = status or EX_NOINPUT
+            continue
+        if name not in knobs.resources:  # never `hastctl create`d: metadata.c's nv_ntoh fails
+            ctx.warn(
+                f"[ERROR] Metadata read from {resource.local_path} is invalid: Invalid argument."
+            )
+            status = status or EX_METADATA_INVALID
             continue
         meta = knobs.knobs(name)
         localoff = _METADATA_SIZE + _SECTOR
