@@ -60,8 +60,14 @@ def test_freebsd_default_hast_conf_works_inside_the_node(
     created = node.run("zfs", "create", "-V", "64M", "tank/hastvol")
     assert created.returncode == 0, created.stderr
     node.paths.hast_conf.write_text(DEFAULT_HAST_CONF)
+    provider = node.paths.zvol("tank/hastvol")
+    fresh = node.run("hastctl", "dump", "hastvol")  # metadata.c: nv_ntoh of zeros fails
+    assert (fresh.returncode, fresh.stdout) == (255, ""), fresh
+    assert fresh.stderr == f"[ERROR] Metadata read from {provider} is invalid: Invalid argument.\n"
     made = node.run("hastctl", "create", "hastvol")
     assert (made.returncode, made.stderr) == (0, "")
+    dumped = node.run("hastctl", "dump", "hastvol")
+    assert dumped.returncode == 0 and dumped.stdout.startswith("resource: hastvol\n"), dumped
     node.start()
     assert (node.paths.var_run / "hastctl").is_socket()  # uds:///var/run/hastctl inside
     assert node.hastd_pid() is not None  # /var/run/hastd.pid inside
