@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 
 from carpswitch.errors import CarpswitchError
-from carpswitch.setup.atomic import Writer, write_atomic
 from carpswitch.setup.render import NodeFile
+from carpswitch.statefiles import replace_file
 
 BACKUP_SUFFIX = ".carpswitch-backup"
 
@@ -72,7 +72,7 @@ def changes(files: tuple[NodeFile, ...]) -> tuple[FileChange, ...]:
     return tuple(found)
 
 
-def write_file(file: NodeFile, old_text: str | None, write: Writer = os.write) -> None:
+def write_file(file: NodeFile, old_text: str | None) -> None:
     """Write `file` atomically with its mode; back up a differing old text first.
 
     Raises SetupError (one line, the path and the reason); the old file is then intact.
@@ -82,7 +82,7 @@ def write_file(file: NodeFile, old_text: str | None, write: Writer = os.write) -
     try:
         os.makedirs(directory, exist_ok=True)
         if old_text is not None and old_text != file.text:
-            write_atomic(path + BACKUP_SUFFIX, old_text.encode(), 0o600, write)
-        write_atomic(path, file.text.encode(), file.mode, write)
+            replace_file(path + BACKUP_SUFFIX, old_text.encode())  # 0600: it may hold the pass
+        replace_file(path, file.text.encode(), mode=file.mode)
     except OSError as exc:
         raise SetupError(f"cannot write {path}: {exc.strerror or exc}") from exc

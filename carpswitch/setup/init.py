@@ -308,8 +308,8 @@ def _existing_node_part(config_file: str, force: bool) -> dict[str, Any]:
 
 
 def write_private_file(path: str, text: str) -> None:
-    """Write `text` at `path` atomically, mode 0600 (carpswitch.setup.atomic: a crash
-    leaves the old file or the new)."""
-    from carpswitch.setup.atomic import write_atomic
+    """Write `text` at `path` atomically, mode 0600 (carpswitch.statefiles.replace_file: a
+    crash leaves the old file or the new)."""
+    from carpswitch.statefiles import replace_file
 
-    write_atomic(path, text.encode(), 0o600)
+    replace_file(path, text.encode())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from carpswitch import statefiles
 from carpswitch.setup.files import BACKUP_SUFFIX, SetupError, changes, write_file
 from carpswitch.setup.render import NodeFile
 
@@ -54,16 +55,19 @@ def test_diff_names_the_path_and_the_new_text(tmp_path: Path) -> None:
     assert "-resource a {" in lines and "+resource b {" in lines
 
 
-def test_full_disk_fails_naming_the_path_and_keeps_the_old_file(tmp_path: Path) -> None:
+def test_full_disk_fails_naming_the_path_and_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "hast.conf"
     path.write_text("old\n")
     file = NodeFile(str(path), "new and longer\n", 0o644, "hast.conf")
 
-    def full(_fd: int, _data: bytes) -> int:
+    def full(_fd: int, _data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    monkeypatch.setattr(statefiles, "_write_all", full)  # the one atomic writer's write loop
     with pytest.raises(SetupError) as caught:
-        write_file(file, "old\n", write=full)
+        write_file(file, "old\n")
     assert str(caught.value) == f"cannot write {path}: No space left on device"
     assert path.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hast.conf"]

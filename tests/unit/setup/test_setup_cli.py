@@ -178,5 +178,6 @@ def test_a_failure_half_way_through_this_node_is_completed_by_the_next_apply(pai
     assert pair.a.metadata == {"hastvol", "disk1"}  # created once, never over metadata
     assert pair.a.calls.count(("hastctl", "create", "hastvol")) == 1
     assert _apply(pair) == NOTHING_TO_DO + "\n"
-    leftovers = list(Path(pair.a_file).parent.rglob(".*carpswitch-*"))
+    directory = Path(pair.a_file).parent  # statefiles.replace_file's temporaries: .NAME.PID.tmp
+    leftovers = [*directory.rglob(".*carpswitch-*"), *directory.rglob(".*.tmp")]
     assert leftovers == []
