@@ -89,6 +89,22 @@ def append_line(path: str, line: bytes) -> None:
         os.close(fd)
 
 
+def rotate_numbered(path: str, keep: int, *, missing_ok: bool = False) -> None:
+    """Move `path` to `path.1`, `path.1` to `path.2`, ... up to `path.KEEP` (the oldest is
+    overwritten). A rotated file another process moved first is skipped; `path` itself
+    missing raises FileNotFoundError unless `missing_ok` (a racing rotation was first)."""
+    for number in range(keep - 1, 0, -1):
+        try:  # not contextlib.suppress: the hook imports this module (see open_lock_file)
+            os.replace(f"{path}.{number}", f"{path}.{number + 1}")
+        except FileNotFoundError:
+            continue
+    try:
+        os.replace(path, f"{path}.1")
+    except FileNotFoundError:
+        if not missing_ok:
+            raise
+
+
 def replace_file(
     path: str,
     data: bytes,

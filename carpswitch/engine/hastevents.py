@@ -18,7 +18,12 @@ import os
 import time
 from typing import NamedTuple
 
-from carpswitch.statefiles import append_line, make_private_dir, read_state_file
+from carpswitch.statefiles import (
+    append_line,
+    make_private_dir,
+    read_state_file,
+    rotate_numbered,
+)
 
 EVENTS_NAME = "hast-events.jsonl"
 
@@ -66,15 +71,7 @@ class HastEventLog:
                 return
         except FileNotFoundError:
             return
-        for number in range(self.keep - 1, 0, -1):
-            try:
-                os.replace(f"{self.path}.{number}", f"{self.path}.{number + 1}")
-            except FileNotFoundError:
-                continue
-        try:
-            os.replace(self.path, f"{self.path}.1")
-        except FileNotFoundError:  # another hook was first
-            return
+        rotate_numbered(self.path, self.keep, missing_ok=True)  # another hook may be first
 
     def events(self) -> list[HastEvent]:
         """Every event still kept, oldest first; lines that are not events are skipped."""

@@ -50,6 +50,7 @@ from carpswitch.statefiles import (
     describe_os_error,
     make_private_dir,
     read_state_file,
+    rotate_numbered,
     set_aside,
 )
 
@@ -198,11 +199,7 @@ class Journal:
                 self._synced = self._appended
 
     def _rotate(self) -> None:
-        for index in range(self.keep - 1, 0, -1):
-            older = self.directory / f"{JOURNAL_NAME}.{index}"
-            if older.exists():
-                older.rename(self.directory / f"{JOURNAL_NAME}.{index + 1}")
-        self.path.rename(self.directory / f"{JOURNAL_NAME}.1")
+        rotate_numbered(str(self.path), self.keep)
         oldest = self.directory / f"{JOURNAL_NAME}.{self.keep + 1}"
         oldest.unlink(missing_ok=True)
 

@@ -18,6 +18,7 @@ from carpswitch.statefiles import (
     open_lock_file,
     read_state_file,
     replace_file,
+    rotate_numbered,
     set_aside,
     set_aside_files,
 )
@@ -125,3 +126,17 @@ def test_set_aside_names_are_stamped_unique_and_listed(tmp_path):
     assert names[0] != names[1]
     assert all(re.fullmatch(r"journal\.jsonl\.corrupt-\d{8}T\d{6}Z(-2)?", n) for n in names)
     assert set_aside_files(str(tmp_path)) == names
+
+
+def test_rotate_numbered_shifts_and_drops_the_oldest(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    for name, text in (("log", "new"), ("log.1", "older"), ("log.2", "oldest")):
+        (tmp_path / name).write_text(text)
+    rotate_numbered(str(path), keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.1", "log.2"]
+    assert (tmp_path / "log.1").read_text() == "new"
+    assert (tmp_path / "log.2").read_text() == "older"
+    with pytest.raises(FileNotFoundError):
+        rotate_numbered(str(path), keep=2)  # the current file is gone
+    rotate_numbered(str(path), keep=2, missing_ok=True)  # a racing rotation won
+    assert (tmp_path / "log.2").read_text() == "new"
