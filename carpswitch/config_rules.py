@@ -63,6 +63,7 @@ FREEBSD_COMMANDS: Mapping[str, str] = {
     "logger": "/usr/bin/logger",
     "daemon": "/usr/sbin/daemon",
     "ssh": "/usr/bin/ssh",
+    "ping": "/sbin/ping",
 }
 COMMAND_NAMES = tuple(FREEBSD_COMMANDS)
 TIMEOUT_KEYS = (
