@@ -63,6 +63,8 @@ class ViewServer:
 
     def start(self) -> bool:
         """Listen and serve in a daemon thread; False (logged once) when it cannot listen."""
+        if self._thread is not None or self._stop.is_set():
+            return self._thread is not None and not self._stop.is_set()
         try:
             family = socket.AF_INET6 if ipaddress.ip_address(self.address).version == 6 else 0
             listener = socket.socket(family or socket.AF_INET, socket.SOCK_STREAM)

@@ -95,6 +95,18 @@ def test_a_peer_that_answers_gives_its_view_and_heard_our_request(serve):
     assert peer.requests == [b"view\n"]
 
 
+def test_a_peer_that_answers_but_keeps_the_connection_open_is_heard_at_the_newline(serve):
+    def linger(conn: socket.socket) -> None:
+        conn.recv(10)
+        conn.sendall(encode(VIEW))
+        time.sleep(TIMEOUT + 1)
+
+    peer = serve(linger)
+    started = time.monotonic()
+    assert _ask(peer.port) == PeerAnswer(view=VIEW)
+    assert time.monotonic() - started < TIMEOUT / 2
+
+
 def test_a_closed_port_is_connection_refused(serve):
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))

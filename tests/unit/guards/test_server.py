@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import struct
 import threading
@@ -143,6 +144,27 @@ def test_a_hostile_client_never_keeps_the_next_honest_one_waiting_2_s(
     finally:
         for sock in held:
             sock.close()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_flood_leaves_no_descriptor_behind(server: ViewServer):
+    before = _open_fds()
+    for sock in _flood_silent(server.port):
+        sock.close()
+    deadline = time.monotonic() + 3
+    while _open_fds() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _open_fds() <= before
+
+
+def test_start_twice_serves_once_and_a_closed_server_does_not_restart(looks: Looks):
+    view_server = ViewServer("127.0.0.1", 0, looks)
+    assert view_server.start() and view_server.start()
+    view_server.close()
+    assert view_server.start() is False
 
 
 def test_a_silent_client_is_closed_after_1_s(server: ViewServer):
