@@ -96,15 +96,15 @@ class ViewServer:
                 sock.close()
 
     def _cannot_listen(self, reason: str) -> bool:
-        if reason != self._last_problem:
-            self._last_problem = reason
-            log.warning(
-                "view server: cannot listen on %s port %s: %s; running without a view",
-                self.address,
-                self.requested_port,
-                reason,
-            )
+        where = f"{self.address} port {self.requested_port}"
+        self._warn_once(f"view server: cannot listen on {where}: {reason}; running without a view")
         return False
+
+    def _warn_once(self, problem: str) -> None:
+        """Log a problem when it is not the one logged last (a daemon retries often)."""
+        if problem != self._last_problem:
+            log.warning("%s", problem)
+        self._last_problem = problem
 
     def _serve(self) -> None:
         assert self._listener is not None
@@ -191,9 +191,8 @@ class ViewServer:
         try:
             reply: bytes | None = encode(self.look())
         except Exception as exc:  # the look is the daemon's: whatever it raises, no answer
-            problem = one_line(f"{type(exc).__name__}: {exc}", 200)
-            if problem != self._last_problem:
-                log.warning("view server: cannot look at this node: %s", problem)
-            self._last_problem, reply = problem, None
+            reason = one_line(f"{type(exc).__name__}: {exc}", 200)
+            self._warn_once(f"view server: cannot look at this node: {reason}")
+            reply = None
         self._cached = (time.monotonic(), reply)
         return reply
