@@ -47,6 +47,8 @@ class _Late(Exception):
 def ask_peer(address: str, port: int, timeout: float) -> PeerAnswer:
     """Connect to ADDRESS:PORT, send `view\\n`, read one line; all within `timeout` s."""
     deadline = time.monotonic() + timeout
+    if not 0 < port < 65536:
+        return PeerAnswer(unreachable=f"port {port} is not a TCP port")
     try:
         family, target = _resolve(address, port, timeout)
         with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -62,7 +64,9 @@ def ask_peer(address: str, port: int, timeout: float) -> PeerAnswer:
     except (ConnectionResetError, BrokenPipeError):
         return PeerAnswer(unreachable="connection reset by the peer")
     except socket.gaierror as exc:
-        return PeerAnswer(unreachable=f"cannot resolve {address}: {exc.strerror}")
+        return PeerAnswer(unreachable=f"cannot resolve {address!r}: {exc.strerror}")
+    except ValueError as exc:  # a NUL byte, a label too long for IDNA
+        return PeerAnswer(unreachable=f"cannot resolve {address!r}: {one_line(str(exc), 80)}")
     except OSError as exc:
         return PeerAnswer(unreachable=one_line(exc.strerror or str(exc), 120))
     if not data:
@@ -111,7 +115,7 @@ def _resolve(address: str, port: int, timeout: float) -> _AddressInfo:
         try:
             info = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0]
             found.append((info[0], info[4]))  # type: ignore[arg-type]
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             found.append(exc)
 
     worker = threading.Thread(target=lookup, name="peer-resolve", daemon=True)

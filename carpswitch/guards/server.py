@@ -75,9 +75,10 @@ class ViewServer:
             listener.bind((self.address, self.requested_port))
             listener.listen(MAX_CLIENTS)
             listener.setblocking(False)
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:  # OverflowError: a port beyond 65535
             listener.close()
-            return self._cannot_listen(exc.strerror or str(exc))
+            reason = exc.strerror if isinstance(exc, OSError) else None
+            return self._cannot_listen(reason or str(exc))
         self._listener, self.port = listener, listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, name="view-server", daemon=True)
         self._thread.start()

@@ -195,7 +195,24 @@ def test_ipv6_peers_are_asked_over_ipv6(serve):
 def test_a_name_that_does_not_resolve_is_unreachable_in_time(serve):
     answer = _ask(8459, "no-such-peer.invalid")
     assert answer.unreachable is not None
-    assert answer.unreachable.startswith(("cannot resolve no-such-peer.invalid", "timed out"))
+    assert answer.unreachable.startswith(("cannot resolve 'no-such-peer.invalid'", "timed out"))
+
+
+@pytest.mark.parametrize(
+    ("address", "port", "reason"),
+    [
+        ("198.18.0.2", 0, "port 0 is not a TCP port"),
+        ("198.18.0.2", 70000, "port 70000 is not a TCP port"),
+        ("peer\0b", 8459, "cannot resolve 'peer\\x00b': "),
+        ("a" * 70 + ".example", 8459, "cannot resolve 'aaaa"),
+    ],
+)
+def test_an_address_or_port_that_cannot_be_used_is_unreachable_not_an_exception(
+    address: str, port: int, reason: str
+):
+    answer = _ask(port, address)
+    assert answer.unreachable is not None
+    assert answer.unreachable.startswith(reason)
 
 
 def test_an_answer_is_a_view_or_a_reason_never_both():

@@ -253,6 +253,14 @@ def test_an_address_that_is_not_an_ip_is_a_bind_failure(looks: Looks, caplog):
     assert "cannot listen on hasta.example port 0" in caplog.records[0].getMessage()
 
 
+def test_a_port_beyond_65535_is_a_bind_failure(looks: Looks, caplog):
+    bad = ViewServer("127.0.0.1", 70000, looks)
+    with caplog.at_level(logging.WARNING, logger="carpswitch.guards.server"):
+        assert bad.start() is False
+    bad.close()
+    assert "cannot listen on 127.0.0.1 port 70000: " in caplog.records[0].getMessage()
+
+
 def test_it_serves_over_ipv6(looks: Looks):
     view_server = ViewServer("::1", 0, looks)
     if not view_server.start():
