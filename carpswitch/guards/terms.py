@@ -1,11 +1,14 @@
 """Promotion terms: which of two primaries is the newer one, without trusting clocks.
 
-Every promotion that passes the peer guard takes the group's term one past the highest
-term this node has heard of (its own, the peer's last answer, the peer's answer now),
-durably before `hastctl role primary`. So when two primaries meet (a frozen host thaws, a
-cut cable is mended), the one with the higher term is the one that took over while the
-other could not be reached: the clients have written to it since, and it keeps the role.
-A Raft/Patroni habit: a counter both sides see, where wall clocks may disagree.
+Every promotion that passes the peer guard takes the group's term past the highest term
+this node has heard of (its own, the peer's last answer, the peer's answer now) and at
+least to the wall clock in milliseconds, durably before `hastctl role primary`. So when two
+primaries meet (a frozen host thaws, a cut cable is mended), the one with the higher term
+is the one that took over while the other could not be reached: the clients have written
+to it since, and it keeps the role. A hybrid logical clock: the counter orders what the
+two sides have heard of each other, whatever their clocks say; the clock orders what they
+have not (a secondary that never asked its primary since that one was promoted), as long
+as the clocks are closer than the promotions are apart.
 
 state_dir/terms.json: {"own": {GROUP: N}, "seen": {GROUP: N}}. An unreadable file reads
 as no terms (logged): this node then loses every tie-break, which is the safe side.
@@ -16,6 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from carpswitch.statefiles import make_private_dir, read_state_file, replace_file
@@ -40,9 +45,10 @@ class TermBook:
 class Terms:
     """Reads and writes state_dir/terms.json (atomic replace, fsynced)."""
 
-    def __init__(self, state_dir: str) -> None:
+    def __init__(self, state_dir: str, clock: Callable[[], float] = time.time) -> None:
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, TERMS_NAME)
+        self.clock = clock
 
     def read(self) -> TermBook:
         """The saved terms; none when the file is absent or unreadable (logged)."""
@@ -56,12 +62,14 @@ class Terms:
             return TermBook()
 
     def bump(self, group: str, peer_term: int | None = None) -> int:
-        """Take `group`'s term past every term known (and `peer_term`); durable on return.
+        """Take `group`'s term past every term known (and `peer_term`) and at least to the
+        wall clock in milliseconds; durable on return.
 
         Raises OSError when it cannot be written: a promotion must not go on without it.
         """
         book = self.read()
-        term = max(book.of(group), book.seen.get(group, 0), peer_term or 0) + 1
+        known = max(book.of(group), book.seen.get(group, 0), peer_term or 0)
+        term = max(known + 1, int(self.clock() * 1000))
         self._save(TermBook({**book.own, group: term}, _raised(book.seen, group, peer_term)))
         return term
 
