@@ -142,8 +142,9 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def guards_line(look: Mapping[str, Any] | None, now: float) -> str | None:
-    """`guards: witness 198.18.0.10 answers; peer hastb: tank secondary (2 s ago)`."""
+def guards_line(look: Mapping[str, Any] | None, now: float | None) -> str | None:
+    """`guards: witness 198.18.0.10 answers; peer hastb: tank secondary (2 s ago)`; no age
+    without `now` (a look just taken)."""
     if look is None:
         return None
     parts = []
@@ -165,7 +166,9 @@ def guards_line(look: Mapping[str, Any] | None, now: float) -> str | None:
         else:
             parts.append(f"peer {who}: {peer.get('problem') or 'no answer'}")
     at = look.get("at")
-    age = f" ({max(0.0, now - at):.0f} s ago)" if isinstance(at, int | float) else ""
+    age = ""
+    if now is not None and isinstance(at, int | float):
+        age = f" ({max(0.0, now - at):.0f} s ago)"
     return f"guards: {'; '.join(parts)}{age}" if parts else None
 
 
