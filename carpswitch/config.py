@@ -228,7 +228,12 @@ class GuardsSection(Section):
     )
     self_fence: bool = Field(False, description="a primary that reaches no witness demotes")
     peer_view: bool = Field(False, description="ask the peer's view; watch for two primaries")
-    view_port: int = Field(8459, ge=1, le=rules.VIEW_PORT_MAX, description="the view's port")
+    view_port: int = Field(
+        rules.DEFAULT_VIEW_PORT,
+        ge=1,
+        le=rules.VIEW_PORT_MAX,
+        description="the view's port: below 1024, so that only root can listen there",
+    )
     view_timeout: Seconds = Field(2.0, description="bound of one question to the peer")
     interval: Seconds = Field(2.0, description="the daemon's look at the guards while MASTER")
 

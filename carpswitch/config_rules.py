@@ -46,6 +46,9 @@ DEMOTION_MAX = 240
 #: must answer well inside a release wait.
 WITNESS_TIMEOUT_MAX = 60
 VIEW_PORT_MAX = 65535
+#: The peer view's port: a reserved one (FreeBSD net.inet.ip.portrange.reservedhigh is
+#: 1023), so that a local user cannot listen there first and answer for this node.
+DEFAULT_VIEW_PORT = 857
 WITNESSES_MAX = 16
 MAX_FAILURES_MAX = 100
 DEFAULT_SETTLE = 1.0

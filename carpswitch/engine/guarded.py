@@ -1,23 +1,28 @@
 """Decisions the guards make (carpswitch.guards): they only ever hold a promotion back or
 take a primary down, never promote.
 
-With CARP MASTER here (with BACKUP the group is demoted as always):
-* not primary: no witness answers -> no promotion, and the address is given away so that
-  a node that can reach the clients takes it; the peer says it is primary for a resource
-  of the group -> the promotion is refused (journaled once), the peer is serving;
-* primary for a resource of the group: self-fencing is on and every witness has been lost
-  for the grace time -> demote and give the address away; the peer says it is primary too
-  -> the tie-break (carpswitch.guards.tiebreak) says who steps down: the loser demotes and
-  gives the address away, the winner goes on as usual.
+* Two primaries (this node is primary for a resource of the group and the peer says it is
+  too), whatever CARP says: the tie-break (carpswitch.guards.tiebreak) names the side that
+  steps down. The loser demotes and gives the address away; the winner keeps the role,
+  even with CARP BACKUP: after a freeze or a mended cable the side CARP prefers is the
+  stale one, and demoting the winner because the stale side's adverts won would throw away
+  what the clients wrote since (the loser's give-away stops its adverts, and the winner is
+  MASTER again a master-down time later).
+* With CARP MASTER and no resource primary: no witness answers -> no promotion, and the
+  address is given away so that a node that can reach the clients takes it; the peer says
+  it is primary -> the promotion is refused (journaled once), the peer is serving.
+* With CARP MASTER and primary: self-fencing is on and every witness has been lost for
+  the grace time -> demote and give the address away.
+* Otherwise (CARP BACKUP, no second primary) the usual demotion stands.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from carpswitch.guards.facts import GuardFacts
+from carpswitch.guards.facts import GuardFacts, PeerFacts
 from carpswitch.guards.tiebreak import Side, steps_down
-from carpswitch.model import CarpState, HastRole, NodeState, TransitionKind
+from carpswitch.model import CarpState, CarpVhid, HastRole, NodeState, TransitionKind
 from carpswitch.topology import Group
 
 
@@ -38,41 +43,58 @@ def guard_verdict(
 
     `serving`: the group is wholly primary here (decide's "already primary").
     """
-    vhid = state.vhid(group.vhid, group.interface)
-    if facts is None or vhid is None or vhid.state is not CarpState.MASTER:
+    if facts is None:
         return None
+    vhid = state.vhid(group.vhid, group.interface)
+    master = vhid is not None and vhid.state is CarpState.MASTER
     primary_here = [
         name
         for name in group.resources
         if (seen := state.resource(name)) is not None and seen.role is HastRole.PRIMARY
     ]
     peer = facts.peer
-    peer_primary = peer.primary_of(group.resources) if peer is not None else []
+    if primary_here and peer is not None and peer.primary_of(group.resources):
+        return _two_primaries(group, facts, peer, vhid, master, serving)
+    if not master:
+        return None
+    witness = facts.witness
     if primary_here:
-        witness = facts.witness
         if facts.fence_due() and witness is not None:
             reason = (
                 f"self-fencing: no witness reachable for {witness.lost_for:.0f} s "
                 f"({witness.describe()})"
             )
             return Verdict(TransitionKind.DEMOTE, reason, give_away=True)
-        if peer is None or not peer_primary:
-            return None
-        me = Side(facts.node, facts.terms.get(group.name, 0), vhid.advskew)
-        other = Side(
-            peer.name or peer.address, peer.terms.get(group.name, 0), peer.advskew.get(group.name)
-        )
-        down, why = steps_down(me, other)
-        both = f"two primaries ({other.name} is primary for {', '.join(peer_primary)} too)"
-        if down:
-            return Verdict(TransitionKind.DEMOTE, f"{both}: stepping down, {why}", give_away=True)
-        if not serving:
-            return None  # the winner's promotion was cut short: decide() finishes it
-        return Verdict(None, f"{both}: keeping the role, {why}")
-    if facts.witness_lost() and facts.witness is not None:
-        reason = f"no witness reachable ({facts.witness.describe()}): not promoting"
+        return None
+    if witness is not None and not witness.any_reachable:
+        reason = f"no witness reachable ({witness.describe()}): not promoting"
         return Verdict(TransitionKind.DEMOTE, reason, give_away=True)
-    if peer is not None and peer_primary:
+    if peer is not None and peer.primary_of(group.resources):
         reason = f"peer still primary ({peer.describe()}): not promoting"
         return Verdict(None, reason, refused=TransitionKind.PROMOTE)
     return None
+
+
+def _two_primaries(
+    group: Group,
+    facts: GuardFacts,
+    peer: PeerFacts,
+    vhid: CarpVhid | None,
+    master: bool,
+    serving: bool,
+) -> Verdict | None:
+    """Both sides primary: the loser steps down, the winner keeps (and finishes) the role."""
+    me = Side(facts.node, facts.terms.get(group.name, 0), vhid.advskew if vhid else None)
+    other = Side(
+        peer.name or peer.address, peer.terms.get(group.name, 0), peer.advskew.get(group.name)
+    )
+    down, why = steps_down(me, other)
+    listed = ", ".join(peer.primary_of(group.resources))
+    both = f"two primaries ({other.name} is primary for {listed} too)"
+    if down:
+        return Verdict(TransitionKind.DEMOTE, f"{both}: stepping down, {why}", give_away=True)
+    if master and not serving:
+        return None  # the winner's promotion was cut short: decide() finishes it
+    if master:
+        return Verdict(None, f"{both}: keeping the role, {why}")
+    return Verdict(None, f"{both}: keeping the role although CARP is not MASTER here, {why}")

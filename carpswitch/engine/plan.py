@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from carpswitch.actions.carp import ForceBackup, LowerDemotion, RaiseDemotion
-from carpswitch.actions.guards import PeerGuard, WitnessGuard
+from carpswitch.actions.guards import PeerGuard, PeerGuardAgain, WitnessGuard
 from carpswitch.actions.hast import Guard, LeaveInit, SetRole, WaitDevice, WaitRelease
 from carpswitch.actions.hooks import PrePromoteHook
 from carpswitch.actions.services import StartService, StopService
@@ -56,9 +56,9 @@ def stages(chain: list[Step]) -> tuple[list[list[Step]], list[BatchedStep | None
     return pieces, batched
 
 
-def promote_chain(resource: Resource, group: Group) -> list[Step]:
+def promote_chain(resource: Resource, group: Group, peer_again: bool = False) -> list[Step]:
     """Guard, leave init (the peer's chance), release, role primary, provider, then what
-    the kind needs.
+    the kind needs; `peer_again`: the peer is asked once more just before `role primary`.
 
     A UFS clears a stale mount off its mount point before the provider comes back: then
     anything mounted there is stale, afterwards the name alone could not tell.
@@ -67,6 +67,8 @@ def promote_chain(resource: Resource, group: Group) -> list[Step]:
     steps: list[Step] = [Guard(name), LeaveInit(name, group), WaitRelease(name)]
     if resource.kind is ResourceKind.UFS:
         steps.append(UnmountStale(resource))
+    if peer_again:
+        steps.append(PeerGuardAgain(name, group))
     steps += [SetRole(name, HastRole.PRIMARY), WaitDevice(name, resource.device)]
     if resource.kind is ResourceKind.UFS:
         steps += [Fsck(resource), MountUfs(resource)]
@@ -98,16 +100,19 @@ def plan_promote(
 
     `demotion_added` is what earlier failed promotions added to net.inet.carp.demotion:
     a success takes it back; a failure does not add more. The configured guards come
-    first (`guards` False: an admin's --force).
+    first (`guards` False: an admin's --force, which only takes the new term).
     """
     plan = Plan(TransitionKind.PROMOTE, group, rollback=plan_demote(topology, group))
-    if guards:
-        plan.before += guard_steps(config, group)
+    plan.before += guard_steps(config, group, veto=guards)
     if config.hooks.pre_promote:
         plan.before.append(PrePromoteHook(group, config.hooks.pre_promote))
     for name in group.resources:
         resource = topology.resources.get(name)
-        plan.chains[name] = promote_chain(resource, group) if resource else [Guard(name)]
+        plan.chains[name] = (
+            promote_chain(resource, group, guards and config.guards.peer_view)
+            if resource
+            else [Guard(name)]
+        )
     plan.after = [StartService(s) for s in group.services] + [Verify(group)]
     if demotion_added:
         plan.after.append(LowerDemotion(demotion_added))
@@ -115,13 +120,14 @@ def plan_promote(
     return plan
 
 
-def guard_steps(config: Config, group: Group) -> list[Step]:
-    """The witness and the peer's view, as configured ([guards])."""
+def guard_steps(config: Config, group: Group, veto: bool = True) -> list[Step]:
+    """The witness and the peer's view, as configured ([guards]); without `veto` (an
+    admin's --force) only the new promotion term."""
     steps: list[Step] = []
-    if config.guards.witnesses:
-        steps.append(WitnessGuard(list(config.guards.witnesses)))
+    if config.guards.witnesses and veto:
+        steps.append(WitnessGuard(group, list(config.guards.witnesses)))
     if config.guards.peer_view:
-        steps.append(PeerGuard(group))
+        steps.append(PeerGuard(group, veto))
     return steps
 
 

@@ -138,7 +138,10 @@ class GuardLook:
                     os.unlink(path)
                 return 0.0
             try:
-                return max(0.0, now - float(read_state_file(path)))
+                since = float(read_state_file(path))
+                if since > now:  # from before a reboot (run_dir survived it): start again
+                    raise ValueError(since)
+                return now - since
             except (FileNotFoundError, ValueError):
                 make_private_dir(self.config.paths.run_dir)
                 replace_file(path, f"{now}\n".encode(), durable=False)

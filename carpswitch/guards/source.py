@@ -3,20 +3,17 @@
 The HAST roles come from a fresh `hastctl list` (a peer deciding whether to promote must
 see a demotion that just happened); the server (carpswitch.guards.server) looks at most
 once a second and never twice at a time, so a flood of connections cannot fork a flood of
-hastctl. The advskews are those the daemon's last reconcile observed (they change only
-with the admin's ifconfig or a demotion, and only break ties of equal terms).
+hastctl. The advskews come from a fresh `ifconfig` too: both sides of a tie-break must
+compare the same numbers (review F9).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from carpswitch.config import Config
 from carpswitch.errors import CommandError, ParseError, one_line
 from carpswitch.guards.look import node_name
 from carpswitch.guards.terms import Terms
 from carpswitch.guards.view import PeerView
-from carpswitch.model import NodeState
 from carpswitch.system.observe import Observer
 
 
@@ -27,11 +24,9 @@ class ViewSource:
         self,
         config: Config,
         observer: Observer,
-        last_state: Callable[[], NodeState | None] = lambda: None,
     ) -> None:
         self.config = config
         self.observer = observer
-        self.last_state = last_state
         self.terms = Terms(config.paths.state_dir)
 
     def __call__(self) -> PeerView:
@@ -45,12 +40,20 @@ class ViewSource:
         return PeerView(name, roles, terms, advskew)
 
     def _advskews(self) -> dict[str, int]:
-        state = self.last_state()
-        if state is None:
-            return {}
+        """advskew per configured group, as ifconfig shows it now (net.inet.carp.demotion
+        is not in it: CARP adds it to the adverts, not to the vhid); unreadable: none."""
+        interfaces = sorted({g.interface for g in self.config.group if g.interface})
+        vhids, _unreadable = self.observer.carp_state(interfaces or None)
         found = {}
         for group in self.config.group:
-            vhid = state.vhid(group.vhid, group.interface)
+            vhid = next(
+                (
+                    v
+                    for v in vhids
+                    if v.vhid == group.vhid and group.interface in (None, v.interface)
+                ),
+                None,
+            )
             if vhid is not None:
                 found[group.name] = vhid.advskew
         return found

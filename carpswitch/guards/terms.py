@@ -16,11 +16,13 @@ as no terms (logged): this node then loses every tie-break, which is the safe si
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from carpswitch.statefiles import make_private_dir, read_state_file, replace_file
@@ -28,6 +30,8 @@ from carpswitch.statefiles import make_private_dir, read_state_file, replace_fil
 log = logging.getLogger(__name__)
 
 TERMS_NAME = "terms.json"
+#: Files already reported unreadable (once per process: the daemon looks every interval).
+_REPORTED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ class Terms:
         except FileNotFoundError:
             return TermBook()
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("%s is unreadable (%s): as no terms", self.path, exc)
+            if self.path not in _REPORTED:
+                _REPORTED.add(self.path)
+                log.warning("%s is unreadable (%s): as no terms", self.path, exc)
             return TermBook()
 
     def bump(self, group: str, peer_term: int | None = None) -> int:
@@ -67,22 +73,38 @@ class Terms:
 
         Raises OSError when it cannot be written: a promotion must not go on without it.
         """
-        book = self.read()
-        known = max(book.of(group), book.seen.get(group, 0), peer_term or 0)
-        term = max(known + 1, int(self.clock() * 1000))
-        self._save(TermBook({**book.own, group: term}, _raised(book.seen, group, peer_term)))
+        with self._locked():
+            book = self.read()
+            known = max(book.of(group), book.seen.get(group, 0), peer_term or 0)
+            term = max(known + 1, int(self.clock() * 1000))
+            self._save(TermBook({**book.own, group: term}, _raised(book.seen, group, peer_term)))
+        _REPORTED.discard(self.path)
         return term
 
     def saw(self, group: str, peer_term: int) -> None:
         """Remember the peer's term for `group` when it is higher than any seen (best effort:
         a failed write is logged, the next answer brings it again)."""
-        book = self.read()
-        if peer_term <= book.seen.get(group, 0):
-            return
         try:
-            self._save(TermBook(book.own, _raised(book.seen, group, peer_term)))
+            with self._locked():
+                book = self.read()
+                if peer_term > book.seen.get(group, 0):
+                    self._save(TermBook(book.own, _raised(book.seen, group, peer_term)))
         except OSError as exc:
             log.warning("cannot remember the peer's term in %s: %s", self.path, exc)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One read-modify-write at a time: the daemon's guard watch remembers the peer's
+        term outside the actor lock, while a promotion takes a new one under it."""
+        make_private_dir(self.state_dir)
+        fd = os.open(
+            self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _save(self, book: TermBook) -> None:
         make_private_dir(self.state_dir)

@@ -4,9 +4,11 @@
    over while the other side could not be reached, so the clients' writes since are there.
    advskew alone would keep CARP's favourite, which after a freeze or a cut cable is the
    stale side, and lose those writes.
-2. Equal terms (both promoted without hearing of each other): the higher advskew steps
-   down, as CARP itself would decide between two masters.
-3. Equal advskew: the greater node name steps down; a fixed order, so never both or none.
+2. Equal terms (both promoted without hearing of each other, or guards enabled on a
+   running pair): the higher advskew steps down, as CARP itself would decide between two
+   masters; compared only when both are known (each side publishes its own, read fresh):
+   a side that counted an unknown skew as the worst would disagree with the other.
+3. Otherwise the greater node name steps down; a fixed order, so never both or none.
 """
 
 from __future__ import annotations
@@ -29,14 +31,8 @@ def steps_down(me: Side, peer: Side) -> tuple[bool, str]:
         older, newer = (me, peer) if me.term < peer.term else (peer, me)
         why = f"{older.name}'s term {older.term} is older than {newer.name}'s {newer.term}"
         return me.term < peer.term, why
-    mine, theirs = _skew(me), _skew(peer)
-    if mine != theirs:
-        worse = me if mine > theirs else peer
-        return mine > theirs, f"equal terms ({me.term}); {worse.name} has the higher advskew"
+    if me.advskew is not None and peer.advskew is not None and me.advskew != peer.advskew:
+        worse = me if me.advskew > peer.advskew else peer
+        return worse is me, f"equal terms ({me.term}); {worse.name} has the higher advskew"
     greater = max(me.name, peer.name)
-    return me.name == greater, f"equal terms and advskew; {greater} has the greater name"
-
-
-def _skew(side: Side) -> int:
-    """An unknown advskew counts as worse than any (256 > CARP's 255)."""
-    return 256 if side.advskew is None else side.advskew
+    return me.name == greater, f"equal terms and no advskew to tell; {greater} has the greater name"

@@ -213,6 +213,9 @@ class Daemon:
                         config, reconcile = self._reload(config, reconcile, source)
                         _close(view)
                         watch, view = self._guards(config, reconcile)
+                        if watch is not None:  # the new controller has not looked yet
+                            idle_trigger = "configuration reloaded"
+                            break
                     wake = min(next_timer, watch.due) if watch else next_timer
                     events = source.wait(max(0.0, wake - self.clock()), until_reload=True)
                     if events or self.clock() >= next_timer:
@@ -270,10 +273,7 @@ class Daemon:
         address = view_address(config)
         if not config.guards.peer_view or address is None:
             return watch, None
-        last_state = lambda: (seen() or (None, None))[1]  # noqa: E731
-        server = ViewServer(
-            address, config.guards.view_port, ViewSource(config, context.observer, last_state)
-        )
+        server = ViewServer(address, config.guards.view_port, ViewSource(config, context.observer))
         return watch, server if server.start() else None
 
     def _reconciler(self, config: Config) -> Reconciler:

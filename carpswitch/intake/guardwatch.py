@@ -7,7 +7,9 @@ changes: a witness lost or back, the peer primary or no longer, two primaries fo
 A BACKUP secondary node does not look: it has nothing the guards could stop.
 
 Only a change reconciles: a decision the guards do not touch (a promotion that keeps
-failing) stays under the usual pacing, never every interval.
+failing) stays under the usual pacing, never every interval. An effect that asks for a
+transition and stays (the round it asked for found the lock busy, or its own look did not
+reach the peer) asks again every AGAIN looks.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from carpswitch.topology import Topology
 
 Seen = Callable[[], "tuple[Topology, NodeState] | None"]
 Effect = tuple[tuple[str, str, str, bool], ...]
+#: Looks after which an effect that still asks for a transition asks again.
+AGAIN = 5
 
 
 class GuardWatch:
@@ -42,6 +46,7 @@ class GuardWatch:
         self.clock = clock
         self.due = clock() + self.interval
         self._effect: Effect = ()
+        self._same = 0  # looks since the effect last changed
 
     def tick(self) -> str | None:
         """Look at the guards if this node has something they could stop."""
@@ -57,8 +62,12 @@ class GuardWatch:
             decide(topology, state, Circumstances(guards=facts)),
         )
         if effect == self._effect:
-            return None
-        self._effect = effect
+            self._same += 1
+            acts = any(what in ("promote", "demote") for _, what, _, _ in effect)
+            if not (acts and self._same % AGAIN == 0):
+                return None
+        else:
+            self._effect, self._same = effect, 0
         if not effect:
             return "guards: nothing holds back any more"
         return "guards: " + "; ".join(f"group {g}: {reason}" for g, _, reason, _ in effect)

@@ -108,13 +108,31 @@ def test_a_loser_whose_promotion_was_cut_short_steps_down():
 
 
 @pytest.mark.parametrize("carp", [CarpState.BACKUP, CarpState.INIT])
-def test_with_carp_backup_the_usual_demotion_stands(carp):
-    decision = only(
-        decide(TOPOLOGY, state(carp=carp, **SERVING), guards(SILENT, peer("primary"), True))
+def test_with_carp_backup_the_usual_demotion_stands_unless_the_peer_is_primary(carp):
+    for answer in (peer("secondary"), PeerFacts("198.18.0.2", problem="timed out"), None):
+        decision = only(decide(TOPOLOGY, state(carp=carp, **SERVING), guards(SILENT, answer, True)))
+        assert decision.action is TransitionKind.DEMOTE
+        assert not decision.give_away
+        assert decision.reason.startswith("CARP vhid 1 is")
+
+
+def test_a_newer_primary_keeps_the_role_when_the_stale_sides_adverts_won_carp():
+    """A frozen or cut-off master comes back: its adverts make the node that took over
+    BACKUP; that node has the clients' writes since and must not demote (review F1)."""
+    stale_won_carp = state(carp=CarpState.BACKUP, **SERVING)
+    decision = only(decide(TOPOLOGY, stale_won_carp, guards(ANSWERS, peer("primary", 5), term=6)))
+    assert decision.action is None
+    assert decision.reason == (
+        "two primaries (hastb is primary for data too): keeping the role although CARP "
+        "is not MASTER here, hastb's term 5 is older than hasta's 6"
     )
-    assert decision.action is TransitionKind.DEMOTE
-    assert not decision.give_away
-    assert decision.reason.startswith("CARP vhid 1 is")
+
+
+def test_the_stale_primary_steps_down_whatever_carp_says():
+    for carp in (CarpState.MASTER, CarpState.BACKUP):
+        observed = state(carp=carp, **SERVING)
+        decision = only(decide(TOPOLOGY, observed, guards(ANSWERS, peer("primary", 6), term=5)))
+        assert decision.action is TransitionKind.DEMOTE and decision.give_away
 
 
 def test_paused_and_unreadable_facts_come_before_the_guards():

@@ -3,10 +3,11 @@ and the daemon's watch that reconciles only when the guards change a decision.""
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from carpswitch.actions.guards import PeerGuard, WitnessGuard
+from carpswitch.actions.guards import PeerGuard, PeerGuardAgain, WitnessGuard
 from carpswitch.config import parse_config
 from carpswitch.engine.plan import give_away_steps, plan_demote, plan_promote
 from carpswitch.engine.step import StepContext, StepFailed
@@ -22,6 +23,7 @@ from carpswitch.topology import Group, Resource, Topology
 from tests.fakes import FakeRunner
 
 WITNESS = "198.18.0.10"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "hastctl_list"
 LUN = Resource(
     name="lun",
     kind="raw",
@@ -64,8 +66,13 @@ def test_a_promotion_checks_the_configured_guards_first(tmp_path):
     plan = plan_promote(TOPOLOGY, GROUP, cfg, "vtnet0")
     assert [s.kind for s in plan.before[:2]] == ["guard_witness", "guard_peer"]
     assert plan.before[0].describe() == f"a witness answers (ping {WITNESS})"
+    chain = [s.kind for s in plan.chains["lun"]]
+    assert chain[chain.index("hast_role") - 1] == "guard_peer_again"
     forced = plan_promote(TOPOLOGY, GROUP, cfg, "vtnet0", guards=False)
-    assert not [s for s in forced.before if s.kind.startswith("guard_")]
+    assert [(s.kind, s.veto) for s in forced.before if s.kind.startswith("guard_")] == [
+        ("guard_peer", False)  # no veto, but the forced primary takes a term (review F5)
+    ]
+    assert "guard_peer_again" not in [s.kind for s in forced.chains["lun"]]
     plain = plan_promote(TOPOLOGY, GROUP, config(tmp_path), "vtnet0")
     assert not [s for s in plain.before if s.kind.startswith("guard_")]
 
@@ -84,9 +91,65 @@ def test_the_witness_guard_fails_when_no_witness_answers(tmp_path):
     runner = FakeRunner()
     runner.reply(commands.ping_once(WITNESS, 1), exit_status=2)
     with pytest.raises(StepFailed, match=re.escape("no witness reachable: 198.18.0.10: ")):
-        WitnessGuard([WITNESS]).do(context(cfg, runner))
+        WitnessGuard(GROUP, [WITNESS]).do(context(cfg, runner))
     runner.reply(commands.ping_once(WITNESS, 1), stdout="1 packets received\n")
-    assert WitnessGuard([WITNESS]).do(context(cfg, runner)) == f"{WITNESS} answers"
+    assert WitnessGuard(GROUP, [WITNESS]).do(context(cfg, runner)) == f"{WITNESS} answers"
+
+
+PRIMARY_LIST = (FIXTURES / "primary_serving_idle_255.txt").read_text().replace("data", "lun")
+
+
+def test_a_primary_being_repaired_is_not_rolled_back_for_a_lost_ping(tmp_path):
+    """ctld died on a serving primary: the promotion that restarts it must not take the
+    primary down because one ping got lost; self-fencing decides that (review F3)."""
+    cfg = config(tmp_path, witnesses=[WITNESS])
+    runner = FakeRunner()
+    runner.reply(commands.ping_once(WITNESS, 1), exit_status=2)
+    runner.reply(commands.hastctl_list(cfg.paths.hast_conf), stdout=PRIMARY_LIST)
+    detail = WitnessGuard(GROUP, [WITNESS]).do(context(cfg, runner))
+    assert detail == "already primary here: self-fencing decides, not this guard"
+    assert commands.ping_once(WITNESS, 1) not in runner.calls
+
+
+def test_a_winner_finishing_its_promotion_passes_the_peer_guard_without_a_new_term(
+    tmp_path, peer_view
+):
+    """Both primary, this side's term newer: the peer guard lets it finish (review F2);
+    the loser's side fails it."""
+    server, answer = peer_view
+    cfg = config(tmp_path, server.port, peer_view=True)
+    runner = FakeRunner()
+    runner.reply(commands.hastctl_list(cfg.paths.hast_conf), stdout=PRIMARY_LIST)
+    terms = Terms(cfg.paths.state_dir)
+    terms.bump("storage")  # ours: the wall clock in ms, newer than the peer's 4
+    ours = terms.read().of("storage")
+    answer["view"] = PeerView("hastb", {"lun": "primary"}, {"storage": 4})
+    detail = PeerGuard(GROUP).do(context(cfg, runner))
+    assert detail.endswith(f"already primary here: term {ours}")
+    assert terms.read().of("storage") == ours
+    answer["view"] = PeerView("hastb", {"lun": "primary"}, {"storage": ours + 1})
+    with pytest.raises(StepFailed, match="two primaries and this side steps down"):
+        PeerGuard(GROUP).do(context(cfg, runner))
+
+
+def test_the_last_look_before_role_primary_stops_the_older_of_two_promotions(tmp_path, peer_view):
+    """Both MASTER, both saw the other secondary and took terms: the newer goes on, the
+    older stops before `role primary` (review F4)."""
+    server, answer = peer_view
+    cfg = config(tmp_path, server.port, peer_view=True)
+    terms = Terms(cfg.paths.state_dir)
+    terms.bump("storage")
+    ours = terms.read().of("storage")
+    steps = [PeerGuardAgain("lun", GROUP), PeerGuardAgain("other", GROUP)]
+    answer["view"] = PeerView("hastb", {"lun": "secondary"}, {"storage": ours - 1})
+    done = steps[0].do_batch(context(cfg), steps)
+    assert done == [f"hastb (127.0.0.1): lun secondary; our term {ours} is the newest"] * 2
+    answer["view"] = PeerView("hastb", {"lun": "secondary"}, {"storage": ours + 1})
+    [failed, _] = steps[0].do_batch(context(cfg), steps)
+    assert isinstance(failed, StepFailed) and "took a newer term" in str(failed)
+    answer["view"] = PeerView("hastb", {"lun": "primary"}, {"storage": 0})
+    [failed, _] = steps[0].do_batch(context(cfg), steps)
+    assert isinstance(failed, StepFailed) and "peer became primary" in str(failed)
 
 
 def test_the_peer_guard_vetoes_when_the_peer_is_primary(tmp_path, peer_view):
@@ -199,3 +262,31 @@ def test_a_backup_secondary_node_does_not_look(tmp_path):
     assert watch.tick() is None
     assert runner.calls == []
     assert GuardWatch(cfg, runner, lambda: None).tick() is None
+
+
+def test_a_witness_note_from_before_a_reboot_starts_the_count_again(tmp_path):
+    """run_dir survived a reboot: a CLOCK_MONOTONIC stamp in the new clock's future must
+    not keep self-fencing off for the last boot's uptime (review F10)."""
+    cfg = config(tmp_path, witnesses=[WITNESS])
+    runner = FakeRunner()
+    runner.reply(commands.ping_once(WITNESS, 1), exit_status=2)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "witness-lost").write_text("99999.0\n")
+    now = [50.0]
+    look = GuardLook(cfg, runner, clock=lambda: now[0])
+    assert look.witness().lost_for == 0.0
+    now[0] = 58.0
+    assert look.witness().lost_for == 8.0
+
+
+def test_an_effect_that_stays_asks_again_every_few_looks(tmp_path):
+    """The round the watch asked for found the lock busy: the watch asks again (F8b)."""
+    from carpswitch.intake.guardwatch import AGAIN
+
+    cfg = config(tmp_path, witnesses=[WITNESS], self_fence=True, witness_grace=0.0)
+    runner = FakeRunner()
+    runner.reply(commands.ping_once(WITNESS, 1), exit_status=2)
+    watch = GuardWatch(cfg, runner, lambda: (TOPOLOGY, observed()))
+    answers = [watch.tick() for _ in range(2 * AGAIN + 1)]
+    asked = [n for n, why in enumerate(answers) if why]
+    assert asked == [0, AGAIN, 2 * AGAIN]

@@ -102,3 +102,29 @@ def test_a_failed_write_of_a_seen_term_is_logged_not_raised(tmp_path, monkeypatc
     monkeypatch.setattr("carpswitch.guards.terms.replace_file", full)
     Terms(str(tmp_path), EPOCH).saw("g", 3)
     assert "cannot remember the peer's term" in caplog.text
+
+
+def test_a_seen_term_written_meanwhile_never_loses_a_new_own_term(tmp_path):
+    """The guard watch remembers the peer's term outside the actor lock while a promotion
+    takes a term under it: both read-modify-writes hold the file's lock (review F7)."""
+    import threading
+
+    terms = Terms(str(tmp_path), EPOCH)
+    errors = []
+
+    def seen():
+        try:
+            for n in range(1, 200):
+                Terms(str(tmp_path), EPOCH).saw("storage", n)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=seen)
+    thread.start()
+    bumped = [terms.bump("storage") for _ in range(50)]
+    thread.join()
+    assert not errors
+    book = terms.read()
+    assert book.own["storage"] == bumped[-1]
+    assert bumped == sorted(bumped) and len(set(bumped)) == 50
+    assert book.seen["storage"] == 199

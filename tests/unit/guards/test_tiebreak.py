@@ -20,15 +20,21 @@ def test_equal_terms_the_higher_advskew_steps_down():
     assert steps_down(a, b)[0] is False
 
 
-def test_an_unknown_advskew_loses_to_any_known():
-    a, b = Side("hasta", 3, 254), Side("hastb", 3, None)
-    assert steps_down(b, a)[0] is True
-    assert steps_down(a, b)[0] is False
+def test_an_unknown_advskew_falls_to_the_names_on_both_sides():
+    """Each side knows its own skew: counting the other's unknown one as the worst would
+    make both keep (review F9)."""
+    a_sees = steps_down(Side("hasta", 3, 0), Side("hastb", 3, None))
+    b_sees = steps_down(Side("hastb", 3, 100), Side("hasta", 3, None))
+    assert a_sees == (False, "equal terms and no advskew to tell; hastb has the greater name")
+    assert b_sees[0] is True and b_sees[1] == a_sees[1]
 
 
 def test_equal_everything_the_greater_name_steps_down():
-    a, b = Side("hasta", 0, None), Side("hastb", 0, None)
-    assert steps_down(b, a) == (True, "equal terms and advskew; hastb has the greater name")
+    a, b = Side("hasta", 0, 7), Side("hastb", 0, 7)
+    assert steps_down(b, a) == (
+        True,
+        "equal terms and no advskew to tell; hastb has the greater name",
+    )
     assert steps_down(a, b)[0] is False
 
 
