@@ -27,8 +27,8 @@ EPILOG = """\
 devd runs `carpswitch master|backup VHID@IFACE` on CARP events (conf/devd-carp.conf).
 Config: -c PATH, else $CARPSWITCH_CONFIG, else /usr/local/etc/carpswitch.toml; without a
 config file carpswitch works from hast.conf alone (every resource raw, one group per vhid).
-Exit status: 0 ok, 1 failed, 64 usage, 70 internal error, 71 system error, 75 busy,
-78 config error.
+Exit status: 0 ok, 1 failed, 64 usage, 69 peer unreachable (split-brain), 70 internal
+error, 71 system error, 75 busy, 78 config error.
 See carpswitch(8).
 """
 
