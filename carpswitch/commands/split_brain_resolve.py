@@ -197,7 +197,7 @@ class Resolve:
         )
         status = self._clear_here()
         if self.checked_by is None:  # the keeping peer clears its own mark
-            why = self._clear_peer() if clear_peer else "unreachable"
+            why = self._clear_peer() if clear_peer else "was not reached"
             if why is not None:
                 self.err.write(
                     f"carpswitch: {self.pair.peer_name} {why}: its mark stays; run `carpswitch "
