@@ -9,8 +9,8 @@ not in --help: the caller has checked both nodes and asked, so the peer neither 
 nor needs ssh back) and clears this node's mark when it succeeded.
 
 Every check comes before any change: the resource is known and readable on the
-discarding side, a primary there belongs to a group carpswitch can demote, the peer
-answers, the resource is in split-brain on a node, and the choice does not discard the
+discarding side, a primary there belongs to a group carpswitch can demote, the kept side
+is primary (the synchronisation source; else --force), the peer answers, the resource is in split-brain on a node, and the choice does not discard the
 side holding the acknowledged data (carpswitch.recovery.verdict: the side promoted last,
 or unknown). --force overrides the last three (an unreachable peer only for
 --discard-this: with --keep-this the work is the peer's). Then the typed resource name,
@@ -87,8 +87,11 @@ class Resolve:
                 raise Refusal(f"{peer}: nothing changed ({why})", ExitCode.UNAVAILABLE)
             self.notes.append(f"{peer}: its mark is not cleared")
         discarding = peer if self.keep else this
+        kept = this if self.keep else peer
         if isinstance(discarding, dict):
             self._check_discardable(discarding)
+        if isinstance(kept, dict):
+            self._check_keeper(kept)
         self._check_choice(this, peer if isinstance(peer, dict) else None)
         self._show_plan(discarding if isinstance(discarding, dict) else this)
         self._confirm()
@@ -120,6 +123,18 @@ class Resolve:
             raise Refusal(
                 f"{self.resource} is primary on {facts['node']} and in no group carpswitch "
                 "demotes: demote it there by hand first"
+            )
+
+    def _check_keeper(self, facts: dict[str, Any]) -> None:
+        """The kept side must be primary: hastd synchronises from the primary, and a
+        recreated (virgin) copy promoted later would be synchronised over the kept one."""
+        found = facts["resources"].get(self.resource)
+        role = found.get("role") if isinstance(found, dict) else None
+        if role != "primary" and not self.force:
+            raise Refusal(
+                f"{self.resource} is {role or 'unknown'} on {facts['node']}, the side to keep: "
+                "hastd synchronises from the primary; make it primary there first "
+                "(carpswitch promote --force GROUP), then resolve: nothing changed"
             )
 
     def _check_choice(self, this: dict[str, Any], peer: dict[str, Any] | None) -> None:

@@ -56,12 +56,29 @@ def summary(pair: RecoveryPair) -> dict[str, Any]:
             "holder": node,
             "why": why,
             "to_run": to_run(name, pair.name, pair.peer_name, node),
+            "note": _keeper_note(name, node, this, other),
         }
     return {
         "this": this,
         "peer": peer if isinstance(peer, dict) else {"node": pair.peer_name, "error": peer},
         "split_brain": resources,
     }
+
+
+def _keeper_note(
+    name: str, keeper: str | None, this: dict[str, Any], peer: dict[str, Any]
+) -> str | None:
+    """What to do first when the side to keep is not primary (resolve refuses then)."""
+    facts = this if keeper == this["node"] else peer if keeper is not None else None
+    if facts is None:
+        return None
+    role = facts.get("resources", {}).get(name, {}).get("role")
+    if role == "primary":
+        return None
+    return (
+        f"{keeper} is {role or 'unknown'}, not primary: make it primary first "
+        "(carpswitch promote --force GROUP there): hastd synchronises from the primary"
+    )
 
 
 def _side(facts: dict[str, Any], name: str, label: str) -> str:
@@ -100,6 +117,8 @@ def render(result: dict[str, Any]) -> str:
         lines.append(_side(peer, name, f"{peer['node']} (peer)"))
         keeper = verdict["holder"] or "unknown"
         lines.append(f"  acknowledged data: {keeper} ({verdict['why']})")
+        if verdict["note"]:
+            lines.append(f"  first: {verdict['note']}")
         lines += [f"  run here: {command}" for command in verdict["to_run"]]
     return "\n".join(lines) + "\n"
 

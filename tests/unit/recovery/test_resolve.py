@@ -243,3 +243,15 @@ def test_discard_this_when_clearing_the_peers_mark_hangs_says_so(pair):
     assert changes(pair.a) == FIX and pair.a.marks() == frozenset()
     assert "hastb (peer hastb: ssh timed out after 60 s): its mark stays" in err
     assert pair.b.marks() == frozenset({"tank"})
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_refuses_when_the_side_to_keep_is_not_primary(pair, keep):
+    kept = "hasta" if keep else "hastb"
+    if keep:
+        pair.a.promoted(at(5))  # hasta was primary last: the verdict allows keeping it
+    pair.node(kept).roles["tank"] = "secondary"
+    code, _, err = pair.resolve("hasta", keep=keep, yes=True)
+    assert code == ExitCode.FAILED
+    assert f"tank is secondary on {kept}, the side to keep: hastd synchronises from" in err
+    untouched(pair)

@@ -135,3 +135,14 @@ def test_facts_change_nothing(pair):
     assert data["node"] == "hasta" and data["resources"]["tank"]["in_split_brain"] is True
     assert sorted(p.name for p in (pair.a.root / "db").rglob("*")) == before
     assert all(call[:2] in (("hastctl", "list"), ("ifconfig",)) for call in pair.a.calls)
+
+
+def test_status_says_to_make_the_side_to_keep_primary_first(pair):
+    pair.a.mark()
+    pair.b.promoted(at(3))
+    pair.b.roles["tank"] = "secondary"
+    code, text = status(pair)
+    assert code == ExitCode.FAILED
+    assert "  first: hastb is secondary, not primary: make it primary first" in text
+    code, text = status(pair, as_json=True)
+    assert json.loads(text)["split_brain"]["tank"]["note"].startswith("hastb is secondary")
