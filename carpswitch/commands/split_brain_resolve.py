@@ -10,10 +10,11 @@ nor needs ssh back) and clears this node's mark when it succeeded.
 
 Every check comes before any change: the resource is known and readable on the
 discarding side, a primary there belongs to a group carpswitch can demote, the kept side
-is primary (the synchronisation source; else --force), the peer answers, the resource is in split-brain on a node, and the choice does not discard the
-side holding the acknowledged data (carpswitch.recovery.verdict: the side promoted last,
-or unknown). --force overrides the last three (an unreachable peer only for
---discard-this: with --keep-this the work is the peer's). Then the typed resource name,
+is primary (hastd synchronises from the primary), the peer answers, the resource is in
+split-brain on a node, and the choice does not discard the side holding the acknowledged
+data (carpswitch.recovery.verdict: the side promoted last, or unknown). --force overrides
+all but the first two (an unreachable peer only for --discard-this: with --keep-this the
+work is the peer's). Then the typed resource name,
 unless --yes. Exit status: 0 resolved, 1 refused, not confirmed or stopped (the message
 says where and how to go on), 64 usage, 69 the peer unreachable, 75 busy, 78 config.
 """
