@@ -231,7 +231,8 @@ class Resolve:
         if self.pair.peer is None:
             return "unknown"
         try:
-            self.pair.peer.carpswitch(["split-brain", "clear", self.resource], CLEAR_SECONDS)
+            words = ["split-brain", "clear", "--", self.resource]
+            self.pair.peer.carpswitch(words, CLEAR_SECONDS)
         except CarpswitchError as exc:  # exit 1 is fine: the peer had no mark
             return f"({one_line(str(exc))})"
         return None
@@ -239,8 +240,8 @@ class Resolve:
     def _discard_there(self) -> int:
         peer = self.pair.peer
         assert peer is not None  # the peer's facts were read
-        words = ["split-brain", "resolve", self.resource, "--discard-this", "--yes"]
-        words += ["--checked-by", self.pair.name]
+        words = ["split-brain", "resolve", "--discard-this", "--yes"]
+        words += ["--checked-by", self.pair.name, "--", self.resource]
         limit = REMOTE_SECONDS["resolve"]
         log.warning(
             "split-brain resolve %s: discarding %s's copy over ssh", self.resource, self.loser

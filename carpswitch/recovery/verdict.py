@@ -59,12 +59,24 @@ def check_facts(answer: object, expected: str) -> dict[str, Any]:
         said = one_line(str(answer), 120)
         raise CarpswitchError(f"not an answer of carpswitch split-brain facts: {said}")
     resources = answer["resources"]
-    if not all(isinstance(v, dict) for v in resources.values()):
-        raise CarpswitchError("split-brain facts with a resource that is not an object")
+    if not all(isinstance(v, dict) and _well_formed(v) for v in resources.values()):
+        raise CarpswitchError("split-brain facts with a resource of another shape")
     if answer.get("node") != expected:
         said = one_line(str(answer.get("node")), 40)
         raise CarpswitchError(f"answered as node {said}, expected {expected}")
     return answer
+
+
+def _well_formed(resource: dict[str, Any]) -> bool:
+    """The fields resolve acts on have the types `facts` gives them."""
+    groups = resource.get("groups", [])
+    last = resource.get("last_promotion")
+    return (
+        resource.get("role") in (None, "init", "primary", "secondary")
+        and isinstance(groups, list)
+        and all(isinstance(g, str) for g in groups)
+        and (last is None or isinstance(last, dict))
+    )
 
 
 def in_split_brain(facts: dict[str, Any], resource: str) -> bool:

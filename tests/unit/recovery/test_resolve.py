@@ -46,7 +46,7 @@ def test_discard_this_demotes_then_runs_the_documented_fix_and_clears_both_marks
     assert changes(pair.b) == [] and pair.b.demoted == []
     assert pair.a.marks() == frozenset() and pair.b.marks() == frozenset()
     assert pair.a.roles == {"tank": "secondary"}
-    assert ["carpswitch", "split-brain", "clear", "tank"] in pair.ssh_calls
+    assert ["carpswitch", "split-brain", "clear", "--", "tank"] in pair.ssh_calls
     assert out.index("plan: keep hastb's copy of tank, discard hasta's") < out.index("running")
 
 
@@ -59,8 +59,8 @@ def test_keep_this_runs_the_discard_on_the_peer_and_clears_this_nodes_mark(pair)
     assert pair.a.marks() == frozenset() and pair.b.marks() == frozenset()
     remote = [w for w in pair.ssh_calls if "resolve" in w]
     assert remote == [
-        ["carpswitch", "split-brain", "resolve", "tank", "--discard-this", "--yes",
-         "--checked-by", "hasta"],
+        ["carpswitch", "split-brain", "resolve", "--discard-this", "--yes",
+         "--checked-by", "hasta", "--", "tank"],
     ]  # fmt: skip
     assert "  hastb: running hastctl create" in out
 
@@ -255,3 +255,15 @@ def test_refuses_when_the_side_to_keep_is_not_primary(pair, keep):
     assert code == ExitCode.FAILED
     assert f"tank is secondary on {kept}, the side to keep: hastd synchronises from" in err
     untouched(pair)
+
+
+def test_after_a_stop_the_same_resolve_goes_on_from_the_start(pair):
+    pair.a.fail["create"] = (74, "[ERROR] [tank] Unable to write metadata: Input/output error.\n")
+    assert pair.resolve("hasta", keep=False, yes=True)[0] == ExitCode.FAILED
+    assert pair.a.roles["tank"] == "init" and pair.a.marks() == frozenset({"tank"})
+    del pair.a.fail["create"]
+    pair.a.calls.clear()
+    code, _, err = pair.resolve("hasta", keep=False, yes=True)  # init now: no demotion
+    assert (code, err) == (ExitCode.OK, "")
+    assert changes(pair.a) == FIX and pair.a.demoted == ["vhid7"]
+    assert pair.a.marks() == frozenset() and pair.b.marks() == frozenset()

@@ -95,7 +95,10 @@ def test_a_split_brain_report_stands_until_the_pair_connects_or_synchronises():
     [
         ("garbage", "not an answer of carpswitch split-brain facts"),
         ({"node": "hastb"}, "not an answer"),
-        ({"node": "hastb", "resources": {"tank": 3}}, "not an object"),
+        ({"node": "hastb", "resources": {"tank": 3}}, "of another shape"),
+        ({"node": "hastb", "resources": {"tank": {"role": "boss"}}}, "of another shape"),
+        ({"node": "hastb", "resources": {"tank": {"groups": "storage"}}}, "of another shape"),
+        ({"node": "hastb", "resources": {"tank": {"last_promotion": 7}}}, "of another shape"),
         ({"node": "hasta", "resources": {}}, "answered as node hasta, expected hastb"),
     ],
 )
