@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from carpswitch.config import Config
-from carpswitch.errors import CommandError, CommandFailed, CommandTimedOut, one_line
+from carpswitch.errors import CommandError, CommandFailed, CommandTimedOut, ParseError, one_line
 from carpswitch.system import commands
 from carpswitch.system.runner import CommandRunner
 
@@ -37,6 +37,19 @@ def hast_steps(config: Config, resource: str) -> list[tuple[str, tuple[str, ...]
         ("create", commands.hastctl_create(conf, [resource])),
         ("role secondary", commands.hastctl_role(conf, "secondary", [resource])),
     ]
+
+
+def _role_now(config: Config, runner: CommandRunner, resource: str) -> str | None:
+    """`resource`'s role as hastctl says now; None when it cannot be read (the steps then
+    run: hastctl itself answers for a resource it does not know)."""
+    from carpswitch.system.observe import Observer
+
+    try:
+        found = Observer(runner, config).hast([resource])
+    except (CommandError, ParseError):
+        return None
+    role = found[0].role if found else None
+    return None if role is None else str(role)
 
 
 def _why(exc: CommandError) -> str:
@@ -62,7 +75,11 @@ def discard(
     demote: Demote,
     out: TextIO,
 ) -> None:
-    """Make this node's copy of `resource` a fresh secondary; Stopped on a failure."""
+    """Make this node's copy of `resource` a fresh secondary; Stopped on a failure.
+
+    The role is read again just before `role init`: only an admin's `promote --force` can
+    make a marked resource primary, but one in between the checks and here must not have
+    its device pulled from under it."""
     steps = hast_steps(config, resource)
     if role == "primary":
         for group in groups:
@@ -74,6 +91,12 @@ def discard(
                     f"stopped at the demotion of group {group} ({why}): nothing of {resource} "
                     f"discarded; fix it, then run the resolve again"
                 )
+    now = _role_now(config, runner, resource)
+    if now == "primary":
+        raise Stopped(
+            f"{resource} is primary here again (after the checks): nothing discarded; "
+            "run the resolve again"
+        )
     for number, (what, argv) in enumerate(steps):
         shown = f"hastctl {what} {resource}"
         out.write(f"running {' '.join(argv)}\n")

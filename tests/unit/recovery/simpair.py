@@ -73,6 +73,7 @@ class Node:
     created: list[str] = field(default_factory=list)
     demoted: list[str] = field(default_factory=list)
     demote_fails: str | None = None
+    meanwhile: dict[str, str] = field(default_factory=dict)  # roles set between the checks
 
     @property
     def config_file(self) -> str:
@@ -135,6 +136,9 @@ class Node:
                 return 0, IFCONFIG, ""
             case ("hastctl", "list", "-c", _):
                 return 0, "".join(list_block(n, r) for n, r in self.roles.items()), ""
+            case ("hastctl", "list", "-c", _, name):  # discard's look just before role init
+                self.roles.update(self.meanwhile)
+                return 0, list_block(name, self.roles[name]), ""
             case ("hastctl", "role", "-c", _, role, name):
                 self.roles[name] = role
                 return 0, "", ""

@@ -267,3 +267,12 @@ def test_after_a_stop_the_same_resolve_goes_on_from_the_start(pair):
     assert (code, err) == (ExitCode.OK, "")
     assert changes(pair.a) == FIX and pair.a.demoted == ["vhid7"]
     assert pair.a.marks() == frozenset() and pair.b.marks() == frozenset()
+
+
+def test_a_resource_made_primary_after_the_checks_is_not_discarded(pair):
+    pair.a.roles["tank"] = "secondary"  # nothing to demote at the checks
+    pair.a.meanwhile = {"tank": "primary"}  # an admin's promote --force in between
+    code, _, err = pair.resolve("hasta", keep=False, yes=True)
+    assert code == ExitCode.FAILED
+    assert "tank is primary here again (after the checks): nothing discarded" in err
+    assert changes(pair.a) == [] and pair.a.marks() == frozenset({"tank"})
