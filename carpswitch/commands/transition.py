@@ -11,7 +11,9 @@ from carpswitch.controller import Controller, Refused, UnknownGroup
 from carpswitch.engine.step import Step, StepContext
 from carpswitch.errors import CarpswitchError
 from carpswitch.exitcodes import ExitCode
+from carpswitch.guards.look import GuardLook
 from carpswitch.model import StepResult, TransitionKind, TransitionOutcome, TransitionRecord
+from carpswitch.standing import guards_line
 
 
 def format_step(result: StepResult, undo: bool = False) -> str:
@@ -79,8 +81,12 @@ def run_plan(config_path: str | None, target: str, groups: Sequence[str]) -> int
     problems = ctx.topology.problems
     for line in [*problems, *refusals]:
         print(f"carpswitch: {line}", file=sys.stderr)
+    looked = GuardLook(controller.config, ctx.runner).look() if plans else None
+    seen = guards_line(looked.as_json(), None) if looked else None
     for plan in plans:
         print(f"{kind} group {plan.group.name} (vhid {plan.group.vhid}):")
+        if seen and kind is TransitionKind.PROMOTE:
+            print(f"  {seen} (now)")
         sections = [("", plan.before)]
         sections += [(f"[{name}] ", chain) for name, chain in plan.chains.items()]
         sections += [("", plan.after)]
