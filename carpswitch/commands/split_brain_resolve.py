@@ -32,7 +32,7 @@ from carpswitch.engine.lock import ActorLock, LockBusy
 from carpswitch.engine.splitbrain import SplitBrainMarks
 from carpswitch.errors import CarpswitchError, one_line
 from carpswitch.exitcodes import ExitCode
-from carpswitch.recovery.discard import Demote, Stopped, discard
+from carpswitch.recovery.discard import Demote, Stopped, controller_demote, discard
 from carpswitch.recovery.pair import RecoveryPair
 from carpswitch.recovery.verdict import holder, in_split_brain
 from carpswitch.setup.ssh import REMOTE_SECONDS
@@ -201,7 +201,7 @@ class Resolve:
 
     def _discard_here(self, this: dict[str, Any], clear_peer: bool) -> int:
         found = self._resource_of(this)
-        demote = self.demote or self._controller_demote
+        demote = self.demote or controller_demote(self.pair.ctx)
         discard(
             self.pair.config,
             self.pair.runner,
@@ -278,24 +278,6 @@ class Resolve:
             )
             return ExitCode.FAILED
         return ExitCode.OK
-
-    def _controller_demote(self, group: str) -> str | None:
-        from carpswitch.commands.transition import _print_step
-        from carpswitch.controller import Controller, Refused
-        from carpswitch.model import TransitionKind, TransitionOutcome
-
-        controller = Controller(self.pair.ctx, on_step=_print_step)
-        try:
-            records = controller.transition(
-                TransitionKind.DEMOTE, [group], trigger="admin split-brain resolve"
-            )
-        except (Refused, LockBusy) as exc:
-            return one_line(str(exc))
-        finally:
-            controller.wait_for_notifications()
-        fine = (TransitionOutcome.SUCCEEDED, TransitionOutcome.NOOP)
-        bad = [r for r in records if r.outcome not in fine]
-        return None if not bad else f"demotion {bad[0].outcome}: {one_line(bad[0].reason)}"
 
 
 def run_split_brain_resolve(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from carpswitch.config import Config
+from carpswitch.context import NodeContext
 from carpswitch.errors import CommandError, CommandFailed, CommandTimedOut, ParseError, one_line
 from carpswitch.system import commands
 from carpswitch.system.runner import CommandRunner
@@ -111,3 +112,28 @@ def discard(
                 + _by_hand(steps[number:], resource)
             ) from exc
         log.warning("split-brain resolve %s: %s done", resource, shown)
+
+
+def controller_demote(ctx: NodeContext) -> Demote:
+    """carpswitch's own demotion of one group (journaled, steps printed as `demote` does)."""
+
+    def demote(group: str) -> str | None:
+        from carpswitch.commands.transition import _print_step
+        from carpswitch.controller import Controller, Refused
+        from carpswitch.engine.lock import LockBusy
+        from carpswitch.model import TransitionKind, TransitionOutcome
+
+        controller = Controller(ctx, on_step=_print_step)
+        try:
+            records = controller.transition(
+                TransitionKind.DEMOTE, [group], trigger="admin split-brain resolve"
+            )
+        except (Refused, LockBusy) as exc:
+            return one_line(str(exc))
+        finally:
+            controller.wait_for_notifications()
+        fine = (TransitionOutcome.SUCCEEDED, TransitionOutcome.NOOP)
+        bad = [r for r in records if r.outcome not in fine]
+        return None if not bad else f"demotion {bad[0].outcome}: {one_line(bad[0].reason)}"
+
+    return demote
