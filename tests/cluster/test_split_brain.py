@@ -120,6 +120,13 @@ def test_an_induced_split_brain_is_reported_kept_apart_and_resolved_keeping_the_
     b_run = lun_of(cluster)
     _write(b_run, BLOCKS)  # blocks 0-7 again, on hasta only
     cluster.wait(lambda: cluster.carp_state("hastb") == "MASTER", time.monotonic() + 30, "B")
+    # hastb's secondary worker must have noticed the cut (2 x HAST_KEEPALIVE of silence):
+    # while it lives, a promotion takes the primary as still connected and refuses
+    cluster.wait(
+        lambda: cluster.node("hastb").worker_pid(RESOURCE) is None,
+        time.monotonic() + BOUND,
+        "hastb's secondary worker gone",
+    )
     _carpswitch(cluster, "hastb", "promote", "storage")  # its CARP is MASTER, paused
 
     # now hasta is cut off (its CARP stopped) and the client writes to hastb
