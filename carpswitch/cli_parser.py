@@ -161,8 +161,39 @@ def _hast_event_arguments(parser: UsageParser) -> None:
 
 
 def _split_brain_arguments(parser: UsageParser) -> None:
+    from carpswitch.cli_words import SPLIT_BRAIN_EPILOG
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = SPLIT_BRAIN_EPILOG
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=UsageParser)
     actions.required = True
+    status = actions.add_parser(
+        "status", help="both nodes: roles, dirty bytes, marks, who was primary last, what to run"
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable")
+    facts = actions.add_parser("facts", help="this node's part of status (read only; for ssh)")
+    facts.add_argument("--json", action="store_true", required=True, help="JSON (the only form)")
+    resolve = actions.add_parser(
+        "resolve",
+        help="HAST's fix: the discarded side becomes init, create, secondary, and resyncs",
+        epilog=SPLIT_BRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    resolve.add_argument("resource", metavar="RESOURCE", help="the HAST resource in split-brain")
+    side = resolve.add_mutually_exclusive_group(required=True)
+    side.add_argument(
+        "--keep-this", action="store_true", help="keep this node's data; the peer's is discarded"
+    )
+    side.add_argument(
+        "--discard-this", action="store_true", help="discard this node's data; the peer's is kept"
+    )
+    resolve.add_argument("--yes", action="store_true", help="do not ask for the resource name")
+    resolve.add_argument(
+        "--force",
+        action="store_true",
+        help="even against the journals' verdict, without a mark, or (--discard-this) peer down",
+    )
+    resolve.add_argument("--checked-by", metavar="HOST", help=argparse.SUPPRESS)
     clear = actions.add_parser("clear", help="drop the marks: automatic promotion again")
     clear.add_argument("resources", nargs="*", metavar="RESOURCE", help="a marked HAST resource")
     clear.add_argument("--all", action="store_true", help="every mark (also unreadable ones)")
@@ -294,6 +325,21 @@ def _hast_event(args: argparse.Namespace) -> Call:
 def _split_brain(args: argparse.Namespace) -> Call:
     from carpswitch.commands.split_brain import run_split_brain_clear
 
+    if args.action in ("status", "facts"):
+        from carpswitch.commands.split_brain_status import (
+            run_split_brain_facts,
+            run_split_brain_status,
+        )
+
+        if args.action == "facts":
+            return lambda: run_split_brain_facts(args.config)
+        return lambda: run_split_brain_status(args.config, as_json=args.json)
+    if args.action == "resolve":
+        from carpswitch.commands.split_brain_resolve import run_split_brain_resolve
+
+        return lambda: run_split_brain_resolve(
+            args.config, args.resource, args.keep_this, args.yes, args.force, args.checked_by
+        )
     if bool(args.resources) == args.all:
         return lambda: _usage("split-brain clear: name RESOURCEs or give --all (not both)")
     return lambda: run_split_brain_clear(args.config, args.resources, args.all)

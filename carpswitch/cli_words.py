@@ -19,7 +19,7 @@ COMMANDS: dict[str, str] = {
     "resume": "end maintenance and act on what CARP says now",
     "setup": "configure both nodes from one carpswitch.toml: init, plan, apply, check",
     "hast-event": "hast.conf exec hook: journal hastd's event; split-brain marks the resource",
-    "split-brain": "split-brain marks: `clear RESOURCE...|--all` allows automatic promotion again",
+    "split-brain": "split-brain: status of both nodes, resolve (keep one side's data), clear marks",
     "lab": "simulated FreeBSD node, for tests and for trying carpswitch by hand",
 }
 
@@ -27,8 +27,8 @@ EPILOG = """\
 devd runs `carpswitch master|backup VHID@IFACE` on CARP events (conf/devd-carp.conf).
 Config: -c PATH, else $CARPSWITCH_CONFIG, else /usr/local/etc/carpswitch.toml; without a
 config file carpswitch works from hast.conf alone (every resource raw, one group per vhid).
-Exit status: 0 ok, 1 failed, 64 usage, 70 internal error, 71 system error, 75 busy,
-78 config error.
+Exit status: 0 ok, 1 failed, 64 usage, 69 peer unreachable (split-brain), 70 internal
+error, 71 system error, 75 busy, 78 config error.
 See carpswitch(8).
 """
 
@@ -44,4 +44,19 @@ The peer is reached with `ssh -o BatchMode=yes -o StrictHostKeyChecking=yes`: it
 key must be in known_hosts and root's key accepted. Re-running apply changes nothing.
 Exit status: 0 done (check: identical), 1 failed (check: the nodes differ), 64 usage,
 78 config error.
+"""
+
+SPLIT_BRAIN_EPILOG = """\
+HAST never heals a split-brain itself: both nodes wrote while apart, and one side's writes
+must go. The acknowledged data is on the side that was primary last: the one whose
+journal has the later successful promotion of the resource's group (keep the clocks in
+sync). resolve refuses to discard that side, or to choose when neither journal tells,
+unless --force.
+examples:
+  carpswitch split-brain status            # both nodes, and what to run
+  carpswitch split-brain resolve tank --keep-this    # the peer: init, create, secondary
+  carpswitch split-brain resolve tank --discard-this # this node, then the peer's mark
+  carpswitch split-brain clear tank        # after a fix by hand (hastctl(8) create)
+Exit status: 0 done (status: nothing in split-brain), 1 refused, stopped or (status) a
+resource in split-brain, 64 usage, 69 peer unreachable, 75 busy, 78 config error.
 """

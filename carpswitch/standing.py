@@ -10,7 +10,7 @@ here reads the journal.
 A group "could be primary" when its CARP vhid is MASTER here; the reasons say, in the
 admin's words and with what to run, why some of its resources are not primary yet. The
 guards of issue 12 add their verdicts through `vetoes`: the split-brain marks
-(`split-brain on tank: resolve it, then run carpswitch split-brain clear`, split_brain_vetoes)
+(`split-brain on tank: run carpswitch split-brain status`, split_brain_vetoes)
 and the last look at the witnesses and the peer (run_dir/guards.json, guard_vetoes).
 """
 

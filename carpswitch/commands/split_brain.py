@@ -1,9 +1,9 @@
-"""`carpswitch split-brain clear RESOURCE...|--all`: the only way to drop split-brain marks.
+"""`carpswitch split-brain clear RESOURCE...|--all`: drop split-brain marks by hand.
 
 The admin says the split-brain is over (resolved by hand, see hastctl(8) `create`); the
-guided `split-brain status` and `resolve` of issue 12 come later and will drop the mark
-through SplitBrainMarks.clear as well. Under the actor lock, so that no reconcile decides
-between two marks being read. A marks directory that cannot be read may have named any
+guided `split-brain resolve` (commands/split_brain_resolve.py) drops the marks through
+SplitBrainMarks.clear as well. Under the actor lock, so that no reconcile decides between
+two marks being read. A marks directory that cannot be read may have named any
 resource: only `--all` takes it away (set aside under a stamped name, for a look).
 """
 

@@ -33,7 +33,7 @@ from carpswitch.statefiles import (
 
 MARKS_DIR = "split-brain"
 #: What an operator runs next, in every refusal and status line.
-WHAT_TO_RUN = "resolve it, then run carpswitch split-brain clear"
+WHAT_TO_RUN = "run carpswitch split-brain status"
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 

@@ -14,13 +14,14 @@ import hashlib
 import json
 import os
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from carpswitch.config import ClusterHost, Config
 from carpswitch.errors import CommandError, CommandFailed, CommandTimedOut, one_line
 from carpswitch.setup.files import SetupError
 from carpswitch.setup.render import cluster_of
-from carpswitch.system.runner import CommandRunner
+from carpswitch.system.runner import CommandResult, CommandRunner
 
 #: sun_path of FreeBSD's sockaddr_un (104, NUL included); ssh binds the master socket at
 #: ControlPath + "." + 16 random characters first (mux.c), then renames it.
@@ -29,7 +30,7 @@ MUX_TEMP_SUFFIX = 17
 SSH_FAILED = 255  # ssh(1): "exits with 255 if an error occurred"
 #: The remote part's seconds beyond the connection: a plan observes, an apply may create
 #: a zvol and start hastd (carpswitch's own timeouts bound each of its commands).
-REMOTE_SECONDS = {"plan": 120.0, "facts": 120.0, "apply": 900.0}
+REMOTE_SECONDS = {"plan": 120.0, "facts": 120.0, "apply": 900.0, "resolve": 900.0}
 
 #: (what OpenSSH prints, what it means). The first that matches wins.
 _TRANSPORT = (
@@ -97,18 +98,28 @@ class Peer:
 
     def argv(self, what: str) -> list[str]:
         """ssh's arguments for `carpswitch setup receive WHAT --as HOST` on the peer."""
-        remote = [self.host.carpswitch, "setup", "receive", what, "--as", self.host.name]
+        return self.remote_argv(["setup", "receive", what, "--as", self.host.name])
+
+    def remote_argv(self, words: Sequence[str]) -> list[str]:
+        """ssh's arguments for `carpswitch WORDS` on the peer (one shell-quoted string)."""
+        remote = [self.host.carpswitch, *words]
         return [*self.ssh_options(), self.target, "--", shlex.join(remote)]
 
-    def ask(self, what: str, shared_text: str) -> dict[str, Any]:
-        """The peer's JSON answer, or SetupError naming the peer and what went wrong."""
+    def carpswitch(
+        self,
+        words: Sequence[str],
+        limit: float,
+        stdin: str | None = None,
+        ok_codes: Sequence[int] = (0, 1),
+    ) -> CommandResult:
+        """Run `carpswitch WORDS` on the peer; SetupError naming the peer when ssh fails,
+        times out, or the command exits with a status outside `ok_codes`."""
         name = self.host.name
-        limit = cluster_of(self.config).ssh.connect_timeout + REMOTE_SECONDS[what]
         with contextlib.suppress(OSError):
             os.makedirs(self.config.paths.run_dir, mode=0o700, exist_ok=True)
         try:
-            result = self.runner.run(
-                "ssh", *self.argv(what), timeout=limit, stdin=shared_text, ok_codes=(0, 1)
+            return self.runner.run(
+                "ssh", *self.remote_argv(words), timeout=limit, stdin=stdin, ok_codes=ok_codes
             )
         except CommandTimedOut as exc:
             raise SetupError(f"peer {name}: ssh timed out after {exc.timeout:g} s") from exc
@@ -119,6 +130,13 @@ class Peer:
             raise SetupError(f"peer {name}: {one_line(str(exc))}") from exc
         except CommandError as exc:
             raise SetupError(f"peer {name}: {one_line(str(exc))}") from exc
+
+    def ask(self, what: str, shared_text: str) -> dict[str, Any]:
+        """The peer's JSON answer, or SetupError naming the peer and what went wrong."""
+        name = self.host.name
+        limit = cluster_of(self.config).ssh.connect_timeout + REMOTE_SECONDS[what]
+        words = ["setup", "receive", what, "--as", self.host.name]
+        result = self.carpswitch(words, limit, stdin=shared_text)
         try:
             answer = json.loads(result.stdout)
         except ValueError:

@@ -23,6 +23,11 @@ def hastctl_role(hast_conf: str, role: str, names: Sequence[str]) -> Argv:
     return ("hastctl", "role", "-c", hast_conf, role, *names)
 
 
+def hastctl_create(hast_conf: str, names: Sequence[str]) -> Argv:
+    """`hastctl create -c CONF name ...`: new metadata, a new resuid (HAST's split-brain fix)."""
+    return ("hastctl", "create", "-c", hast_conf, *names)
+
+
 def ifconfig_show(interface: str | None = None) -> Argv:
     """`ifconfig [IFACE]`: interface status including its carp lines."""
     return ("ifconfig", interface) if interface else ("ifconfig",)

@@ -77,17 +77,14 @@ def test_role_changes_run_the_hook_and_a_split_brain_blocks_automatic_promotion(
     assert wait_until(lambda: settled(logged), timeout=10)
     assert logged == []  # the hook exited 0
 
-    refusal = (
-        "promote storage: refused "
-        "(split-brain on tank: resolve it, then run carpswitch split-brain clear"
-    )
+    refusal = "promote storage: refused (split-brain on tank: run carpswitch split-brain status"
     code, out = carpswitch(capsys, config, "reconcile")
     assert code == 1 and out.startswith(refusal)
     assert node.role("tank") == "secondary"  # CARP MASTER, and still not promoted
     _, out = carpswitch(capsys, config, "status")
     assert (
         "not primary: group storage: CARP MASTER but tank secondary: "
-        "split-brain on tank: resolve it, then run carpswitch split-brain clear"
+        "split-brain on tank: run carpswitch split-brain status"
     ) in out
     _, out = carpswitch(capsys, config, "history", "--json", "-n", "1")
     last = json.loads(out.splitlines()[-1])

@@ -18,7 +18,7 @@ from tests.unit.engine.test_reconcile import TOPOLOGY, controller, node_state
 from tests.unit.test_metrics import read
 from tests.unit.test_metrics import writer as metrics_writer
 
-REASON = "split-brain on tank: resolve it, then run carpswitch split-brain clear"
+REASON = "split-brain on tank: run carpswitch split-brain status"
 SECONDARY = {"tank": HastRole.SECONDARY, "lun": HastRole.SECONDARY}
 
 

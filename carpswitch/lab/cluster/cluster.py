@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shlex
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -90,14 +91,27 @@ class Cluster:
 
     # --- up and down -----------------------------------------------------------------
 
-    def up(self, *, daemon: bool = True, timeout: float = UP_TIMEOUT) -> None:
+    def up(
+        self,
+        *,
+        daemon: bool = True,
+        timeout: float = UP_TIMEOUT,
+        ssh: bool = False,
+        hast_exec: bool = False,
+    ) -> None:
         """Network, nodes, boot hasta until it is MASTER, then hastb; wait until hasta
         serves and hastb is secondary.
 
         hastb boots only once hasta is MASTER: two ucarps started together can both be
-        MASTER for a second.
+        MASTER for a second. `ssh`: sshd on both hosts as `up_empty` has it; `hast_exec`:
+        hast.conf `exec` runs each host's `carpswitch hast-event`.
         """
         self._make_hosts()
+        if ssh:
+            self._start_sshd()
+        if hast_exec:
+            for name in HOSTS:
+                _hast_exec(self.node(name))
         first, second = (self.host(name) for name in HOSTS)
         deadline = time.monotonic() + timeout
         first.boot(daemon=daemon)
@@ -111,6 +125,10 @@ class Cluster:
         each trusts the other's; no resource, no ucarp, no carpswitch daemon, no devd rule
         (set-up renders it; `lab start` boots from it)."""
         self._make_hosts(devd_rules=False)
+        self._start_sshd()
+
+    def _start_sshd(self) -> None:
+        """sshd on both hosts, root keys each trusts the other's (carpswitch.lab.cluster.sshd)."""
         files = {name: sshd.SshFiles.of(self.node(name).paths) for name in HOSTS}
         for name in HOSTS:
             sshd.prepare(files[name], self.net.host(name))
@@ -299,6 +317,17 @@ class Cluster:
         node = self.node(name)
         if ucarp.running(node.paths) is None:
             ucarp.start(node.path)
+
+
+def _hast_exec(node: LabNode) -> None:
+    """hast.conf `exec` = a wrapper of the host's own `carpswitch hast-event` (hastd gives
+    the program only EVENT RESOURCE ARGS); before hastd starts (the lab's reload is not)."""
+    hook = node.paths.bin / "carpswitch-hast-event"
+    carpswitch = shlex.quote(str(node.paths.bin / "carpswitch"))
+    hook.write_text(f'#!/bin/sh\nexec {carpswitch} hast-event "$@"\n')
+    hook.chmod(0o755)
+    conf = node.paths.hast_conf
+    conf.write_text(conf.read_text().replace("\ntimeout ", f"\nexec {hook}\ntimeout ", 1))
 
 
 def _resource(text: str) -> LabResource:
