@@ -4,37 +4,17 @@ inside its directory: the chroot rule), handing the event to the node's own carp
 from __future__ import annotations
 
 import time
-import uuid
-from pathlib import Path
 
 from carpswitch.config_cluster import DEFAULT_HAST_EXEC
 from carpswitch.engine.hastevents import HastEventLog
-from carpswitch.lab.facts import NodeFacts
 from carpswitch.lab.hastd import hooks
 from carpswitch.lab.layout import write_layout
 from carpswitch.lab.paths import inside_node
-
-
-def _facts(root: Path) -> NodeFacts:
-    return NodeFacts(
-        root=str(root),
-        name="hasta",
-        peer="hastb",
-        hostuuid=str(uuid.uuid4()),
-        hostid=1,
-        peer_hostid=2,
-        freebsd_version=14,
-        interface="vtnet0",
-        address="198.18.0.1",
-        peer_address="198.18.0.2",
-        vhid=1,
-        vip="198.18.0.100",
-        resources=(),
-    )
+from tests.unit.lab.nodefacts import node_facts
 
 
 def test_the_default_exec_path_inside_the_node_journals_into_the_nodes_state_dir(tmp_path):
-    facts = _facts(tmp_path / "hasta")
+    facts = node_facts(tmp_path / "hasta")
     write_layout(facts, "BACKUP", 0)
     path = inside_node(facts.node_paths.root, DEFAULT_HAST_EXEC)  # what the lab's hastd runs
     assert path == str(tmp_path / "hasta/usr/local/sbin/carpswitch-hast-event")

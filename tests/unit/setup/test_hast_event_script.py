@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 import stat
 import sys
-import time
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from carpswitch.engine.hastevents import HastEventLog
 from carpswitch.engine.splitbrain import SplitBrainMarks
 from carpswitch.lab.hastd import hooks
+from tests.unit.test_hast_event_lab import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "sbin" / "carpswitch-hast-event"
@@ -44,20 +43,11 @@ def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def fire(node: Path, *words: str) -> list[str]:
     """Run the script as hastd does and wait for it; what hastd would log about it."""
     logged: list[str] = []
     assert hooks.fire(str(node / "sbin" / "carpswitch-hast-event"), logged.append, *words)
-    assert wait_for(lambda: (hooks.check(logged.append), not hooks.running())[1])
+    assert wait_for(lambda: (hooks.check(logged.append), not hooks.running())[1], timeout=20)
     return logged
 
 
