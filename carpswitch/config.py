@@ -301,6 +301,8 @@ class ClusterSection(Section):
     password: str
     advbase: int = cluster_rules.DEFAULT_ADVBASE
     iqn_prefix: str = cluster_rules.DEFAULT_IQN_PREFIX
+    hast_exec: str = cluster_rules.DEFAULT_HAST_EXEC  # "" = no `exec` in hast.conf
+    hast_timeout: int | None = None  # None = no `timeout`: hastd's 20 s
     host: list[ClusterHost]
     ssh: ClusterSsh = ClusterSsh()
     resource: list[ClusterResource] = Field(default_factory=list)
@@ -330,11 +332,12 @@ class ClusterSection(Section):
 
 
 def _plain(data: Any) -> Any:
-    """Decoded-TOML shapes of models given as values (`ClusterSection(host=[ClusterHost()])`)."""
+    """Decoded-TOML shapes of models given as values (`ClusterSection(host=[ClusterHost()])`);
+    a None is a key TOML would not have written (`hast_timeout=None`: hastd's own)."""
     if isinstance(data, BaseModel):
         return _plain(data.model_dump(exclude_none=True))
     if isinstance(data, Mapping):
-        return {key: _plain(value) for key, value in data.items()}
+        return {key: _plain(value) for key, value in data.items() if value is not None}
     if isinstance(data, list | tuple):
         return [_plain(value) for value in data]
     return data

@@ -36,6 +36,11 @@ ADVBASE_MAX = 255  # ip_carp.c: advbase is one byte of the advertisement
 ADVSKEW_MAX = 254  # ip_carp.c: CARP_MAXSKEW
 CARP_KEY_LEN = 20  # ip_carp.c: the `pass` key, at most 20 bytes
 SSH_TIMEOUT_MAX = 300
+#: hast.conf `timeout` that set-up may write: more than 0 (hastd: "Negative or zero
+#: timeout."), at most an hour (a new primary waits that long for a silent peer).
+HAST_TIMEOUT_MAX = 3600
+#: hast.conf `exec`: the wrapper installed with the package (sbin/carpswitch-hast-event).
+DEFAULT_HAST_EXEC = "/usr/local/sbin/carpswitch-hast-event"
 DEFAULT_ADVBASE = 1
 #: advskew of the first host (the preferred master) and of the second, when not given.
 DEFAULT_ADVSKEW = (0, 100)
@@ -57,6 +62,9 @@ UINT64_MAX = 2**64 - 1
 VOLBLOCKSIZE = 16 * 1024
 # A word of hast.conf (token.l's STR characters), for control/pidfile/listen.
 HAST_WORD_PATTERN = r"[A-Za-z0-9.\-_/:\[\]]{1,1023}"
+# hastd execv()s `exec` as written (hooks.c): a file's absolute path, one hast.conf word,
+# shorter than PATH_MAX (1024, "Exec path is too long.").
+HAST_EXEC_PATTERN = r"(?=.{2,1023}\Z)(?:/[A-Za-z0-9.\-_:\[\]]+)+"
 HAST_NAME_PATTERN = r"[A-Za-z0-9._:\-\[\]/]{1,254}"
 SSH_USER_PATTERN = r"[A-Za-z_][A-Za-z0-9_.\-]{0,31}"
 COMMAND_PATTERN = r"[A-Za-z0-9_./\-]{1,1023}"
@@ -193,6 +201,18 @@ def iqn_prefix(value: object) -> str | None:
     return text(IQN_PREFIX_PATTERN, "an iSCSI name prefix like iqn.2026-01.org.example")(value)
 
 
+_HAST_EXEC_PATH = text(
+    HAST_EXEC_PATTERN,
+    "a program's absolute path of letters, digits, . - _ / : [ ] (a hast.conf word), "
+    'or "" for no exec',
+)
+
+
+def hast_exec(value: object) -> str | None:
+    """hast.conf `exec`: the program hastd runs on each event, or "" for none."""
+    return None if value == "" else _HAST_EXEC_PATH(value)
+
+
 HAST_WORD = text(HAST_WORD_PATTERN, "a hast.conf word (letters, digits, . - _ / : [ ])")
 
 CLUSTER_KEYS: dict[str, Key] = {
@@ -204,7 +224,11 @@ CLUSTER_KEYS: dict[str, Key] = {
     "password": Key(carp_password, required=True),
     "advbase": Key(integer(1, ADVBASE_MAX)),
     "iqn_prefix": Key(iqn_prefix),
+    "hast_exec": Key(hast_exec),
+    "hast_timeout": Key(integer(1, HAST_TIMEOUT_MAX)),
 }
+
+
 HOST_KEYS: dict[str, Key] = {
     "name": hast_name("a host name as in hast.conf's `on` blocks"),
     "address": Key(host_address, required=True),

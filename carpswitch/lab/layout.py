@@ -10,10 +10,12 @@ import stat
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from carpswitch.config_cluster import DEFAULT_HAST_EXEC
 from carpswitch.lab.cluster.ctl_conf import write_ctl_conf
 from carpswitch.lab.facts import NodeFacts, ResourceFacts
-from carpswitch.lab.paths import SHIM_COMMANDS, NodePaths
+from carpswitch.lab.paths import SHIM_COMMANDS, NodePaths, inside_node
 from carpswitch.lab.state import (
     FileSystem,
     FileSystemState,
@@ -53,6 +55,16 @@ def carpswitch_wrapper(paths: NodePaths) -> str:
         f"CARPSWITCH_CONFIG={shlex.quote(str(paths.config))}\n"
         "export CARPSWITCH_CONFIG\n"
         f'exec {shlex.quote(sys.executable)} -m carpswitch "$@"\n'
+    )
+
+
+def hast_event_wrapper(paths: NodePaths) -> str:
+    """DIR/usr/local/sbin/carpswitch-hast-event: set-up's default hast.conf `exec` as this
+    node's hastd runs it (the chroot rule), handing the event to the node's own carpswitch."""
+    return (
+        "#!/bin/sh\n"
+        f"# hast.conf exec program of the lab node {paths.root} (sbin/carpswitch-hast-event)\n"
+        f'exec {shlex.quote(str(paths.command("carpswitch")))} hast-event "$@"\n'
     )
 
 
@@ -186,8 +198,11 @@ def write_layout(
     scripts["carpswitch"] = carpswitch_wrapper(paths)
     if facts.netns is not None:
         scripts["ssh"] = ssh_wrapper(facts.netns)
-    for command, text in scripts.items():
-        script = paths.command(command)
+    executables = {paths.command(command): text for command, text in scripts.items()}
+    hook = inside_node(paths.root, DEFAULT_HAST_EXEC)
+    executables[Path(hook)] = hast_event_wrapper(paths)
+    for script, text in executables.items():
+        script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(text)
         script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     _write_initial_state(facts, carp_state, disabled_services)

@@ -37,7 +37,7 @@ def load_setup_for(
     """hast.conf at `config_path` resolved for the node at `root` (raises HastSetupError).
 
     `cache` (NodePaths.hast_setup_cache) keeps the last resolved setup (lab.hastsetup).
-    Every path hast.conf names (control, pidfile, local) is taken as the node sees it:
+    Every path hast.conf names (control, pidfile, local, exec) is taken as the node sees it:
     inside its directory (paths.inside_node; docs/freebsd/simulator.md "chroot rule").
     """
     setup = load_hast_setup(
@@ -53,7 +53,11 @@ def chrooted(setup: HastSetup, root: Path) -> HastSetup:
         control_socket=Path(inside_node(root, str(setup.control_socket))),
         pidfile=Path(inside_node(root, str(setup.pidfile))),
         resources=tuple(
-            dataclasses.replace(r, local_path=inside_node(root, r.local_path))
+            dataclasses.replace(
+                r,
+                local_path=inside_node(root, r.local_path),
+                exec_path=None if r.exec_path is None else inside_node(root, r.exec_path),
+            )
             for r in setup.resources
         ),
     )

@@ -70,9 +70,16 @@ VALUES = (
     Value("vol_size", "--vol-size", "the zvol's size, e.g. 10G", ("cluster.resource[0].size",)),
 )
 
+#: Options never asked for (their defaults are good), with the keys whose problems they own.
+NOT_ASKED = (
+    ("--hast-exec", ("cluster.hast_exec",)),
+    ("--hast-timeout", ("cluster.hast_timeout",)),
+)
+
 
 def add_init_arguments(parser: argparse.ArgumentParser) -> None:
-    """hastconf.sh's names, plus --local-host/--local-ip, --vhid, --carp-pass, --interface."""
+    """hastconf.sh's names, plus --local-host/--local-ip, --vhid, --carp-pass, --interface,
+    and what hastconf.sh never wrote (iSCSI, ssh, hast.conf's exec and timeout)."""
     for value in VALUES:
         parser.add_argument(value.option, dest=value.dest, metavar="VALUE", help=value.what)
     parser.add_argument(
@@ -88,6 +95,20 @@ def add_init_arguments(parser: argparse.ArgumentParser) -> None:
         "--ssh-known-hosts",
         metavar="PATH",
         help="the known_hosts file holding the peer's host key (default: ssh's)",
+    )
+    from carpswitch.config_cluster import DEFAULT_HAST_EXEC, HAST_TIMEOUT_MAX
+
+    parser.add_argument(
+        "--hast-exec",
+        metavar="PATH",
+        help=f"hast.conf exec: the program hastd runs on each event (default {DEFAULT_HAST_EXEC}"
+        ', which journals them and marks a split-brain against automatic promotion; "" for none)',
+    )
+    parser.add_argument(
+        "--hast-timeout",
+        metavar="SECONDS",
+        help=f"hast.conf timeout, 1 to {HAST_TIMEOUT_MAX}: how long hastd waits for the peer, so "
+        "also how long a new primary may wait for a peer that is gone (default: hastd's 20)",
     )
     parser.add_argument(
         "--force", action="store_true", help="replace the shared sections of an existing file"
@@ -141,6 +162,7 @@ def run_init(
             stderr.write(f"  {value.option} ({value.what})\n")
         return USAGE
     data = {**existing, **_shared_data(values, bool(options.iscsi), _ssh_data(options))}
+    data["cluster"].update(_hast_data(options))
     if values["local_host"] != hostname_default:
         # this_host finds it by [node].name when it is not the host name.
         data["node"] = {**node, "name": values["local_host"]}
@@ -215,6 +237,17 @@ def _ssh_data(options: argparse.Namespace) -> dict[str, str]:
     return {key: value for key, value in given.items() if value is not None}
 
 
+def _hast_data(options: argparse.Namespace) -> dict[str, object]:
+    """[cluster] hast_exec/hast_timeout from --hast-exec/--hast-timeout (not given: defaults)."""
+    given = {
+        "hast_exec": getattr(options, "hast_exec", None),
+        "hast_timeout": getattr(options, "hast_timeout", None),
+    }
+    if given["hast_timeout"] is not None:
+        given["hast_timeout"] = _integer(given["hast_timeout"])
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def _shared_data(
     values: dict[str, Any], iscsi: bool, ssh: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -272,11 +305,10 @@ def _validated(data: dict[str, Any], config_file: str) -> Config:
 
 def _option_of(problem: str) -> str:
     """`--vhid: ` for a problem of cluster.vhid, so the admin sees what to change."""
-    for value in VALUES:
-        if any(
-            problem.startswith(key + ":") or problem.startswith(key + ".") for key in value.keys
-        ):
-            return f"{value.option}: "
+    options = [(value.option, value.keys) for value in VALUES] + list(NOT_ASKED)
+    for option, keys in options:
+        if any(problem.startswith(key + ":") or problem.startswith(key + ".") for key in keys):
+            return f"{option}: "
     return ""
 
 

@@ -34,10 +34,14 @@ RC_HEADER = "# Written by `carpswitch setup` from carpswitch.toml [cluster]; app
 def hast_conf_text(cluster: ClusterSection) -> str:
     """hast.conf, identical on both nodes: per resource an `on HOST` block for each host.
 
+    `exec` and `timeout` are global ([cluster] hast_exec, hast_timeout): every resource
+    runs the one hook, and none is written when not chosen (no exec; hastd's 20 s).
     Checked by parsing it back (hastd's grammar) and resolving it for each host (hastd's
     other checks, e.g. name lengths): a file hastd would refuse is a ConfigError here.
     """
     conf = HastConf(
+        timeout=cluster.hast_timeout,
+        exec_path=cluster.hast_exec or None,
         nodes=tuple(
             HastNodeSection(
                 node=host.name,

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from carpswitch.engine.hastevents import HastEventLog
 from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.sshd import SshFiles
 
@@ -51,6 +53,25 @@ def _digests(cluster: Cluster, host: str) -> dict[str, str]:
     return found
 
 
+def _hast_events(cluster: Cluster, host: str) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    """What hast.conf's `exec` (set-up's default, the lab node's carpswitch-hast-event)
+    journaled on `host`: state_dir/hast-events.jsonl."""
+    state_dir = cluster.node(host).paths.carpswitch_state_dir
+    return [(e.event, e.resource, e.args) for e in HastEventLog(str(state_dir)).events()]
+
+
+def _journaled(
+    cluster: Cluster, host: str, event: tuple[str, str, tuple[str, ...]], timeout: float = 15
+) -> bool:
+    """`event` reaches `host`'s journal (hastd does not wait for its hook: a moment)."""
+    deadline = time.monotonic() + timeout
+    while event not in _hast_events(cluster, host):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_from_two_empty_hosts_to_a_failover(make_cluster: Callable[..., Cluster]) -> None:
     cluster = make_cluster(up=False, resources=[])
     cluster.up_empty()
@@ -78,9 +99,15 @@ def test_from_two_empty_hosts_to_a_failover(make_cluster: Callable[..., Cluster]
     for shared in ("etc/hast.conf", "usr/local/etc/devd/carpswitch.conf"):
         assert a[shared] == b[shared], shared  # identical on both nodes
     assert a["etc/rc.conf.d/netif"] != b["etc/rc.conf.d/netif"]  # each its own advskew
+    assert (
+        "exec /usr/local/sbin/carpswitch-hast-event\n"
+        in cluster.node("hasta").paths.hast_conf.read_text()
+    )
     for host in ("hasta", "hastb"):
         listed = cluster.node(host).run("hastctl", "list", "hastvol")
         assert "role: secondary" in listed.stdout, (host, listed.stdout, listed.stderr)
+        made_secondary = ("role", "hastvol", ("init", "secondary"))
+        assert _journaled(cluster, host, made_secondary), (host, _hast_events(cluster, host))
 
     again = _on(cluster, "hasta", "setup", "apply", timeout=300)
     assert again.returncode == 0, again.stderr
@@ -105,6 +132,8 @@ def test_from_two_empty_hosts_to_a_failover(make_cluster: Callable[..., Cluster]
     # hastd's default timeout (20 s, no `timeout` in a FreeBSD-default hast.conf) is what a
     # new primary gives its peer before it serves: the first promotion takes ~25 s.
     cluster.wait_serving("hasta", timeout=90)
+    promoted = ("role", "hastvol", ("secondary", "primary"))
+    assert _journaled(cluster, "hasta", promoted), _hast_events(cluster, "hasta")
 
     demo = subprocess.run(
         [sys.executable, "-m", "carpswitch", "lab", "demo", "--cluster", cluster.id],
@@ -113,3 +142,4 @@ def test_from_two_empty_hosts_to_a_failover(make_cluster: Callable[..., Cluster]
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "none lost" in demo.stdout and "never two primaries" in demo.stdout, demo.stdout
     assert Path(cluster.node("hastb").path / "dev/zvol/tank/hastvol").stat().st_size == 64 << 20
+    assert _journaled(cluster, "hastb", promoted), _hast_events(cluster, "hastb")

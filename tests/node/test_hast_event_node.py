@@ -30,7 +30,7 @@ def with_exec(node: LabNode, tmp_path: Path) -> tuple[Path, Path]:
     gives the program no options, so the config path is the wrapper's); (config, hook)."""
     config = node.config_path
     config.write_text(config.read_text() + FAST)
-    hook = tmp_path / "carpswitch-hast-event"
+    hook = node.path / "carpswitch-hast-event"  # inside the node: hastd's `/` (chroot rule)
     hook.write_text(f'#!/bin/sh\nexec {sys.executable} -m carpswitch -c {config} hast-event "$@"\n')
     hook.chmod(0o755)
     conf = node.paths.hast_conf

@@ -31,10 +31,13 @@ def test_inside_node_takes_outside_paths_into_the_node(path: str, seen: str) -> 
     assert inside_node(ROOT, path) == seen
 
 
-def test_chrooted_moves_control_pidfile_and_local_but_keeps_the_address_text() -> None:
+def test_chrooted_moves_control_pidfile_local_and_exec_but_keeps_the_address_text() -> None:
+    hooked = ResourceConfig(
+        "w", "w", "/dev/ada1", "198.18.0.2", exec_path="/usr/local/sbin/carpswitch-hast-event"
+    )
     setup = HastSetup(
         config_path=ROOT / "etc" / "hast.conf",
-        resources=(ResourceConfig("v", "v", "/dev/zvol/tank/v", "198.18.0.2"),),
+        resources=(ResourceConfig("v", "v", "/dev/zvol/tank/v", "198.18.0.2"), hooked),
         control_address="uds:///var/run/hastctl",
         control_socket=Path("/var/run/hastctl"),
         pidfile=Path("/var/run/hastd.pid"),
@@ -43,4 +46,6 @@ def test_chrooted_moves_control_pidfile_and_local_but_keeps_the_address_text() -
     assert seen.control_socket == ROOT / "var/run/hastctl"
     assert seen.pidfile == ROOT / "var/run/hastd.pid"
     assert seen.resources[0].local_path == str(ROOT / "dev/zvol/tank/v")
+    assert seen.resources[0].exec_path is None  # no exec: still none
+    assert seen.resources[1].exec_path == str(ROOT / "usr/local/sbin/carpswitch-hast-event")
     assert seen.control_address == "uds:///var/run/hastctl"  # what hastd's messages say

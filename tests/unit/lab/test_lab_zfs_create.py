@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import io
-import uuid
 from pathlib import Path
 
 import pytest
 
 from carpswitch.lab.commands import zfs
 from carpswitch.lab.context import ShimContext
-from carpswitch.lab.facts import NodeFacts
+from tests.unit.lab.nodefacts import node_facts
 
 
 def _ctx(root: Path, pools: tuple[str, ...] = ("tank",)) -> ShimContext:
-    facts = NodeFacts(
-        root=str(root),
-        name="hasta",
-        peer="hastb",
-        hostuuid=str(uuid.uuid4()),
-        hostid=1,
-        peer_hostid=2,
-        freebsd_version=14,
-        interface="vtnet0",
-        address="198.18.0.1",
-        peer_address="198.18.0.2",
-        vhid=1,
-        vip="198.18.0.100",
-        resources=(),
-        local_pools=pools,
-    )
+    facts = node_facts(root, pools)
     for pool in pools:
         (facts.node_paths.dev_zvol / pool).mkdir(parents=True)
     return ShimContext(facts, out=io.StringIO(), err=io.StringIO())

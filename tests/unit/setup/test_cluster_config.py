@@ -66,6 +66,22 @@ def test_a_valid_cluster_builds_its_models():
     assert cluster.ssh.connect_timeout == 5
 
 
+def test_hast_exec_and_hast_timeout_default_to_the_wrapper_and_hastds_own():
+    cluster = parse_config(with_cluster()).cluster
+    assert cluster is not None
+    assert (cluster.hast_exec, cluster.hast_timeout) == (
+        "/usr/local/sbin/carpswitch-hast-event",
+        None,
+    )
+
+    def chosen(c):
+        c.update(hast_exec="", hast_timeout=3600)
+
+    cluster = parse_config(with_cluster(chosen)).cluster
+    assert cluster is not None
+    assert (cluster.hast_exec, cluster.hast_timeout) == ("", 3600)  # "" = no exec
+
+
 def test_the_second_host_defaults_to_advskew_100():
     def no_skew(c):
         del c["host"][1]["advskew"]
@@ -94,6 +110,16 @@ def test_the_second_host_defaults_to_advskew_100():
         ("password", "$HOME", "cluster.password: expected a CARP password"),
         ("interface", "vtnet0 up", "cluster.interface: expected an interface name"),
         ("iqn_prefix", "IQN.2026-01.org.x", "cluster.iqn_prefix: expected an iSCSI name"),
+        ("hast_timeout", 0, "cluster.hast_timeout: expected an integer from 1 to 3600, not 0"),
+        ("hast_timeout", 3601, "cluster.hast_timeout: expected an integer from 1 to 3600"),
+        ("hast_timeout", "5", 'cluster.hast_timeout: expected an integer from 1 to 3600, not "5"'),
+        ("hast_timeout", 2.5, "cluster.hast_timeout: expected an integer from 1 to 3600"),
+        ("hast_exec", "carpswitch-hast-event", "cluster.hast_exec: expected a program's absolute"),
+        ("hast_exec", "/usr/local/sbin/", "cluster.hast_exec: expected a program's absolute"),
+        ("hast_exec", "/opt/my hook", "cluster.hast_exec: expected a program's absolute"),
+        ("hast_exec", "/opt/$HOOK", "cluster.hast_exec: expected a program's absolute"),
+        ("hast_exec", "/" + "x" * 1023, "cluster.hast_exec: expected a program's absolute"),
+        ("hast_exec", False, "cluster.hast_exec: expected a program's absolute"),
         ("bogus", 1, "cluster.bogus: unknown key"),
     ],
 )
@@ -294,6 +320,9 @@ CANDIDATES: list[object] = [
     "10G",
     "1.5",
     "/abs",
+    "/usr/local/sbin/carpswitch-hast-event",
+    3600,
+    3601,
     "rel/path",
     "x" * 21,
     "iqn.2026-01.org.example",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ def test_hast_conf_is_identical_on_both_nodes_and_names_the_peer(cluster_data):
     b = files_of(cluster_data, "hastb")["/etc/hast.conf"].text
     assert a == b
     assert a == (
+        "exec /usr/local/sbin/carpswitch-hast-event\n\n"  # the default [cluster] hast_exec
         "resource hastvol {\n"
         "\ton hasta {\n\t\tlocal /dev/zvol/tank/hastvol\n\t\tremote 198.18.0.2\n\t}\n"
         "\ton hastb {\n\t\tlocal /dev/zvol/tank/hastvol\n\t\tremote 198.18.0.1\n\t}\n"
@@ -59,12 +61,43 @@ def test_hast_conf_is_identical_on_both_nodes_and_names_the_peer(cluster_data):
     assert (vol_b.local_path, vol_b.remote_address) == ("/dev/zvol/tank/hastvol", "198.18.0.1")
 
 
+def test_hast_timeout_and_hast_exec_are_global_statements_hastd_reads_back(cluster_data):
+    cluster_data["cluster"].update(hast_timeout=5, hast_exec="/opt/hooks/hast-event")
+    text = files_of(cluster_data, "hasta")["/etc/hast.conf"].text
+    assert text == files_of(cluster_data, "hastb")["/etc/hast.conf"].text
+    assert text.startswith("timeout 5\nexec /opt/hooks/hast-event\n\nresource hastvol {\n")
+    conf = parse_hast_conf(text)
+    assert (conf.timeout, conf.exec_path) == (5, "/opt/hooks/hast-event")
+    for host in ("hasta", "hastb"):
+        resolved = resolve_resources(conf, [host])
+        assert [(r.timeout, r.exec_path) for r in resolved] == [(5, "/opt/hooks/hast-event")] * 2
+
+
+def test_an_empty_hast_exec_and_no_hast_timeout_write_neither(cluster_data):
+    cluster_data["cluster"]["hast_exec"] = ""
+    text = files_of(cluster_data, "hasta")["/etc/hast.conf"].text
+    assert text.startswith("resource hastvol {\n")
+    assert "exec" not in text and "timeout" not in text
+    [vol, _] = resolve_resources(parse_hast_conf(text), ["hasta"])
+    assert (vol.timeout, vol.exec_path) == (20, None)  # hastd's HAST_TIMEOUT, no hook
+
+
+def test_hast_exec_and_hast_timeout_are_written_back_only_when_chosen(cluster_data):
+    default = files_of(cluster_data, "hasta")[CONFIG_FILE].text
+    assert "hast_exec" not in default and "hast_timeout" not in default
+    cluster_data["cluster"].update(hast_exec="", hast_timeout=7)
+    chosen = files_of(cluster_data, "hasta")[CONFIG_FILE].text
+    assert 'hast_exec = ""\nhast_timeout = 7\n' in chosen
+    assert parse_config(tomllib.loads(chosen)).cluster == parse_config(cluster_data).cluster
+
+
 def test_per_host_hast_settings_get_a_top_level_on_block(cluster_data):
     cluster_data["cluster"]["host"][1].update(
         control="uds:///var/run/hastctl.b", pidfile="/var/run/hastd.b.pid", listen=["0.0.0.0"]
     )
     text = files_of(cluster_data, "hasta")["/etc/hast.conf"].text
     assert text.startswith(
+        "exec /usr/local/sbin/carpswitch-hast-event\n\n"
         "on hastb {\n\tcontrol uds:///var/run/hastctl.b\n\tpidfile /var/run/hastd.b.pid\n"
         "\tlisten 0.0.0.0\n}\n\nresource hastvol {"
     )

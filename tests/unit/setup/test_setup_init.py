@@ -123,6 +123,26 @@ def test_another_local_host_name_goes_into_node_name(tmp_path):
     assert this_host(config, "hasta.example.org").name == "nodea"
 
 
+def test_hast_exec_and_timeout_are_written_only_when_given(tmp_path):
+    plain = Run(tmp_path, [*HASTCONF_SH, *IMPLICIT], name="plain.toml")
+    assert (plain.status, plain.err) == (0, "")
+    text = plain.path.read_text()
+    assert "hast_exec" not in text and "hast_timeout" not in text  # the defaults
+    cluster = plain.config().cluster
+    assert cluster is not None
+    assert (cluster.hast_exec, cluster.hast_timeout) == (
+        "/usr/local/sbin/carpswitch-hast-event",
+        None,
+    )
+
+    chosen = Run(tmp_path, [*HASTCONF_SH, *IMPLICIT, "--hast-exec", "", "--hast-timeout", "5"])
+    assert (chosen.status, chosen.err) == (0, "")
+    assert 'hast_exec = ""\nhast_timeout = 5\n' in chosen.path.read_text()
+    cluster = chosen.config().cluster
+    assert cluster is not None
+    assert (cluster.hast_exec, cluster.hast_timeout) == ("", 5)
+
+
 def test_missing_values_are_listed_one_line_each_and_nothing_is_written(tmp_path):
     run = Run(tmp_path, ["--remote-host", "hastb", "--vol-path", "tank/v"])
     assert run.status == 64
@@ -148,6 +168,11 @@ def test_missing_values_are_listed_one_line_each_and_nothing_is_written(tmp_path
         ("--hastvol-name", "on", "--hastvol-name: cluster.resource[0].name: expected a HAST"),
         ("--remote-ip", "198.18.0.1", 'cluster.host: address "198.18.0.1" is given more than'),
         ("--carp-pass", "x" * 21, "--carp-pass: cluster.password: expected a CARP password"),
+        ("--hast-timeout", "0", "--hast-timeout: cluster.hast_timeout: expected an integer from"),
+        ("--hast-timeout", "3601", "--hast-timeout: cluster.hast_timeout: expected an integer"),
+        ("--hast-timeout", "5s", "--hast-timeout: cluster.hast_timeout: expected an int"),
+        ("--hast-exec", "hast-hook", "--hast-exec: cluster.hast_exec: expected a program's"),
+        ("--hast-exec", "/opt/a hook", "--hast-exec: cluster.hast_exec: expected a program's"),
     ],
 )
 def test_bad_values_fail_naming_their_option_and_nothing_is_written(
