@@ -37,12 +37,12 @@ CONTROLLER_COMMANDS: tuple[str, ...] = tuple(c for c in SHIM_COMMANDS if c != "h
 
 
 def controller_commands(facts: NodeFacts) -> tuple[str, ...]:
-    """The node's commands named in its [commands]: the shims, and a cluster node's ssh
-    wrapper once the controller knows an `ssh` command (set-up's transport)."""
+    """The node's commands named in its [commands]: the shims the controller knows (ping
+    once it has the witness guard), and a cluster node's ssh wrapper (set-up's transport)."""
     from carpswitch.config_rules import COMMAND_NAMES
 
-    wrappers = ("ssh",) if facts.netns is not None and "ssh" in COMMAND_NAMES else ()
-    return (*CONTROLLER_COMMANDS, *wrappers)
+    wrappers = ("ssh",) if facts.netns is not None else ()
+    return tuple(c for c in (*CONTROLLER_COMMANDS, *wrappers) if c in COMMAND_NAMES)
 
 
 def carpswitch_wrapper(paths: NodePaths) -> str:
