@@ -102,6 +102,12 @@ def lab_config_text(facts: NodeFacts) -> str:
         "# carpswitch configuration of a lab node (simulated FreeBSD)",
         "[node]",
         f"name = {q(facts.name)}",
+        # the guards ask the peer's view and serve their own on the hosts' addresses
+        *(
+            [f"peer = {q(facts.peer_address)}", f"view_listen = {q(facts.address)}"]
+            if facts.guards
+            else []
+        ),
         "",
         "[paths]",
         f"dev_hast = {q(str(paths.dev_hast))}",
@@ -123,6 +129,10 @@ def lab_config_text(facts: NodeFacts) -> str:
         *(f"{name} = {q(str(paths.command(name)))}" for name in controller_commands(facts)),
         "",
     ]
+    if facts.metrics_dir is not None:
+        lines += ["[metrics]", f"dir = {q(facts.metrics_dir)}", ""]
+    if facts.guards and facts.resources:  # shared: an empty node gets it from set-up
+        lines += guards_section(facts.witnesses)
     for resource in facts.resources:
         lines += ["[[resource]]", f"name = {q(resource.name)}", f"kind = {q(resource.kind)}"]
         if resource.mountpoint is not None:
@@ -142,6 +152,20 @@ def lab_config_text(facts: NodeFacts) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+#: The lab's [guards] beyond the witnesses: short periods, so that tests see them act.
+LAB_GUARDS = {"self_fence": "true", "peer_view": "true", "interval": "1.0", "witness_grace": "3.0"}
+
+
+def guards_section(witnesses: Sequence[str]) -> list[str]:
+    """[guards] as the lab recommends it: fence on a lost witness, ask the peer."""
+    return [
+        "[guards]",
+        f"witnesses = [{', '.join(json.dumps(w) for w in witnesses)}]",
+        *(f"{key} = {value}" for key, value in LAB_GUARDS.items()),
+        "",
+    ]
 
 
 def _cluster_paths(facts: NodeFacts) -> list[str]:
@@ -174,6 +198,8 @@ def write_layout(
         directory.mkdir(parents=True, exist_ok=True)
     for pool in facts.local_pools:
         (paths.dev_zvol / pool).mkdir(exist_ok=True)
+    if facts.metrics_dir is not None:
+        os.makedirs(facts.metrics_dir, exist_ok=True)
     for resource in facts.resources:
         with paths.disk(resource.name).open("wb") as disk:
             disk.truncate(DISK_SIZE)
