@@ -56,6 +56,7 @@ Seconds = Annotated[float, Field(gt=0, le=values.MAX_SECONDS, allow_inf_nan=Fals
 SecondsOrNone = Annotated[float, Field(ge=0, le=values.MAX_SECONDS, allow_inf_nan=False)]
 ResourceName = Annotated[str, _pattern(rules.RESOURCE_PATTERN)]
 ServiceName = Annotated[str, _pattern(rules.SERVICE_PATTERN)]
+HostAddress = Annotated[str, _check(cluster_rules.host_address)]
 
 
 class Section(BaseModel):
@@ -72,6 +73,12 @@ class NodeSection(Section):
 
     name: Annotated[str, _pattern(rules.NODE_PATTERN)] | None = Field(
         default=None, description="this node's `on` block in hast.conf (default: host name)"
+    )
+    peer: HostAddress | None = Field(
+        default=None, description="the peer's address for its view (default: from [cluster])"
+    )
+    view_listen: HostAddress | None = Field(
+        default=None, description="where this daemon serves its view (default: from [cluster])"
     )
 
 
@@ -202,6 +209,35 @@ class MetricsSection(Section):
     dir: AbsolutePath | None = Field(None, description="node_exporter's textfile directory")
 
 
+class GuardsSection(Section):
+    """`[guards]`: what a node checks before it promotes and while it is primary.
+
+    All off by default: a witness only helps where the admin knows an address both nodes
+    should always reach (the default gateway), and self-fencing trades availability for
+    safety (a flaky witness takes a healthy primary down), see docs/architecture.md.
+    """
+
+    witnesses: list[HostAddress] = Field(
+        default_factory=list, max_length=rules.WITNESSES_MAX, description="addresses to ping"
+    )
+    witness_timeout: int = Field(
+        1, ge=1, le=rules.WITNESS_TIMEOUT_MAX, description="seconds each ping waits (ping -t)"
+    )
+    witness_grace: SecondsOrNone = Field(
+        6.0, description="a primary self-fences only after every witness was lost this long"
+    )
+    self_fence: bool = Field(False, description="a primary that reaches no witness demotes")
+    peer_view: bool = Field(False, description="ask the peer's view; watch for two primaries")
+    view_port: int = Field(8459, ge=1, le=rules.VIEW_PORT_MAX, description="the view's port")
+    view_timeout: Seconds = Field(2.0, description="bound of one question to the peer")
+    interval: Seconds = Field(2.0, description="the daemon's look at the guards while MASTER")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any guard is configured (the daemon then looks at them)."""
+        return bool(self.witnesses) or self.peer_view
+
+
 CommandName = Annotated[str, _check(values.choice(rules.COMMAND_NAMES))]
 
 
@@ -309,6 +345,7 @@ class Config(Section):
     failover: FailoverSection = FailoverSection()
     hooks: HooksSection = HooksSection()
     metrics: MetricsSection = MetricsSection()
+    guards: GuardsSection = GuardsSection()
     intake: IntakeSection = IntakeSection()
     cluster: ClusterSection | None = None
     resource: list[ResourceConfig] = Field(default_factory=list)

@@ -16,7 +16,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from carpswitch.config_cluster import INTERFACE_PATTERN, VHID_MAX, cluster_problems
+from carpswitch.config_cluster import (
+    INTERFACE_PATTERN,
+    VHID_MAX,
+    cluster_problems,
+    host_address,
+)
 from carpswitch.config_values import (
     SUN_PATH_SIZE,
     Key,
@@ -37,6 +42,11 @@ from carpswitch.config_values import (
 )
 
 DEMOTION_MAX = 240
+#: What the guards' waits may be: ping's -t takes whole seconds (ping.c), the peer's view
+#: must answer well inside a release wait.
+WITNESS_TIMEOUT_MAX = 60
+VIEW_PORT_MAX = 65535
+WITNESSES_MAX = 16
 MAX_FAILURES_MAX = 100
 DEFAULT_SETTLE = 1.0
 DEFAULT_FLAP_LIMIT = 30.0
@@ -63,6 +73,7 @@ FREEBSD_COMMANDS: Mapping[str, str] = {
     "logger": "/usr/bin/logger",
     "daemon": "/usr/sbin/daemon",
     "ssh": "/usr/bin/ssh",
+    "ping": "/sbin/ping",
 }
 COMMAND_NAMES = tuple(FREEBSD_COMMANDS)
 TIMEOUT_KEYS = (
@@ -91,7 +102,11 @@ GROUP_NAME = text(GROUP_PATTERN, "a name of letters, digits, '_', '.' or '-' (at
 MOUNT_OPTION = text(MOUNT_OPTION_PATTERN, "a mount option (no blanks or commas)")
 
 TABLES: dict[str, dict[str, Key]] = {
-    "node": {"name": Key(text(NODE_PATTERN, "a node name as in hast.conf's `on` blocks"))},
+    "node": {
+        "name": Key(text(NODE_PATTERN, "a node name as in hast.conf's `on` blocks")),
+        "peer": Key(host_address),
+        "view_listen": Key(host_address),
+    },
     "paths": {
         "dev_hast": Key(absolute_path),
         "hast_conf": Key(absolute_path),
@@ -113,6 +128,16 @@ TABLES: dict[str, dict[str, Key]] = {
     },
     "hooks": {"pre_promote": Key(absolute_path), "notify": Key(absolute_path)},
     "metrics": {"dir": Key(absolute_path)},
+    "guards": {
+        "witnesses": Key(array(at_most=WITNESSES_MAX), item=host_address),
+        "witness_timeout": Key(integer(1, WITNESS_TIMEOUT_MAX)),
+        "witness_grace": Key(seconds(0, inclusive=True)),
+        "self_fence": Key(boolean),
+        "peer_view": Key(boolean),
+        "view_port": Key(integer(1, VIEW_PORT_MAX)),
+        "view_timeout": Key(seconds(0, inclusive=False)),
+        "interval": Key(seconds(0, inclusive=False)),
+    },
     "intake": {
         "settle": Key(seconds(0, inclusive=True)),
         "flap_limit": Key(seconds(0, inclusive=False)),

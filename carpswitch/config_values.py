@@ -159,7 +159,7 @@ def pool_name(value: object) -> str | None:
     return None
 
 
-def array(at_least: int = 0) -> Check:
+def array(at_least: int = 0, at_most: int | None = None) -> Check:
     """An array (its items are checked one by one: Key.item)."""
 
     def check(value: object) -> str | None:
@@ -167,6 +167,8 @@ def array(at_least: int = 0) -> Check:
             return expected("an array", value)
         if len(value) < at_least:
             return f"expected at least {at_least} item{'s' * (at_least > 1)}, not an empty array"
+        if at_most is not None and len(value) > at_most:
+            return f"expected at most {at_most} items, not {len(value)}"
         return None
 
     return check

@@ -23,7 +23,7 @@ from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.lock import ActorLock
 from carpswitch.engine.metrics import MetricsWriter
-from carpswitch.engine.plan import Plan, plan_demote, plan_promote
+from carpswitch.engine.plan import Plan, give_away_steps, plan_demote, plan_promote
 from carpswitch.engine.splitbrain import SplitBrainMarks
 from carpswitch.engine.step import StepContext
 from carpswitch.errors import CarpswitchError
@@ -101,6 +101,8 @@ class Controller:
         self.errors: list[str] = []
         #: The last look at the node while nothing has run since (the first phase's look).
         self._seen: NodeState | None = None
+        #: The last look at the node, whatever ran since (the daemon's guard watch).
+        self.last_look: tuple[Topology, NodeState] | None = None
         self._boot: tuple[int | None] | None = None  # kern.boottime, read once per look
         self.metrics = MetricsWriter(self.config)  # carpswitch.prom, when [metrics] dir
 
@@ -109,6 +111,7 @@ class Controller:
         from this look, and kern.boottime is read again at most once."""
         topology, state = self.context.observe()
         self._seen, self._boot = state, None
+        self.last_look = (topology, state)
         self.metrics.observed(topology, state)
         return topology, state
 
@@ -174,7 +177,7 @@ class Controller:
         plans, refusals = [], []
         for group in self.select(topology, names):
             try:
-                plans.append(self.plan(kind, topology, state, group, force=True))
+                plans.append(self.plan(kind, topology, state, group, force=True, guards=True))
             except ConfigRefused as exc:
                 refusals.append(str(exc))
                 continue
@@ -184,7 +187,14 @@ class Controller:
         return self.step_context(topology), plans, refusals
 
     def plan(
-        self, kind: TransitionKind, topology: Topology, state: NodeState, group: Group, force: bool
+        self,
+        kind: TransitionKind,
+        topology: Topology,
+        state: NodeState,
+        group: Group,
+        force: bool,
+        give_away: bool = False,
+        guards: bool | None = None,
     ) -> Plan:
         """Plan one group's transition, refusing one that must not happen.
 
@@ -192,12 +202,20 @@ class Controller:
         only an admin's `demote --force` goes ahead, since a demotion never makes a second
         primary. A resource hast.conf lacks blocks a promotion only (topology). A resource
         marked split-brain blocks a promotion without `force` (SplitBrainRefused).
+        `give_away`: a guard's demotion, after which the address goes to the peer. `guards`
+        (default: not `force`): a promotion's guard steps.
         """
         problems = topology.problems_of(group, kind)
         if problems and not (force and kind is TransitionKind.DEMOTE):
             raise ConfigRefused(group, kind, problems[0])
+        vhid = state.vhid(group.vhid, group.interface)
+        interface = group.interface or (vhid.interface if vhid else None)
         if kind is TransitionKind.DEMOTE:
-            return plan_demote(topology, group)
+            if not give_away:
+                return plan_demote(topology, group)
+            added = self.book.load().demotion_of_boot(self._boottime())
+            steps = give_away_steps(self.config, group, interface, added)
+            return plan_demote(topology, group, steps)
         split_brain = None if force else self.split_brain(kind, group)
         if split_brain:
             raise SplitBrainRefused(group, kind, f"{split_brain}; or promote --force")
@@ -208,16 +226,15 @@ class Controller:
                 f"group {group.name}: {why}; this node stays "
                 "BACKUP until an admin runs `carpswitch clear`"
             )
-        vhid = state.vhid(group.vhid, group.interface)
         if not force and (vhid is None or vhid.state is not CarpState.MASTER):
             seen = vhid.state if vhid else "not configured"
             raise Refused(
                 f"group {group.name}: CARP vhid {group.vhid} is {seen}, not MASTER; "
                 "promote anyway with --force (risks two primaries)"
             )
-        interface = group.interface or (vhid.interface if vhid else None)
         added = saved.demotion_of_boot(self._boottime())
-        return plan_promote(topology, group, self.config, interface, added)
+        checked = not force if guards is None else guards
+        return plan_promote(topology, group, self.config, interface, added, checked)
 
     def split_brain(self, kind: TransitionKind, group: Group) -> str | None:
         """Why `kind` is refused for a split-brain mark on the group, or None (a demotion
@@ -318,7 +335,7 @@ class Controller:
         executor = Executor(self.step_context(topology), self.journal, self.on_step)
         seen, self._seen = self._seen, None  # fresh only until something ran
         record = executor.run(plan, trigger, reason, seen)
-        if plan.kind is TransitionKind.PROMOTE:
+        if plan.kind is TransitionKind.PROMOTE or plan.after:
             try:
                 self._count(record)
             except OSError as exc:  # a full state_dir: the node was already given away
@@ -339,6 +356,15 @@ class Controller:
         return record
 
     def _count(self, record: TransitionRecord) -> None:
+        if record.kind is TransitionKind.DEMOTE:  # a guard's: what its give-away added
+            added = sum(
+                self.config.failover.demotion
+                for r in record.steps
+                if r.step.kind == "carp_demote" and r.outcome is StepOutcome.OK
+            )
+            if added:
+                self.book.record_demotion(added, self._boottime())
+            return
         if record.outcome is TransitionOutcome.FAILED:
             added = sum(
                 self.config.failover.demotion

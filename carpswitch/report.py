@@ -33,6 +33,8 @@ class ControllerStatus(BaseModel):
     group_last: dict[str, GroupLast] = Field(default_factory=dict)  # from last.json
     #: Group -> guard verdicts against promoting it (issue 12's guards; none until then).
     vetoes: dict[str, list[str]] = Field(default_factory=dict)
+    guards: dict[str, Any] | None = None  # the guards' last look (run_dir/guards.json)
+    guards_line: str | None = None  # that look in one line, for the text
     state: str = "idle"  # the state in one word (carpswitch.standing)
     reasons: list[str] = Field(default_factory=list)  # why not primary where it could be
 
@@ -44,7 +46,7 @@ def status_document(
     document = state.model_dump(mode="json")
     document["groups"] = [g.model_dump(mode="json") for g in topology.groups]
     document["managed_resources"] = [r.model_dump(mode="json") for r in topology.resources.values()]
-    hidden = {"running", "last", "group_last", "vetoes", "state", "reasons"}
+    hidden = {"running", "last", "group_last", "vetoes", "state", "reasons", "guards_line"}
     document["carpswitch"] = controller.model_dump(mode="json", exclude=hidden) | {
         "running": [_brief(r) for r in controller.running],
         "last": _brief(controller.last) if controller.last else None,
@@ -69,6 +71,8 @@ def standing_text(controller: ControllerStatus) -> list[str]:
     """The first lines of `status`: the state in one word, the reasons, the last transition."""
     lines = [controller.state]
     lines += [f"  not primary: {reason}" for reason in controller.reasons]
+    if controller.guards_line:
+        lines.append(f"  {controller.guards_line}")
     last = controller.last
     if last is not None:
         took = duration(last)

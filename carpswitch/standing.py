@@ -9,13 +9,16 @@ here reads the journal.
 
 A group "could be primary" when its CARP vhid is MASTER here; the reasons say, in the
 admin's words and with what to run, why some of its resources are not primary yet. The
-guards of issue 12 add their verdicts through `vetoes`: so far the split-brain marks
-(`split-brain on tank: resolve it, then run carpswitch split-brain clear`, split_brain_vetoes).
+guards of issue 12 add their verdicts through `vetoes`: the split-brain marks
+(`split-brain on tank: resolve it, then run carpswitch split-brain clear`, split_brain_vetoes)
+and the last look at the witnesses and the peer (run_dir/guards.json, guard_vetoes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from carpswitch.engine.splitbrain import Marks
 from carpswitch.model import (
@@ -105,6 +108,65 @@ def split_brain_vetoes(
         if reason is not None:
             merged.setdefault(group.name, []).insert(0, reason)
     return merged
+
+
+def guard_vetoes(
+    topology: Topology, look: Mapping[str, Any] | None, vetoes: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """`vetoes` with the last guard look's: no witness answered, the peer said primary."""
+    merged = {name: list(lines) for name, lines in vetoes.items()}
+    if look is None:
+        return merged
+    witness = _table(look, "witness")
+    lost = None
+    if "reachable" in witness and not witness["reachable"]:
+        listed = _table(witness, "lost")
+        lost = "no witness reachable (" + "; ".join(f"{a}: {w}" for a, w in listed.items()) + ")"
+    peer = _table(look, "peer")
+    roles = _table(peer, "roles")
+    for group in topology.groups:
+        primary = [r for r in group.resources if roles.get(r) == "primary"]
+        if primary:
+            who = peer.get("name") or peer.get("address")
+            line = f"peer still primary ({who}: {', '.join(primary)} primary)"
+            merged.setdefault(group.name, []).append(line)
+        if lost:
+            merged.setdefault(group.name, []).append(lost)
+    return merged
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """data[key] when it is a table, else an empty one (the look's file is only ours, but
+    a status must never fail on it)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def guards_line(look: Mapping[str, Any] | None, now: float) -> str | None:
+    """`guards: witness 198.18.0.10 answers; peer hastb: tank secondary (2 s ago)`."""
+    if look is None:
+        return None
+    parts = []
+    witness = look.get("witness")
+    if isinstance(witness, dict):
+        reachable = witness.get("reachable") or []
+        parts.append(
+            f"witness {', '.join(reachable)} answers"
+            if reachable
+            else f"no witness answers (for {witness.get('lost_for', 0):.0f} s)"
+        )
+    peer = look.get("peer")
+    if isinstance(peer, dict):
+        who = peer.get("name") or peer.get("address")
+        roles = peer.get("roles")
+        if isinstance(roles, dict):
+            listed = ", ".join(f"{r} {role}" for r, role in sorted(roles.items()))
+            parts.append(f"peer {who}: {listed or 'no resource'}")
+        else:
+            parts.append(f"peer {who}: {peer.get('problem') or 'no answer'}")
+    at = look.get("at")
+    age = f" ({max(0.0, now - at):.0f} s ago)" if isinstance(at, int | float) else ""
+    return f"guards: {'; '.join(parts)}{age}" if parts else None
 
 
 def _role(state: NodeState, name: str) -> HastRole | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from carpswitch.config import Config, load_config
 from carpswitch.context import NodeContext
@@ -12,12 +13,19 @@ from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.engine.splitbrain import Marks, SplitBrainMarks
 from carpswitch.exitcodes import ExitCode
+from carpswitch.guards.look import last_look
 from carpswitch.intake.describe import describe_intake, lock_holder
 from carpswitch.intake.inbox import Inbox
 from carpswitch.intake.settling import SettlingFile
 from carpswitch.model import NodeState
 from carpswitch.report import ControllerStatus, status_document, status_text
-from carpswitch.standing import not_primary_reasons, split_brain_vetoes, standing
+from carpswitch.standing import (
+    guard_vetoes,
+    guards_line,
+    not_primary_reasons,
+    split_brain_vetoes,
+    standing,
+)
 from carpswitch.statefiles import set_aside_files
 from carpswitch.topology import Topology
 
@@ -61,12 +69,21 @@ def settling(run_dir: str) -> bool:
 
 
 def judge(
-    topology: Topology, state: NodeState, ours: ControllerStatus, marks: Marks | None = None
+    topology: Topology,
+    state: NodeState,
+    ours: ControllerStatus,
+    marks: Marks | None = None,
+    look: dict[str, object] | None = None,
 ) -> ControllerStatus:
     """`ours` with the state in one word and why groups that could be primary are not
-    (split-brain marks among the vetoes)."""
+    (split-brain marks and the guards' last look among the vetoes)."""
+    vetoes = split_brain_vetoes(topology, marks or Marks(), ours.vetoes)
     ours = ours.model_copy(
-        update={"vetoes": split_brain_vetoes(topology, marks or Marks(), ours.vetoes)}
+        update={
+            "vetoes": guard_vetoes(topology, look, vetoes),
+            "guards": look,
+            "guards_line": guards_line(look, time.time()),
+        }
     )
     return ours.model_copy(
         update={"state": standing(ours), "reasons": not_primary_reasons(topology, state, ours)}
@@ -79,7 +96,8 @@ def run_status(config_path: str | None, as_json: bool = False) -> int:
     context = NodeContext(config)
     topology, state = context.observe()
     ours = controller_status(config, current_boottime(context.runner, config.timeouts.observe))
-    ours = judge(topology, state, ours, SplitBrainMarks(config.paths.state_dir).read())
+    marks = SplitBrainMarks(config.paths.state_dir).read()
+    ours = judge(topology, state, ours, marks, last_look(config.paths.run_dir))
     if as_json:
         print(json.dumps(status_document(topology, state, ours), indent=2))
     else:

@@ -14,7 +14,9 @@ Three rules keep a healthy node safe from its own controller:
 * a configured vhid that is gone (address removed, interface destroyed) counts as INIT;
 * a group with a resource marked split-brain (carpswitch.engine.splitbrain) is never
   promoted: CARP MASTER gets a `refused` promotion, an already primary group is left as it
-  is (nothing is healed automatically), and CARP BACKUP still demotes.
+  is (nothing is healed automatically), and CARP BACKUP still demotes;
+* the guards (witness, peer view: carpswitch.engine.guarded) may hold a promotion back or
+  take a primary down, never promote.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from dataclasses import dataclass, field
 
 from carpswitch.actions.storage_rules import mounted_here, mounts_at, pool_imported
 from carpswitch.config import ResourceKind
+from carpswitch.engine.guarded import guard_verdict
 from carpswitch.engine.splitbrain import Marks
 from carpswitch.fsck.zfs import USABLE_HEALTH, pool_health
+from carpswitch.guards.facts import GuardFacts
 from carpswitch.model import (
     CarpState,
     HastResource,
@@ -47,6 +51,7 @@ class Decision:
     reason: str
     unread: tuple[str, ...] = ()  # facts that could not be read: look again
     refused: TransitionKind | None = None  # what a config problem or split-brain stopped
+    give_away: bool = False  # a demotion that also gives the CARP address away (guards)
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Circumstances:
     #: groups take the safe side; other groups are judged as usual
     flapping: frozenset[str] = frozenset()
     split_brain: Marks = field(default_factory=Marks)  # resources hastd reported in split-brain
+    guards: GuardFacts | None = None  # the witnesses and the peer's view, when configured
 
 
 def decide(
@@ -106,6 +112,19 @@ def _decide_group(
     blocked = _split_brain(group, topology, state, now.split_brain)
     if blocked is not None:
         return blocked
+    verdict = (
+        None
+        if now.guards is None
+        else guard_verdict(group, state, now.guards, _is_primary(group, topology, state))
+    )
+    if verdict is not None:
+        return Decision(
+            group,
+            verdict.action,
+            verdict.reason,
+            refused=verdict.refused,
+            give_away=verdict.give_away,
+        )
     action, reason = _wanted(group, topology, state, now)
     return Decision(group, action, reason)
 

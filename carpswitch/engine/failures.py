@@ -137,6 +137,17 @@ class FailureBook:
         self.save(state)
         return state
 
+    def record_demotion(self, demotion: int, boottime: int | None) -> FailoverState:
+        """A guard gave the address away: remember the demotion it added (this boot's,
+        added to what is remembered of it), for the next successful promotion to take back."""
+        state = self.load()
+        if not same_boot(state.demotion_boottime, boottime):
+            state.demotion_added = 0
+        state.demotion_added += demotion
+        state.demotion_boottime = boottime
+        self.save(state)
+        return state
+
     def record_success(self) -> FailoverState:
         """A promotion succeeded: its plan took our demotion back."""
         state = self.load()

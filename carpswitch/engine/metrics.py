@@ -21,8 +21,9 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 from pydantic import BaseModel, Field
@@ -32,6 +33,7 @@ from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.engine.splitbrain import SplitBrainMarks
+from carpswitch.guards.look import last_look
 from carpswitch.metrics import MetricsFacts, ResourceFacts, render
 from carpswitch.model import (
     HastRole,
@@ -100,6 +102,7 @@ class MetricsWriter:
     def __init__(self, config: Config) -> None:
         self.directory = config.metrics.dir
         self.state_dir = Path(config.paths.state_dir)
+        self.run_dir = config.paths.run_dir
         self._state: NodeState | None = None
         self._managed: list[str] = []
         self._roles: dict[str, HastRole] = {}  # set by transitions since the last look
@@ -168,6 +171,7 @@ class MetricsWriter:
             paused=PauseFlag(state_dir).is_set(),
             resources=self._resources(),
             observed_at=self._state.observed_at.timestamp() if self._state else None,
+            guards=guard_vetoes(last_look(self.run_dir)),
         )
         path = os.path.join(directory, PROM_NAME)
         replace_file(path, render(facts).encode(), durable=False, mode=PROM_MODE)
@@ -198,3 +202,19 @@ class MetricsWriter:
         if (key or problem) not in self._reported:
             self._reported.add(key or problem)
             log.warning("metrics: %s", problem)
+
+
+def guard_vetoes(look: Mapping[str, Any] | None) -> dict[str, bool]:
+    """Guard -> whether its last look vetoes a promotion (`witness`: none answered,
+    `peer`: the peer said it is primary for a resource); only the configured guards."""
+    if look is None:
+        return {}
+    found = {}
+    witness = look.get("witness")
+    if isinstance(witness, dict):
+        found["witness"] = not witness.get("reachable")
+    peer = look.get("peer")
+    if isinstance(peer, dict):
+        roles = peer.get("roles")
+        found["peer"] = isinstance(roles, dict) and "primary" in roles.values()
+    return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from carpswitch.actions.carp import ForceBackup, LowerDemotion, RaiseDemotion
+from carpswitch.actions.guards import PeerGuard, WitnessGuard
 from carpswitch.actions.hast import Guard, LeaveInit, SetRole, WaitDevice, WaitRelease
 from carpswitch.actions.hooks import PrePromoteHook
 from carpswitch.actions.services import StartService, StopService
@@ -91,13 +92,17 @@ def plan_promote(
     config: Config,
     interface: str | None,
     demotion_added: int = 0,
+    guards: bool = True,
 ) -> Plan:
     """Promotion of `group`; `interface` is where its vhid lives (for giving it away).
 
     `demotion_added` is what earlier failed promotions added to net.inet.carp.demotion:
-    a success takes it back; a failure does not add more.
+    a success takes it back; a failure does not add more. The configured guards come
+    first (`guards` False: an admin's --force).
     """
     plan = Plan(TransitionKind.PROMOTE, group, rollback=plan_demote(topology, group))
+    if guards:
+        plan.before += guard_steps(config, group)
     if config.hooks.pre_promote:
         plan.before.append(PrePromoteHook(group, config.hooks.pre_promote))
     for name in group.resources:
@@ -106,18 +111,40 @@ def plan_promote(
     plan.after = [StartService(s) for s in group.services] + [Verify(group)]
     if demotion_added:
         plan.after.append(LowerDemotion(demotion_added))
-    else:
-        plan.give_away.append(RaiseDemotion(config.failover.demotion))
-    if config.failover.force_backup and interface:
-        plan.give_away.append(ForceBackup(interface, group.vhid))
+    plan.give_away = give_away_steps(config, group, interface, demotion_added)
     return plan
 
 
-def plan_demote(topology: Topology, group: Group) -> Plan:
-    """Demotion of `group`: services in reverse order, then every resource to secondary."""
+def guard_steps(config: Config, group: Group) -> list[Step]:
+    """The witness and the peer's view, as configured ([guards])."""
+    steps: list[Step] = []
+    if config.guards.witnesses:
+        steps.append(WitnessGuard(list(config.guards.witnesses)))
+    if config.guards.peer_view:
+        steps.append(PeerGuard(group))
+    return steps
+
+
+def give_away_steps(
+    config: Config, group: Group, interface: str | None, demotion_added: int
+) -> list[Step]:
+    """Giving the address away: the CARP demotion (unless carpswitch's is still there from
+    this boot: it is added once), and `state backup` now."""
+    steps: list[Step] = []
+    if not demotion_added:
+        steps.append(RaiseDemotion(config.failover.demotion))
+    if config.failover.force_backup and interface:
+        steps.append(ForceBackup(interface, group.vhid))
+    return steps
+
+
+def plan_demote(topology: Topology, group: Group, give_away: list[Step] | None = None) -> Plan:
+    """Demotion of `group`: services in reverse order, then every resource to secondary;
+    then `give_away` (a guard's demotion: the peer should take the address)."""
     plan = Plan(TransitionKind.DEMOTE, group)
     plan.before = [StopService(s) for s in reversed(group.services)]
     for name in group.resources:
         resource = topology.resources.get(name)
         plan.chains[name] = demote_chain(resource) if resource else [Guard(name)]
+    plan.after = list(give_away or [])
     return plan

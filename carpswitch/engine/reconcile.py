@@ -33,6 +33,7 @@ from carpswitch.engine.pause import PauseFlag
 from carpswitch.engine.splitbrain import SplitBrainMarks
 from carpswitch.engine.step import FIRST_PAUSE, LOOKS
 from carpswitch.errors import one_line
+from carpswitch.guards.look import GuardLook
 from carpswitch.model import NodeState, TransitionKind, TransitionRecord
 from carpswitch.topology import Group, Topology
 
@@ -111,9 +112,9 @@ class Reconcile:
             BootWindow(controller.config.paths.run_dir).close()  # the boot rules have run
 
     def _circumstances(self) -> Circumstances:
-        """Pause flag, hold and split-brain marks; one that cannot be read means no
-        automatic promotion (SplitBrainMarks.read never raises: unreadable marks every
-        resource)."""
+        """Pause flag, hold, split-brain marks and the guards; one that cannot be read
+        means no automatic promotion (SplitBrainMarks.read never raises: unreadable marks
+        every resource; GuardLook.look never raises for the guards' own trouble)."""
         state_dir = self.controller.config.paths.state_dir
         try:
             paused = PauseFlag(state_dir).is_set()
@@ -127,6 +128,7 @@ class Reconcile:
             boot=self.boot,
             flapping=self.flapping,
             split_brain=SplitBrainMarks(state_dir).read(),
+            guards=GuardLook(self.controller.config, self.controller.context.runner).look(),
         )
 
     def _boot_rule(self, circumstances: Circumstances) -> None:
@@ -188,7 +190,9 @@ class Reconcile:
             self.stopped = True
             return
         try:
-            plan = controller.plan(decision.action, topology, state, group, force=False)
+            plan = controller.plan(
+                decision.action, topology, state, group, force=False, give_away=decision.give_away
+            )
         except Refused as exc:
             log.warning("%s", exc)
             return

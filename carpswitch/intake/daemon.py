@@ -18,13 +18,18 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from carpswitch.config import Config, load_config
+from carpswitch.context import NodeContext
 from carpswitch.devd.listener import DevdSocket
 from carpswitch.errors import ConfigError
 from carpswitch.exitcodes import ExitCode
+from carpswitch.guards.look import view_address
+from carpswitch.guards.server import ViewServer
+from carpswitch.guards.source import ViewSource
 from carpswitch.intake.act import Reconciler
 from carpswitch.intake.coalesce import Outcome, run_until_quiet
 from carpswitch.intake.condition import ConditionFile
 from carpswitch.intake.describe import lock_holder
+from carpswitch.intake.guardwatch import GuardWatch
 from carpswitch.intake.inbox import Inbox, IntakeEvent
 from carpswitch.intake.lockfile import IntakeLock
 from carpswitch.intake.settling import SettlingFile
@@ -32,6 +37,8 @@ from carpswitch.intake.signals import SignalFlags
 from carpswitch.intake.vhids import keep_ours
 from carpswitch.intake.wire import MAX_RECORD, intake_socket_path
 from carpswitch.intake.worker import InboxSource, pacing_from, vhids_of
+from carpswitch.model import NodeState
+from carpswitch.topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +192,7 @@ class Daemon:
 
         log.info("daemon started (pid %d)", os.getpid())
         idle_trigger, events = "daemon start", source.collect()
+        watch, view = self._guards(config, reconcile)
         try:
             while True:
                 summary = run_until_quiet(
@@ -199,21 +207,29 @@ class Daemon:
                 if summary.rounds or summary.gave_up:
                     log.info("%s", summary.describe())
                 next_timer = self.clock() + config.intake.timer
-                events = []
+                events, idle_trigger = [], "timer"
                 while not events and not self.flags.stop:
                     if self.flags.take_reload():
                         config, reconcile = self._reload(config, reconcile, source)
-                    events = source.wait(max(0.0, next_timer - self.clock()), until_reload=True)
-                    if self.clock() >= next_timer:
+                        _close(view)
+                        watch, view = self._guards(config, reconcile)
+                    wake = min(next_timer, watch.due) if watch else next_timer
+                    events = source.wait(max(0.0, wake - self.clock()), until_reload=True)
+                    if events or self.clock() >= next_timer:
+                        break
+                    why = watch.tick() if watch and self.clock() >= watch.due else None
+                    if why:
+                        log.info("%s", why)
+                        idle_trigger = why
                         break
                 if self.flags.stop:
                     log.info("daemon stopping (SIGTERM)")
                     return
-                idle_trigger = "timer"
         finally:
             settling.round_begins()  # nothing waits in a daemon that stops
             reconcile.finish()
             source.devd.close()
+            _close(view)
 
     def _reload(
         self, config: Config, reconcile: Reconciler, source: DaemonSource
@@ -234,8 +250,39 @@ class Daemon:
         log.info("configuration reloaded")
         return fresh, self._reconciler(fresh)
 
+    def _guards(
+        self, config: Config, reconcile: Reconciler
+    ) -> tuple[GuardWatch | None, ViewServer | None]:
+        """The guard watch and the view this node serves its peer, when configured; a view
+        that cannot listen is logged by the server and the daemon runs on without it."""
+        if not config.guards.enabled:
+            return None, None
+        controller = reconcile.controller
+        context = getattr(controller, "context", None)
+        if not isinstance(context, NodeContext):
+            context = NodeContext(config)
+
+        def seen() -> tuple[Topology, NodeState] | None:
+            last = getattr(controller, "last_look", None)
+            return last if isinstance(last, tuple) else None
+
+        watch = GuardWatch(config, context.runner, seen, self.clock)
+        address = view_address(config)
+        if not config.guards.peer_view or address is None:
+            return watch, None
+        last_state = lambda: (seen() or (None, None))[1]  # noqa: E731
+        server = ViewServer(
+            address, config.guards.view_port, ViewSource(config, context.observer, last_state)
+        )
+        return watch, server if server.start() else None
+
     def _reconciler(self, config: Config) -> Reconciler:
         """A reconciler that starts no further group's transition once SIGTERM came."""
         reconciler = self.make_reconciler(config)
         reconciler.should_stop = lambda: self.flags.stop
         return reconciler
+
+
+def _close(view: ViewServer | None) -> None:
+    if view is not None:
+        view.close()

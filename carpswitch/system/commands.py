@@ -101,3 +101,13 @@ def zpool_export(pool: str, *, force: bool = False) -> Argv:
 def zfs_mount_all() -> Argv:
     """`zfs mount -a`: mount the datasets of imported pools."""
     return ("zfs", "mount", "-a")
+
+
+def ping_once(address: str, timeout: int) -> Argv:
+    """`ping [-6] -c 1 -t TIMEOUT -q ADDRESS`: one echo request, exit 0 when a reply came.
+
+    FreeBSD 13+ ping takes -6 (ping6 is the old name); -t is whole seconds before ping
+    exits regardless (sbin/ping/ping.8, docs/freebsd/ping.md).
+    """
+    family = ("-6",) if ":" in address else ()
+    return ("ping", *family, "-c", "1", "-t", str(timeout), "-q", address)

@@ -191,10 +191,10 @@ def test_an_error_in_one_group_does_not_stop_the_next(tmp_path, monkeypatch):
     made, _, _ = controller(tmp_path, [observed])
     real_plan = made.plan
 
-    def plan(kind, topology, state, group, force):
+    def plan(kind, topology, state, group, force, **options):
         if group.name == "storage":
             raise OSError(28, "No space left on device")
-        return real_plan(kind, topology, state, group, force)
+        return real_plan(kind, topology, state, group, force, **options)
 
     monkeypatch.setattr(made, "plan", plan)
     records = made.reconcile("timer")

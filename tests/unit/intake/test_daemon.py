@@ -252,3 +252,59 @@ def test_daemon_reconcilers_stop_starting_transitions_after_sigterm(tmp_path):
     running.flags.stop = True
     reconciler("timer", flapping=frozenset())
     assert controller.stop_seen is True
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_daemon_watches_the_guards_and_serves_its_view(make_daemon, tmp_path):
+    """A silent witness makes the watch ask for a round (self-fencing due) while the last
+    look saw this node primary; the view answers a peer on its port meanwhile."""
+    from datetime import UTC, datetime
+
+    from carpswitch.guards.peer import ask_peer
+    from carpswitch.model import CarpState, CarpVhid, HastResource, HastRole, NodeState
+    from carpswitch.topology import Group, Topology
+
+    ping = tmp_path / "ping"
+    ping.write_text("#!/bin/sh\nexit 2\n")
+    hastctl = tmp_path / "hastctl"
+    hastctl.write_text("#!/bin/sh\necho 'hastctl: cannot connect' >&2\nexit 1\n")
+    for script in (ping, hastctl):
+        script.chmod(0o755)
+    port = _free_port()
+    running = make_daemon(timer=300.0)
+    running.write_config(
+        groups=(
+            f'[commands]\nping = "{ping}"\nhastctl = "{hastctl}"\n'
+            f'[node]\nname = "hasta"\nview_listen = "127.0.0.1"\n'
+            f'[guards]\nwitnesses = ["198.18.0.10"]\nself_fence = true\nwitness_grace = 0.0\n'
+            f"peer_view = true\nview_port = {port}\ninterval = 0.1\n"
+        )
+    )
+    running.daemon = Daemon(
+        str(running.config), running.flags, running.make_reconciler, install_signals=False
+    )
+    group = Group(name="storage", vhid=1, interface="vtnet0", resources=("tank",))
+    primary = NodeState(
+        node="hasta",
+        observed_at=datetime.now(UTC),
+        carp=[CarpVhid(interface="vtnet0", vhid=1, state=CarpState.MASTER, advbase=1, advskew=0)],
+        resources=[HastResource(name="tank", role=HastRole.PRIMARY, device_present=True)],
+    )
+    topology = Topology(node_names=("hasta",), resources={}, groups=(group,))
+    running.start()
+    assert wait_for(lambda: len(running.calls) >= 1)
+    running.controllers[-1][1].last_look = (topology, primary)
+    assert wait_for(lambda: any(t.startswith("guards: group storage: ") for t, _ in running.calls))
+    answer = ask_peer("127.0.0.1", port, 2.0)
+    assert answer.view is not None, answer.unreachable
+    assert answer.view.node == "hasta"
+    assert answer.view.error and "cannot connect" in answer.view.error
+    running.stop()
+    assert ask_peer("127.0.0.1", port, 1.0).view is None  # the view closed with the daemon
