@@ -35,7 +35,7 @@ DEFAULT_PARENT = Path("/tmp")
 #: ucarp's master-down time is ~3 s; a promotion of a few resources takes seconds more.
 UP_TIMEOUT = 90.0
 #: Clusters carry the split-brain guards unless told otherwise (Cluster.create).
-GUARDS_DEFAULT = False
+GUARDS_DEFAULT = True
 
 
 def new_id() -> str:
