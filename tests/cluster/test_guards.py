@@ -22,13 +22,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from carpswitch.lab.cluster import ucarp
 from carpswitch.lab.cluster.cluster import HOSTS, Cluster
 from carpswitch.lab.cluster.command import ClusterError
-from carpswitch.lab.cluster.demo import RESOURCE, lun_of
+from carpswitch.lab.cluster.demo import RESOURCE
 from carpswitch.lab.cluster.net import Direction
-from carpswitch.lab.cluster.traffic import Writer
 from carpswitch.lab.cluster.watch import Referee
 from carpswitch.lab.node import LabError, LabResource
 
-from .test_chaos import REJOIN_BOUND, Chaos, describe
+from .test_chaos import REJOIN_BOUND, Chaos, describe, watched
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -45,13 +44,8 @@ def guarded(make_cluster: Callable[..., Cluster]) -> Iterator[Chaos]:
     cluster = make_cluster(
         resources=[LabResource(RESOURCE, "raw")], services=["ctld"], guards=True, metrics=True
     )
-    writer = Writer(lun_of(cluster)).start()
-    referee = Referee({name: cluster.node(name).path for name in HOSTS}, (RESOURCE,)).start()
-    try:
-        yield Chaos(cluster, writer, referee)
-    finally:
-        writer.stop()
-        referee.stop()
+    with watched(cluster) as chaos:
+        yield chaos
 
 
 def said(cluster: Cluster, name: str, text: str) -> bool:
