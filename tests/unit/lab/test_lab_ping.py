@@ -85,7 +85,8 @@ def test_summary_of_a_reply_and_of_silence() -> None:
         "round-trip min/avg/max/stddev = 0.061/0.061/0.061/0.000 ms\n"
     )
     assert ping.summary("w", ping.Outcome(transmitted=1, received=0)) == (
-        "\n--- w ping statistics ---\n1 packets transmitted, 0 packets received, 100.0% packet loss\n"
+        "\n--- w ping statistics ---\n"
+        "1 packets transmitted, 0 packets received, 100.0% packet loss\n"
     )
     assert ping.summary("w", ping.Outcome(transmitted=3, received=2)).splitlines()[2] == (
         "3 packets transmitted, 2 packets received, 33.3% packet loss"
