@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 
 from carpswitch.lab.node import LabNode
 
@@ -61,3 +62,14 @@ def test_usage_and_bad_values_and_names(lab_node: LabNode) -> None:
     assert err == (
         "ping: cannot resolve no-such-host.invalid: hostname nor servname provided, or not known\n"
     )
+
+
+def test_a_cluster_node_whose_namespace_is_gone_says_so(
+    make_lab_node: Callable[..., LabNode],
+) -> None:
+    """A lab that cannot ping (no namespace) is broken, not a lost witness: EX_OSERR."""
+    node = make_lab_node(netns="csw-no-such-namespace", start=False)
+    code, _, err, took = _ping(node, "-c", "1", "-t", "1", "-q", WITNESS)
+    assert code == 71
+    assert err.startswith("ping: socket: ") and "no-such-namespace" in err, err
+    assert took < 3.0

@@ -26,6 +26,7 @@ from carpswitch.lab.state import NetworkState
 
 EX_USAGE = 64
 EX_NOHOST = 68
+EX_OSERR = 71  # ping.c err(EX_OSERR, "socket"): what a lab that cannot ping says
 #: ping.c MAXALARM: the largest -t.
 MAXALARM = 60 * 60
 #: ping.c: with no -t, the last packet's reply is awaited for waittime (MAXWAIT, 10 s)
@@ -107,7 +108,11 @@ def run(ctx: ShimContext, args: list[str]) -> int:
     ctx.out.write(header(request.target, family, address, _source(family, address)))
     ctx.out.flush()
     if ctx.facts.netns is not None:
-        outcome = _real_ping(ctx.facts.netns, request, family, address)
+        try:
+            outcome = _real_ping(ctx.facts.netns, request, family, address)
+        except _Exit as broken:
+            ctx.warn(f"ping: {broken.message}")
+            return broken.code
     else:
         outcome = _lab_ping(ctx, request, address)
     if outcome.send_error is not None:
@@ -260,12 +265,17 @@ def _real_ping(netns: str, request: Request, family: int, address: str) -> Outco
             check=False,
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:  # iputils overran its own -w: nothing heard
         return Outcome(transmitted=count, received=0)
+    except OSError as exc:  # nsenter missing: the lab is broken, say so
+        raise _Exit(EX_OSERR, f"socket: {exc.strerror}") from None
     parsed = parse_linux(done.stdout)
     if parsed is not None and (parsed[1] or "unreachable" not in done.stderr.lower()):
         transmitted, received, rtt = parsed
         return Outcome(transmitted=transmitted, received=received, rtt=rtt)
+    if "unreachable" not in done.stderr.lower():  # no namespace, no ping: the lab is broken
+        why = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+        raise _Exit(EX_OSERR, f"socket: {why[0]}")
     # no route (`connect: Network is unreachable`): FreeBSD's sendto fails and ping
     # still waits for a reply until its deadline
     time.sleep(max(0.0, deadline - (time.monotonic() - started)))
