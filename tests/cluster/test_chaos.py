@@ -287,9 +287,25 @@ def _freeze(chaos: Chaos, victim: str) -> Callable[[], None]:
         tie_break = chaos.cluster.wait_for(
             lambda: _times_said(chaos.cluster, victim, STEP_DOWN) > steps_before, THAW_STEP_DOWN
         )
-        print(f"\nthawed {victim} stepped down by the tie-break: {tie_break}")
+        print(f"\nthawed {victim} stepped down by the tie-break: {tie_break}; {_who(chaos)}")
 
     return repair
+
+
+def _who(chaos: Chaos) -> str:
+    """Who holds the address and each host's last journaled reasons (for the report)."""
+    cluster = chaos.cluster
+    parts = [f"address on {[n for n in HOSTS if cluster.holds_vip(n)]}"]
+    for name in HOSTS:
+        journal = cluster.node(name).paths.carpswitch_state_dir / "journal.jsonl"
+        reasons = []
+        for line in journal.read_text(errors="replace").splitlines()[-60:]:
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict) and record.get("reason"):
+                    reasons.append(f"{record.get('kind')}: {record['reason']}")
+        parts.append(f"{name}: {reasons[-3:]}")
+    return "; ".join(parts)
 
 
 #: What a primary that finds another primary and loses the tie-break journals.
