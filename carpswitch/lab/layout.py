@@ -102,10 +102,11 @@ def lab_config_text(facts: NodeFacts) -> str:
         "# carpswitch configuration of a lab node (simulated FreeBSD)",
         "[node]",
         f"name = {q(facts.name)}",
-        # the guards ask the peer's view and serve their own on the hosts' addresses
+        # the guards ask the peer's view and serve their own on the hosts' addresses (an
+        # empty node is left as it was: set-up renders its guards)
         *(
             [f"peer = {q(facts.peer_address)}", f"view_listen = {q(facts.address)}"]
-            if facts.guards
+            if facts.guards and facts.resources
             else []
         ),
         "",

@@ -42,3 +42,9 @@ def test_without_guards_the_config_is_the_old_one(tmp_path: Path) -> None:
     assert "guards" not in data and "metrics" not in data
     assert data["node"] == {"name": "hasta"}
     load_config(str(node.config_path))
+
+
+def test_an_empty_node_gets_its_guards_from_set_up(tmp_path: Path) -> None:
+    node = create_node(tmp_path / "hasta", resources=(), guards=True, start=False)
+    data = tomllib.loads(node.config_path.read_text())
+    assert "guards" not in data and data["node"] == {"name": "hasta"}
