@@ -60,6 +60,13 @@ class NodeFacts:
     paths: dict[str, str] = field(default_factory=dict)
     #: Local (non-HAST) ZFS pools the zfs shim creates volumes in (`zfs create -V`).
     local_pools: tuple[str, ...] = ("tank",)
+    #: carpswitch.toml carries the split-brain guards ([guards], [node] peer/view_listen):
+    #: witness pings, self-fencing and the peer's view, as the lab recommends them.
+    guards: bool = False
+    #: The witnesses of [guards] (the cluster's client: what every client must reach).
+    witnesses: tuple[str, ...] = ()
+    #: [metrics] dir of carpswitch.toml (None: no metrics file).
+    metrics_dir: str | None = None
 
     @property
     def node_paths(self) -> NodePaths:

@@ -39,12 +39,12 @@ CONTROLLER_COMMANDS: tuple[str, ...] = tuple(c for c in SHIM_COMMANDS if c != "h
 
 
 def controller_commands(facts: NodeFacts) -> tuple[str, ...]:
-    """The node's commands named in its [commands]: the shims, and a cluster node's ssh
-    wrapper once the controller knows an `ssh` command (set-up's transport)."""
+    """The node's commands named in its [commands]: the shims the controller knows (ping
+    once it has the witness guard), and a cluster node's ssh wrapper (set-up's transport)."""
     from carpswitch.config_rules import COMMAND_NAMES
 
-    wrappers = ("ssh",) if facts.netns is not None and "ssh" in COMMAND_NAMES else ()
-    return (*CONTROLLER_COMMANDS, *wrappers)
+    wrappers = ("ssh",) if facts.netns is not None else ()
+    return tuple(c for c in (*CONTROLLER_COMMANDS, *wrappers) if c in COMMAND_NAMES)
 
 
 def carpswitch_wrapper(paths: NodePaths) -> str:
@@ -114,6 +114,13 @@ def lab_config_text(facts: NodeFacts) -> str:
         "# carpswitch configuration of a lab node (simulated FreeBSD)",
         "[node]",
         f"name = {q(facts.name)}",
+        # the guards ask the peer's view and serve their own on the hosts' addresses (an
+        # empty node is left as it was: set-up renders its guards)
+        *(
+            [f"peer = {q(facts.peer_address)}", f"view_listen = {q(facts.address)}"]
+            if facts.guards and facts.resources
+            else []
+        ),
         "",
         "[paths]",
         f"dev_hast = {q(str(paths.dev_hast))}",
@@ -135,6 +142,10 @@ def lab_config_text(facts: NodeFacts) -> str:
         *(f"{name} = {q(str(paths.command(name)))}" for name in controller_commands(facts)),
         "",
     ]
+    if facts.metrics_dir is not None:
+        lines += ["[metrics]", f"dir = {q(facts.metrics_dir)}", ""]
+    if facts.guards and facts.resources:  # shared: an empty node gets it from set-up
+        lines += guards_section(facts.witnesses)
     for resource in facts.resources:
         lines += ["[[resource]]", f"name = {q(resource.name)}", f"kind = {q(resource.kind)}"]
         if resource.mountpoint is not None:
@@ -154,6 +165,20 @@ def lab_config_text(facts: NodeFacts) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+#: The lab's [guards] beyond the witnesses: short periods, so that tests see them act.
+LAB_GUARDS = {"self_fence": "true", "peer_view": "true", "interval": "1.0", "witness_grace": "3.0"}
+
+
+def guards_section(witnesses: Sequence[str]) -> list[str]:
+    """[guards] as the lab recommends it: fence on a lost witness, ask the peer."""
+    return [
+        "[guards]",
+        f"witnesses = [{', '.join(json.dumps(w) for w in witnesses)}]",
+        *(f"{key} = {value}" for key, value in LAB_GUARDS.items()),
+        "",
+    ]
 
 
 def _cluster_paths(facts: NodeFacts) -> list[str]:
@@ -186,6 +211,8 @@ def write_layout(
         directory.mkdir(parents=True, exist_ok=True)
     for pool in facts.local_pools:
         (paths.dev_zvol / pool).mkdir(exist_ok=True)
+    if facts.metrics_dir is not None:
+        os.makedirs(facts.metrics_dir, exist_ok=True)
     for resource in facts.resources:
         with paths.disk(resource.name).open("wb") as disk:
             disk.truncate(DISK_SIZE)

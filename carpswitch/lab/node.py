@@ -90,6 +90,9 @@ def create_node(
     netns: str | None = None,
     replication: bool = False,
     local_pools: Sequence[str] = ("tank",),
+    guards: bool = False,
+    witnesses: Sequence[str] = (),
+    metrics_dir: str | None = None,
     start: bool = True,
 ) -> LabNode:
     """Create a node directory at `path` (must not hold a node yet) and maybe start hastd.
@@ -112,6 +115,10 @@ def create_node(
     For set-up (carpswitch.setup): `local_pools` are the node's own ZFS pools, where
     `zfs create -V SIZE POOL/VOL` makes /dev/zvol/POOL/VOL; `resources=()` is an empty
     node (a hast.conf without resources, a carpswitch.toml with only node-local sections).
+
+    Split-brain guards (issue 12): `guards` writes [guards] (ping `witnesses`, self-fencing,
+    the peer's view) and [node] peer/view_listen into carpswitch.toml; `metrics_dir` its
+    [metrics] dir.
     """
     paths = NodePaths.of(path)
     _check_location(paths)
@@ -149,6 +156,9 @@ def create_node(
         netns=netns,
         replication=replication,
         local_pools=tuple(local_pools),
+        guards=guards,
+        witnesses=tuple(witnesses),
+        metrics_dir=metrics_dir,
         paths={
             "dev_hast": str(paths.dev_hast),
             "hast_conf": str(paths.hast_conf),

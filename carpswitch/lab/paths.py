@@ -23,6 +23,7 @@ SHIM_COMMANDS: tuple[str, ...] = (
     "zpool",
     "zfs",
     "service",
+    "ping",
 )
 
 #: Environment variable that marks every long-lived process of a node (daemon, workers,

@@ -67,6 +67,9 @@ class NetworkState(StateFile):
 
     FILE = "network.json"
     interfaces: list[Interface] = field(default_factory=list)
+    #: Addresses that answer `ping` on a stand-alone node (it has no real network: any
+    #: other address has no route). A cluster node pings for real (commands/ping.py).
+    reachable: list[str] = field(default_factory=list)
 
     def interface(self, name: str) -> Interface | None:
         """The interface called `name`, if it exists."""

@@ -64,6 +64,13 @@ class NodeSteering:
                 raise LabError(f"no vhid {number} on {name}")
             entry.state = wanted.value
 
+    def set_reachable(self, address: str, reachable: bool = True) -> None:
+        """Whether `address` answers this stand-alone node's `ping` (a witness there or
+        gone); a cluster node pings its real network instead."""
+        with self.store.update(NetworkState) as network:
+            others = [a for a in network.reachable if a != address]
+            network.reachable = [*others, address] if reachable else others
+
     def set_service_enabled(self, service: str, enabled: bool = True) -> None:
         """Set `SERVICE_enable` (its rcvar) to YES or NO in the node's rc.conf."""
         if service not in self.facts.services:

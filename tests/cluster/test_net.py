@@ -16,6 +16,7 @@ from carpswitch.lab.cluster import registry
 from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.command import in_netns, run
 from carpswitch.lab.cluster.net import ClusterNet, Direction, existing_namespaces
+from carpswitch.lab.node import LabNode, create_node
 
 from .conftest import leftovers, unique_id
 
@@ -122,6 +123,53 @@ def test_cut_and_heal(
     assert net.cuts() == {}
     assert datagram_arrives(net, "hastb", "hasta")
     assert datagram_arrives(net, "hasta", "hastb")
+
+
+def _ping(node: LabNode, address: str) -> tuple[int, str, str, float]:
+    """The witness guard's call, from outside the host: the shim enters its namespace."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(node.paths.command("ping")), "-c", "1", "-t", "1", "-q", address],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr, time.monotonic() - started
+
+
+@pytest.mark.parametrize("direction", ["both", "in", "out"])
+def test_ping_shim_pings_from_the_host_namespace(
+    net: ClusterNet, tmp_path: Path, direction: Direction
+) -> None:
+    host, peer = net.host("hasta"), net.host("hastb")
+    node = create_node(
+        tmp_path / "hasta",
+        netns=host.netns,
+        address=host.address,
+        peer_address=peer.address,
+        start=False,
+    )
+    client = net.host("client").address
+
+    code, out, err, _ = _ping(node, client)
+    assert code == 0, err
+    assert out.startswith(f"PING {client} ({client}): 56 data bytes\n\n--- {client} ping")
+    assert "1 packets transmitted, 1 packets received, 0.0% packet loss\n" in out
+    assert out.splitlines()[-1].startswith("round-trip min/avg/max/stddev = ")
+
+    net.cut("hasta", direction)
+    code, out, err, took = _ping(node, client)
+    assert (code, err) == (2, "")
+    assert out.endswith("1 packets transmitted, 0 packets received, 100.0% packet loss\n")
+    assert 0.9 < took < 3.0  # -t 1: FreeBSD's ping waits its timeout out
+    net.heal("hasta")
+    assert _ping(node, client)[0] == 0
+
+    # an address of no attached network: no route (nothing leaves the namespace)
+    code, out, err, took = _ping(node, "198.19.255.1")
+    assert (code, err) == (2, "ping: sendto: No route to host\n")
+    assert 0.9 < took < 3.0
 
 
 def test_cut_cable_makes_both_masters_and_heal_leaves_one(make_cluster: object) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from carpswitch.lab.cluster import registry, sshd
-from carpswitch.lab.cluster.cluster import HOSTS, Cluster
+from carpswitch.lab.cluster.cluster import GUARDS_DEFAULT, HOSTS, Cluster
 from carpswitch.lab.cluster.command import ClusterError
 from carpswitch.lab.cluster.status import status_text
 from carpswitch.lab.node import LabResource
@@ -40,6 +40,12 @@ def add_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--service", action="append", default=[], metavar="NAME", help="HA service (repeatable)"
     )
     up.add_argument("--no-daemon", action="store_true", help="do not run `carpswitch daemon`")
+    up.add_argument(
+        "--no-guards",
+        action="store_true",
+        help="carpswitch.toml without [guards] (the lab's default: the client's address as "
+        "witness, self-fencing, the peer's view)",
+    )
     up.add_argument(
         "--empty",
         action="store_true",
@@ -79,7 +85,13 @@ def run_verb(args: argparse.Namespace, resources: Sequence[LabResource]) -> int:
             resources, services = [], []
         else:
             services = args.service
-        cluster = Cluster.create(args.id, args.dir, resources=resources, services=services)
+        cluster = Cluster.create(
+            args.id,
+            args.dir,
+            resources=resources,
+            services=services,
+            guards=GUARDS_DEFAULT and not args.no_guards,
+        )
         print(f"lab cluster {cluster.id} in {cluster.directory}", flush=True)
         try:
             if args.empty:

@@ -35,6 +35,8 @@ HOSTS = ("hasta", "hastb")
 DEFAULT_PARENT = Path("/tmp")
 #: ucarp's master-down time is ~3 s; a promotion of a few resources takes seconds more.
 UP_TIMEOUT = 90.0
+#: Clusters carry the split-brain guards unless told otherwise (Cluster.create).
+GUARDS_DEFAULT = True
 
 
 def new_id() -> str:
@@ -59,8 +61,15 @@ class Cluster:
         *,
         resources: Sequence[LabResource] = (LabResource("tank", "raw"),),
         services: Sequence[str] = (),
+        guards: bool = GUARDS_DEFAULT,
+        metrics: bool = False,
     ) -> Cluster:
-        """Record a new cluster (nothing else is made until `up`)."""
+        """Record a new cluster (nothing else is made until `up`).
+
+        `guards`: each node's carpswitch.toml has the split-brain guards the lab recommends
+        (witness: the client's address, self-fencing, the peer's view; layout.LAB_GUARDS);
+        False gives the config without them. `metrics`: [metrics] dir = NODE/var/metrics.
+        """
         reason = missing_requirement()
         if reason is not None:
             raise ClusterError(reason)
@@ -80,6 +89,8 @@ class Cluster:
             hosts={name: str(directory / name) for name in HOSTS},
             resources=tuple(f"{r.name}:{r.kind}" for r in resources),
             services=tuple(services),
+            guards=guards,
+            metrics=metrics,
         )
         registry.save(record)
         return cls(record)
@@ -178,9 +189,16 @@ class Cluster:
                 vip=VIP,
                 netns=self.net.host(name).netns,
                 replication=True,
+                guards=self.record.guards,
+                witnesses=(self.client.address,),
+                metrics_dir=str(self.metrics_dir(name)) if self.record.metrics else None,
                 start=False,
             )
             self.host(name).install(devd_rules=devd_rules)
+
+    def metrics_dir(self, name: str) -> Path:
+        """Where host `name` writes carpswitch.prom when the cluster has `metrics`."""
+        return Path(self.record.hosts[name]) / "var" / "metrics"
 
     def down(self) -> None:
         """Remove every process, mount, namespace and file of the cluster (idempotent)."""

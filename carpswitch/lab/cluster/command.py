@@ -21,6 +21,7 @@ TOOLS = {
     "nsenter": "util-linux",
     "umount": "mount",
     "ucarp": "ucarp",
+    "ping": "iputils-ping",  # the lab's ping(8) (commands/ping.py)
 }
 
 

@@ -32,6 +32,10 @@ class ClusterRecord:
     hosts: dict[str, str]
     resources: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
+    #: carpswitch.toml with [guards] (witness: the client), see Cluster.create
+    guards: bool = False
+    #: carpswitch.toml with [metrics] dir = NODE/var/metrics
+    metrics: bool = False
 
     @property
     def path(self) -> Path:
@@ -73,6 +77,8 @@ def load(cluster_id: str) -> ClusterRecord:
             hosts=dict(data["hosts"]),
             resources=tuple(data.get("resources", ())),
             services=tuple(data.get("services", ())),
+            guards=bool(data.get("guards", False)),
+            metrics=bool(data.get("metrics", False)),
         )
     except FileNotFoundError:
         raise ClusterError(f"no lab cluster {cluster_id} ({path} does not exist)") from None

@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, str] = {
     "zpool": "zpool",
     "zfs": "zfs",
     "service": "service",
+    "ping": "ping",
 }
 
 
