@@ -189,6 +189,9 @@ class Reconcile:
             log.warning("stopping: group %s not acted on", group.name)
             self.stopped = True
             return
+        if self._paused_meanwhile():
+            log.info("group %s: paused meanwhile (carpswitch resume): not acting", group.name)
+            return
         try:
             plan = controller.plan(
                 decision.action, topology, state, group, force=False, give_away=decision.give_away
@@ -197,6 +200,11 @@ class Reconcile:
             log.warning("%s", exc)
             return
         self.records.append(controller.execute(plan, topology, self.trigger, decision.reason))
+
+    def _paused_meanwhile(self) -> bool:
+        """The admin paused after this round read its circumstances (the guards' look, a
+        long boot wait): a transition not yet started must not start."""
+        return PauseFlag(self.controller.config.paths.state_dir).is_set()
 
     def _guarded(self, group: Group, act: Callable[..., None], *args: object) -> None:
         """Run `act(*args)` for one group; an error is caught so the other groups go on."""

@@ -92,3 +92,21 @@ def test_a_give_away_demotion_is_remembered_to_be_taken_back(tmp_path):
     assert book.failures == [] and not book.held
     made._count(record(TransitionKind.DEMOTE, []))  # a plain demotion adds nothing
     assert FailureBook(str(tmp_path / "db")).load().demotion_added == 240
+
+
+def test_a_pause_that_comes_while_the_round_looks_stops_its_transitions(tmp_path):
+    """The guards' look (pings, the peer's answer) takes time after the pause flag was
+    read: an admin's pause meanwhile must still keep every transition from starting."""
+    from carpswitch.engine.pause import PauseFlag
+
+    made, context = guarded(tmp_path, [node_state(tank=HastRole.SECONDARY, lun=HastRole.SECONDARY)])
+    context.runner.reply(commands.ping_once(WITNESS, 1), stdout="1 packets received\n")
+    real_observe = context.observe
+
+    def observe_after_pause():
+        PauseFlag(str(tmp_path / "db")).set("maintenance")
+        return real_observe()
+
+    context.observe = observe_after_pause
+    assert made.reconcile("timer") == []
+    assert made.execute.plans == []
