@@ -4,6 +4,7 @@ and the daemon's watch that reconciles only when the guards change a decision.""
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,9 @@ def test_a_promotion_checks_the_configured_guards_first(tmp_path):
     chain = [s.kind for s in plan.chains["lun"]]
     assert chain[chain.index("hast_role") - 1] == "guard_peer_again"
     forced = plan_promote(TOPOLOGY, GROUP, cfg, "vtnet0", guards=False)
-    assert [(s.kind, s.veto) for s in forced.before if s.kind.startswith("guard_")] == [
+    assert [
+        (s.kind, getattr(s, "veto", None)) for s in forced.before if s.kind.startswith("guard_")
+    ] == [
         ("guard_peer", False)  # no veto, but the forced primary takes a term (review F5)
     ]
     assert "guard_peer_again" not in [s.kind for s in forced.chains["lun"]]
@@ -180,21 +183,27 @@ def test_an_unreachable_peer_does_not_veto_but_the_term_still_rises(tmp_path):
     assert int(found[1]) > 7
 
 
+def lost_for(look: GuardLook) -> float:
+    witness = look.witness()
+    assert witness is not None
+    return witness.lost_for
+
+
 def test_the_witnesses_lost_time_counts_from_the_first_silent_look(tmp_path):
     cfg = config(tmp_path, witnesses=[WITNESS])
     runner = FakeRunner()
     runner.reply(commands.ping_once(WITNESS, 1), exit_status=2)
     now = [100.0]
     look = GuardLook(cfg, runner, clock=lambda: now[0])
-    assert look.witness().lost_for == 0.0
+    assert lost_for(look) == 0.0
     now[0] = 107.5
-    assert look.witness().lost_for == 7.5
+    assert lost_for(look) == 7.5
     (tmp_path / "run" / "witness-lost").write_text("garbage")
-    assert look.witness().lost_for == 0.0  # a note that cannot be read starts again
+    assert lost_for(look) == 0.0  # a note that cannot be read starts again
     now[0] = 110.0
-    assert look.witness().lost_for == 2.5
+    assert lost_for(look) == 2.5
     runner.reply(commands.ping_once(WITNESS, 1), stdout="1 packets received\n")
-    assert look.witness().lost_for == 0.0
+    assert lost_for(look) == 0.0
     assert not (tmp_path / "run" / "witness-lost").exists()
 
 
@@ -208,8 +217,8 @@ def test_a_look_leaves_its_verdict_for_status(tmp_path, peer_view):
     facts = GuardLook(cfg, runner).look()
     assert facts is not None and facts.witness_lost()
     assert facts.peer is not None and facts.peer.roles == {"lun": "secondary"}
-    left = last_look(cfg.paths.run_dir)
-    assert left is not None
+    left: dict[str, Any] | None = last_look(cfg.paths.run_dir)
+    assert left is not None and facts.witness is not None
     assert left["peer"]["name"] == "hastb"
     assert left["witness"]["lost"] == {WITNESS: facts.witness.lost[WITNESS]}
     assert Terms(cfg.paths.state_dir).read().seen == {"storage": 4}
@@ -274,9 +283,9 @@ def test_a_witness_note_from_before_a_reboot_starts_the_count_again(tmp_path):
     (tmp_path / "run" / "witness-lost").write_text("99999.0\n")
     now = [50.0]
     look = GuardLook(cfg, runner, clock=lambda: now[0])
-    assert look.witness().lost_for == 0.0
+    assert lost_for(look) == 0.0
     now[0] = 58.0
-    assert look.witness().lost_for == 8.0
+    assert lost_for(look) == 8.0
 
 
 def test_an_effect_that_stays_asks_again_every_few_looks(tmp_path):

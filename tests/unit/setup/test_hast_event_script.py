@@ -47,7 +47,12 @@ def fire(node: Path, *words: str) -> list[str]:
     """Run the script as hastd does and wait for it; what hastd would log about it."""
     logged: list[str] = []
     assert hooks.fire(str(node / "sbin" / "carpswitch-hast-event"), logged.append, *words)
-    assert wait_for(lambda: (hooks.check(logged.append), not hooks.running())[1], timeout=20)
+
+    def ended() -> bool:
+        hooks.check(logged.append)
+        return not hooks.running()
+
+    assert wait_for(ended, timeout=20)
     return logged
 
 
