@@ -12,9 +12,10 @@ the cable cuts keep every invariant. One exception, stated exactly (THAW_STEP_DO
 frozen host is a hastd primary holding the LUN at the instant it thaws, before any of its
 processes runs again; no software on the other host can prevent that without a fence
 device (Pacemaker's STONITH). What carpswitch guarantees there: two hosts serve only
-within THAW_STEP_DOWN after the thaw, the thawed host (the older promotion term) is the
-one that steps down and says so, the host that took over keeps serving, and no
-acknowledged write is lost.
+within THAW_STEP_DOWN after the thaw, the thawed host is the one that stops serving (the
+guards' tie-break: the older promotion term steps down; or CARP, when the thawed host's
+adverts are the slower ones), the host that took over keeps serving, and no acknowledged
+write is lost.
 """
 
 from __future__ import annotations

@@ -102,7 +102,11 @@ def _flush_client_arp(cluster: Cluster) -> None:
 def test_an_induced_split_brain_is_reported_kept_apart_and_resolved_keeping_the_last_writer(
     make_cluster: Callable[..., Cluster],
 ) -> None:
-    cluster = make_cluster(up=False, resources=[LabResource(RESOURCE, "raw")], services=["ctld"])
+    # without the guards: with them the cut-off hastb would refuse to promote (no witness),
+    # which is their point (tests/cluster/test_guards.py); this test needs the split-brain
+    cluster = make_cluster(
+        up=False, resources=[LabResource(RESOURCE, "raw")], services=["ctld"], guards=False
+    )
     cluster.up(ssh=True, hast_exec=True)
     _with_cluster_section(cluster)
     a_run = lun_of(cluster)  # the run the client goes on writing: kept
