@@ -74,6 +74,7 @@ def test_lab_config_points_the_controller_at_the_shims(make_lab_node) -> None:
         "zpool",
         "zfs",
         "service",
+        "ping",  # the guards' witness (the lab's ping shim)
     }
     assert config["paths"]["dev_hast"] == str(node.paths.dev_hast)
     assert config["resource"] == [{"name": "tank", "kind": "raw"}]
