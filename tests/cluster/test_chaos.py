@@ -398,7 +398,8 @@ KINDS: dict[str, Callable[[Chaos, str], Callable[[], None]]] = {
 ONCE = {"a command hangs on the new master", "an unreadable state file"}
 
 
-#: Open (issue 10's note): a host frozen with client writes in flight completes them when it
+#: Open (issue 10's note): a host frozen with client writes in flight (the likely cause, not yet
+#: proven) completes them when it
 #: thaws, as a primary, before its guard look makes it step down; the host that took over
 #: has written too, so hastd rightly reports a split-brain on their next handshake and the
 #: pair stays degraded until an admin runs `split-brain resolve`. Seen in 2 of 4 runs since
