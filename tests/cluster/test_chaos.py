@@ -402,7 +402,7 @@ ONCE = {"a command hangs on the new master", "an unreadable state file"}
 #: proven) completes them when it
 #: thaws, as a primary, before its guard look makes it step down; the host that took over
 #: has written too, so hastd rightly reports a split-brain on their next handshake and the
-#: pair stays degraded until an admin runs `split-brain resolve`. Seen in 2 of 4 runs since
+#: pair stays degraded until an admin runs `split-brain resolve`. Seen in 3 of 5 runs since
 #: the newer primary keeps the role (review F1); those runs stop at the rejoin, so whether
 #: an acknowledged write went with it is not known yet. Not strict: runs without writes in
 #: flight at the freeze pass every invariant.
