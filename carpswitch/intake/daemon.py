@@ -2,7 +2,10 @@
 
 It holds the intake lock for its whole life (so no worker acts beside it), listens on
 run_dir/intake.sock for the hook's wake-ups and on devd's seqpacket socket for CARP
-events, and reconciles every `[intake] timer` seconds so a missed event is healed. Events
+events, and reconciles every `[intake] timer` seconds so a missed event is healed. With
+`[guards]` it also serves this node's read-only view to the peer (carpswitch.guards.server)
+and looks at the guards every `[guards] interval` while MASTER or primary
+(carpswitch.intake.guardwatch), reconciling when their verdict changes. Events
 are coalesced as a worker does (carpswitch.intake.coalesce). SIGTERM lets the transition
 in progress finish and exits 0; SIGHUP reloads the config at the top of the next cycle.
 """
