@@ -79,9 +79,10 @@ class PeerGuard(Step):
             return "peer view off"
         name = self.group.name
         if _primary_here(ctx, self.group):
+            ours = look.terms.read().of(name)
             if self.veto and peer.primary_of(self.group.resources):
-                _check_tie_break(ctx, self.group, peer, look.terms.read().of(name))
-            return f"{peer.describe()}; already primary here: term {look.terms.read().of(name)}"
+                _check_tie_break(ctx, self.group, peer, ours)
+            return f"{peer.describe()}; already primary here: term {ours}"
         if self.veto and peer.primary_of(self.group.resources):
             raise StepFailed(f"peer still primary: {peer.describe()}")
         try:
@@ -145,10 +146,6 @@ def _check_tie_break(ctx: StepContext, group: Group, peer: PeerFacts, ours: int)
     """Both primary: StepFailed when this side is the one to step down."""
     vhids, _unreadable = ctx.observer.carp_state([group.interface] if group.interface else None)
     advskew = next((v.advskew for v in vhids if v.vhid == group.vhid), None)
-    me = Side(node_name(ctx.config), ours, advskew)
-    other = Side(
-        peer.name or peer.address, peer.terms.get(group.name, 0), peer.advskew.get(group.name)
-    )
-    down, why = steps_down(me, other)
+    down, why = steps_down(Side(node_name(ctx.config), ours, advskew), peer.side(group.name))
     if down:
         raise StepFailed(f"two primaries and this side steps down: {why}")

@@ -85,9 +85,7 @@ def _two_primaries(
 ) -> Verdict | None:
     """Both sides primary: the loser steps down, the winner keeps (and finishes) the role."""
     me = Side(facts.node, facts.terms.get(group.name, 0), vhid.advskew if vhid else None)
-    other = Side(
-        peer.name or peer.address, peer.terms.get(group.name, 0), peer.advskew.get(group.name)
-    )
+    other = peer.side(group.name)
     down, why = steps_down(me, other)
     listed = ", ".join(peer.primary_of(group.resources))
     both = f"two primaries ({other.name} is primary for {listed} too)"

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from carpswitch.guards.tiebreak import Side
 from carpswitch.model import HastRole
 
 
@@ -24,6 +25,10 @@ class PeerFacts:
         """The resources among `resources` the peer says it is primary for."""
         roles = self.roles or {}
         return [r for r in resources if roles.get(r) == HastRole.PRIMARY]
+
+    def side(self, group: str) -> Side:
+        """The peer as the tie-break sees it for `group` (its own term and advskew)."""
+        return Side(self.name or self.address, self.terms.get(group, 0), self.advskew.get(group))
 
     def describe(self) -> str:
         """`hastb (198.18.0.2): tank primary` or `198.18.0.2: unreachable (...)`."""
