@@ -28,6 +28,7 @@ from carpswitch.exitcodes import ExitCode
 from carpswitch.guards.look import view_address
 from carpswitch.guards.server import ViewServer
 from carpswitch.guards.source import ViewSource
+from carpswitch.guards.watchdog import WatchdogPat
 from carpswitch.intake.act import Reconciler
 from carpswitch.intake.coalesce import Outcome, run_until_quiet
 from carpswitch.intake.condition import ConditionFile
@@ -196,6 +197,7 @@ class Daemon:
         log.info("daemon started (pid %d)", os.getpid())
         idle_trigger, events = "daemon start", source.collect()
         watch, view = self._guards(config, reconcile)
+        pat = _watchdog(config, reconcile)
         try:
             while True:
                 summary = run_until_quiet(
@@ -215,6 +217,7 @@ class Daemon:
                     if self.flags.take_reload():
                         config, reconcile = self._reload(config, reconcile, source)
                         _close(view)
+                        pat = _watchdog(config, reconcile, pat)
                         watch, view = self._guards(config, reconcile)
                         if watch is not None:  # the new controller has not looked yet
                             idle_trigger = "configuration reloaded"
@@ -236,6 +239,8 @@ class Daemon:
             reconcile.finish()
             source.devd.close()
             _close(view)
+            if pat is not None:
+                pat.close()
 
     def _reload(
         self, config: Config, reconcile: Reconciler, source: DaemonSource
@@ -264,9 +269,7 @@ class Daemon:
         if not config.guards.enabled:
             return None, None
         controller = reconcile.controller
-        context = getattr(controller, "context", None)
-        if not isinstance(context, NodeContext):
-            context = NodeContext(config)
+        context = _context(config, reconcile)
 
         def seen() -> tuple[Topology, NodeState] | None:
             last = getattr(controller, "last_look", None)
@@ -284,6 +287,29 @@ class Daemon:
         reconciler = self.make_reconciler(config)
         reconciler.should_stop = lambda: self.flags.stop
         return reconciler
+
+
+def _context(config: Config, reconcile: Reconciler) -> NodeContext:
+    """The controller's node context (its runner and observer), or a new one."""
+    context = getattr(reconcile.controller, "context", None)
+    return context if isinstance(context, NodeContext) else NodeContext(config)
+
+
+def _watchdog(
+    config: Config, reconcile: Reconciler, running: WatchdogPat | None = None
+) -> WatchdogPat | None:
+    """The watchdog pat `[guards] watchdog` asks for: the running one while its timeout
+    stays (a reload must not leave a gap), else a new one (the old one disarmed first)."""
+    timeout = config.guards.watchdog
+    if running is not None and running.timeout == timeout:
+        return running
+    if running is not None:
+        running.close()
+    if not timeout:
+        return None
+    pat = WatchdogPat(_context(config, reconcile).runner, timeout)
+    pat.start()
+    return pat
 
 
 def _close(view: ViewServer | None) -> None:
