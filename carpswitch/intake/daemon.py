@@ -42,6 +42,7 @@ from carpswitch.intake.vhids import keep_ours
 from carpswitch.intake.wire import MAX_RECORD, intake_socket_path
 from carpswitch.intake.worker import InboxSource, pacing_from, vhids_of
 from carpswitch.model import NodeState
+from carpswitch.system.runner import CommandRunner
 from carpswitch.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class Daemon:
         self.make_reconciler = make_reconciler
         self.install_signals = install_signals
         self.clock = clock
+        self.pat: WatchdogPat | None = None
 
     def run(self) -> int:
         """Serve until SIGTERM; 0 then."""
@@ -136,6 +138,9 @@ class Daemon:
             self.flags.install()
         run_dir = self.config.paths.run_dir
         lock = IntakeLock(run_dir, "daemon")
+        # patted from the start, also while a worker's transition holds the lock: a
+        # watchdog a killed daemon left armed must not reset a host whose daemon is back
+        self.pat = _watchdog(self.config, NodeContext(self.config).runner)
         try:
             if not self._wait_for(lock):
                 return ExitCode.OK
@@ -143,6 +148,8 @@ class Daemon:
                 self._serve(listener)
             return ExitCode.OK
         finally:
+            if self.pat is not None:
+                self.pat.close()
             lock.release()
             with suppress(FileNotFoundError):
                 os.unlink(intake_socket_path(run_dir))
@@ -197,7 +204,6 @@ class Daemon:
         log.info("daemon started (pid %d)", os.getpid())
         idle_trigger, events = "daemon start", source.collect()
         watch, view = self._guards(config, reconcile)
-        pat = _watchdog(config, reconcile)
         try:
             while True:
                 summary = run_until_quiet(
@@ -217,7 +223,7 @@ class Daemon:
                     if self.flags.take_reload():
                         config, reconcile = self._reload(config, reconcile, source)
                         _close(view)
-                        pat = _watchdog(config, reconcile, pat)
+                        self.pat = _watchdog(config, _context(config, reconcile).runner, self.pat)
                         watch, view = self._guards(config, reconcile)
                         if watch is not None:  # the new controller has not looked yet
                             idle_trigger = "configuration reloaded"
@@ -239,8 +245,6 @@ class Daemon:
             reconcile.finish()
             source.devd.close()
             _close(view)
-            if pat is not None:
-                pat.close()
 
     def _reload(
         self, config: Config, reconcile: Reconciler, source: DaemonSource
@@ -296,7 +300,7 @@ def _context(config: Config, reconcile: Reconciler) -> NodeContext:
 
 
 def _watchdog(
-    config: Config, reconcile: Reconciler, running: WatchdogPat | None = None
+    config: Config, runner: CommandRunner, running: WatchdogPat | None = None
 ) -> WatchdogPat | None:
     """The watchdog pat `[guards] watchdog` asks for: the running one while its timeout
     stays (a reload must not leave a gap), else a new one (the old one disarmed first)."""
@@ -307,7 +311,7 @@ def _watchdog(
         running.close()
     if not timeout:
         return None
-    pat = WatchdogPat(_context(config, reconcile).runner, timeout)
+    pat = WatchdogPat(runner, timeout)
     pat.start()
     return pat
 
