@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, str] = {
     "zfs": "zfs",
     "service": "service",
     "ping": "ping",
+    "watchdog": "watchdog",
 }
 
 
