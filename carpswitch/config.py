@@ -236,6 +236,12 @@ class GuardsSection(Section):
     )
     view_timeout: Seconds = Field(2.0, description="bound of one question to the peer")
     interval: Seconds = Field(2.0, description="the daemon's look at the guards while MASTER")
+    watchdog: int = Field(
+        0,
+        ge=0,
+        le=rules.WATCHDOG_MAX,
+        description="seconds: the daemon pats watchdog(4); a silent peer is waited out this long",
+    )
 
     @property
     def enabled(self) -> bool:

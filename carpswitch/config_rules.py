@@ -50,6 +50,8 @@ VIEW_PORT_MAX = 65535
 #: 1023), so that a local user cannot listen there first and answer for this node.
 DEFAULT_VIEW_PORT = 857
 WITNESSES_MAX = 16
+#: watchdog(4)'s timeout in seconds; 0 is off (watchdog(8) -t 0 disarms).
+WATCHDOG_MAX = 3600
 MAX_FAILURES_MAX = 100
 DEFAULT_SETTLE = 1.0
 DEFAULT_FLAP_LIMIT = 30.0
@@ -77,6 +79,7 @@ FREEBSD_COMMANDS: Mapping[str, str] = {
     "daemon": "/usr/sbin/daemon",
     "ssh": "/usr/bin/ssh",
     "ping": "/sbin/ping",
+    "watchdog": "/usr/sbin/watchdog",
 }
 COMMAND_NAMES = tuple(FREEBSD_COMMANDS)
 TIMEOUT_KEYS = (
@@ -140,6 +143,7 @@ TABLES: dict[str, dict[str, Key]] = {
         "view_port": Key(integer(1, VIEW_PORT_MAX)),
         "view_timeout": Key(seconds(0, inclusive=False)),
         "interval": Key(seconds(0, inclusive=False)),
+        "watchdog": Key(integer(0, WATCHDOG_MAX)),
     },
     "intake": {
         "settle": Key(seconds(0, inclusive=True)),

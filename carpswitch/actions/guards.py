@@ -18,15 +18,20 @@ gap between that look and the promotion (and guard an admin's `carpswitch promot
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import time
+from collections.abc import Callable, Hashable, Sequence
 
 from carpswitch.engine.step import BatchedStep, Step, StepContext, StepFailed
 from carpswitch.errors import CommandError, ParseError
 from carpswitch.guards.facts import PeerFacts
 from carpswitch.guards.look import GuardLook, node_name
 from carpswitch.guards.tiebreak import Side, steps_down
+from carpswitch.guards.watchdog import FENCE_MARGIN
 from carpswitch.model import HastRole
 from carpswitch.topology import Group
+
+#: Seconds between two questions to a silent peer while its watchdog is waited out.
+ASK_AGAIN = 1.0
 
 
 class WitnessGuard(Step):
@@ -61,6 +66,8 @@ class PeerGuard(Step):
     kind = "guard_peer"
     timeout_key = "observe"
     changes_node = False
+    #: how a wait for a silent peer passes its time (a test's clock replaces it)
+    sleep = staticmethod(time.sleep)
 
     def __init__(self, group: Group, veto: bool = True) -> None:
         super().__init__()
@@ -83,14 +90,17 @@ class PeerGuard(Step):
             if self.veto and peer.primary_of(self.group.resources):
                 _check_tie_break(ctx, self.group, peer, ours)
             return f"{peer.describe()}; already primary here: term {ours}"
+        waited = ""
+        if self.veto and not peer.heard and ctx.config.guards.watchdog:
+            peer, waited = _wait_out(look, peer, ctx.config.guards.watchdog, self.sleep)
         if self.veto and peer.primary_of(self.group.resources):
-            raise StepFailed(f"peer still primary: {peer.describe()}")
+            raise StepFailed(f"peer still primary: {peer.describe()}{waited}")
         try:
             term = look.terms.bump(name, peer.terms.get(name))
         except OSError as exc:
             raise StepFailed(f"cannot write the promotion term: {exc}") from exc
         heard = peer.describe() if peer.roles is not None else f"{peer.describe()}: no veto"
-        return f"{heard}; term {term}"
+        return f"{heard}{waited}; term {term}"
 
 
 class PeerGuardAgain(BatchedStep):
@@ -128,6 +138,23 @@ class PeerGuardAgain(BatchedStep):
             else:
                 outcome = f"{peer.describe()}; our term {ours} is the newest"
         return [outcome for _ in steps]
+
+
+def _wait_out(
+    look: GuardLook, peer: PeerFacts, timeout: int, sleep: Callable[[float], None]
+) -> tuple[PeerFacts, str]:
+    """A silent peer is asked again until it answers or its watchdog (`timeout` s, the
+    same [guards] watchdog on both nodes) must have reset it (carpswitch.guards.watchdog):
+    (its last answer, what the wait says for the journal)."""
+    started = look.clock()
+    deadline = started + timeout + FENCE_MARGIN
+    while not peer.heard and look.clock() < deadline:
+        sleep(min(ASK_AGAIN, max(0.0, deadline - look.clock())))
+        peer = look.peer() or peer
+    waited = look.clock() - started
+    if peer.heard:
+        return peer, f" (answered after {waited:.1f} s)"
+    return peer, f" (silent for {waited:.1f} s: its watchdog of {timeout} s has reset it)"
 
 
 def _primary_here(ctx: StepContext, group: Group) -> bool:

@@ -20,6 +20,9 @@ class PeerFacts:
     terms: Mapping[str, int] = field(default_factory=dict)
     advskew: Mapping[str, int] = field(default_factory=dict)
     problem: str | None = None  # one line: unreachable, malformed, its hastctl failed
+    #: False when no view came back at all (no connection, or no answer in time): a hung
+    #: peer is silent, one whose hastd cannot be read is not
+    heard: bool = True
 
     def primary_of(self, resources: tuple[str, ...] | list[str]) -> list[str]:
         """The resources among `resources` the peer says it is primary for."""

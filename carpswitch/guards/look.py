@@ -120,7 +120,7 @@ class GuardLook:
         answer = ask_peer(address, guards.view_port, guards.view_timeout)
         view = answer.view
         if view is None:
-            return PeerFacts(address, problem=answer.unreachable)
+            return PeerFacts(address, problem=answer.unreachable, heard=False)
         for group, term in view.terms.items():
             self.terms.saw(group, term)
         if view.error is not None:

@@ -28,6 +28,7 @@ from carpswitch.exitcodes import ExitCode
 from carpswitch.guards.look import view_address
 from carpswitch.guards.server import ViewServer
 from carpswitch.guards.source import ViewSource
+from carpswitch.guards.watchdog import WatchdogPat
 from carpswitch.intake.act import Reconciler
 from carpswitch.intake.coalesce import Outcome, run_until_quiet
 from carpswitch.intake.condition import ConditionFile
@@ -41,6 +42,7 @@ from carpswitch.intake.vhids import keep_ours
 from carpswitch.intake.wire import MAX_RECORD, intake_socket_path
 from carpswitch.intake.worker import InboxSource, pacing_from, vhids_of
 from carpswitch.model import NodeState
+from carpswitch.system.runner import CommandRunner
 from carpswitch.topology import Topology
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,7 @@ class Daemon:
         self.make_reconciler = make_reconciler
         self.install_signals = install_signals
         self.clock = clock
+        self.pat: WatchdogPat | None = None
 
     def run(self) -> int:
         """Serve until SIGTERM; 0 then."""
@@ -135,6 +138,9 @@ class Daemon:
             self.flags.install()
         run_dir = self.config.paths.run_dir
         lock = IntakeLock(run_dir, "daemon")
+        # patted from the start, also while a worker's transition holds the lock: a
+        # watchdog a killed daemon left armed must not reset a host whose daemon is back
+        self.pat = _watchdog(self.config, NodeContext(self.config).runner)
         try:
             if not self._wait_for(lock):
                 return ExitCode.OK
@@ -142,6 +148,8 @@ class Daemon:
                 self._serve(listener)
             return ExitCode.OK
         finally:
+            if self.pat is not None:
+                self.pat.close()
             lock.release()
             with suppress(FileNotFoundError):
                 os.unlink(intake_socket_path(run_dir))
@@ -215,6 +223,7 @@ class Daemon:
                     if self.flags.take_reload():
                         config, reconcile = self._reload(config, reconcile, source)
                         _close(view)
+                        self.pat = _watchdog(config, _context(config, reconcile).runner, self.pat)
                         watch, view = self._guards(config, reconcile)
                         if watch is not None:  # the new controller has not looked yet
                             idle_trigger = "configuration reloaded"
@@ -264,9 +273,7 @@ class Daemon:
         if not config.guards.enabled:
             return None, None
         controller = reconcile.controller
-        context = getattr(controller, "context", None)
-        if not isinstance(context, NodeContext):
-            context = NodeContext(config)
+        context = _context(config, reconcile)
 
         def seen() -> tuple[Topology, NodeState] | None:
             last = getattr(controller, "last_look", None)
@@ -284,6 +291,29 @@ class Daemon:
         reconciler = self.make_reconciler(config)
         reconciler.should_stop = lambda: self.flags.stop
         return reconciler
+
+
+def _context(config: Config, reconcile: Reconciler) -> NodeContext:
+    """The controller's node context (its runner and observer), or a new one."""
+    context = getattr(reconcile.controller, "context", None)
+    return context if isinstance(context, NodeContext) else NodeContext(config)
+
+
+def _watchdog(
+    config: Config, runner: CommandRunner, running: WatchdogPat | None = None
+) -> WatchdogPat | None:
+    """The watchdog pat `[guards] watchdog` asks for: the running one while its timeout
+    stays (a reload must not leave a gap), else a new one (the old one disarmed first)."""
+    timeout = config.guards.watchdog
+    if running is not None and running.timeout == timeout:
+        return running
+    if running is not None:
+        running.close()
+    if not timeout:
+        return None
+    pat = WatchdogPat(runner, timeout)
+    pat.start()
+    return pat
 
 
 def _close(view: ViewServer | None) -> None:

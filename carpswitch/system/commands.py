@@ -108,6 +108,12 @@ def zfs_mount_all() -> Argv:
     return ("zfs", "mount", "-a")
 
 
+def watchdog_pat(timeout: int) -> Argv:
+    """`watchdog -t TIMEOUT`: arm watchdog(4), or pat it, for TIMEOUT seconds; 0 disarms
+    (usr.sbin/watchdogd/watchdogd.c, watchdog(8); docs/freebsd/watchdog.md)."""
+    return ("watchdog", "-t", str(timeout))
+
+
 def ping_once(address: str, timeout: int) -> Argv:
     """`ping [-6] -c 1 -t TIMEOUT -q ADDRESS`: one echo request, exit 0 when a reply came.
 

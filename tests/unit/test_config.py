@@ -268,7 +268,7 @@ def test_the_shipped_sample_config_is_valid():
         (  # a typo in [commands] was silently ignored
             {"commands": {"hastclt": "/sbin/hastctl"}},
             "commands.hastclt: unknown command (expected one of hastctl, ifconfig, sysctl, "
-            "mount, umount, fsck, zpool, zfs, service, logger, daemon, ssh, ping)",
+            "mount, umount, fsck, zpool, zfs, service, logger, daemon, ssh, ping, watchdog)",
         ),
         (  # state_dir = "" put the journal in the current directory
             {"paths": {"state_dir": ""}},

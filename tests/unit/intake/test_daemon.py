@@ -308,3 +308,57 @@ def test_the_daemon_watches_the_guards_and_serves_its_view(make_daemon, tmp_path
     assert answer.view.error and "cannot connect" in answer.view.error
     running.stop()
     assert ask_peer("127.0.0.1", port, 1.0).view is None  # the view closed with the daemon
+
+
+def test_the_daemon_arms_the_watchdog_pats_it_and_disarms_it_when_it_stops(make_daemon, tmp_path):
+    """`[guards] watchdog`: armed before the first round, patted from its own thread,
+    re-armed with the new timeout on a reload, disarmed by a clean stop."""
+    log = tmp_path / "watchdog.log"
+    watchdog = tmp_path / "watchdog"
+    watchdog.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    watchdog.chmod(0o755)
+    running = make_daemon(timer=300.0)
+
+    def configure(seconds: int) -> None:
+        running.write_config(
+            groups=f'[commands]\nwatchdog = "{watchdog}"\n[guards]\nwatchdog = {seconds}\n'
+        )
+
+    configure(2)
+    running.daemon = Daemon(
+        str(running.config), running.flags, running.make_reconciler, install_signals=False
+    )
+    running.start()
+    assert wait_for(lambda: log.exists() and log.read_text().count("-t 2") >= 3)
+    configure(3)
+    running.flags.request_reload()
+    assert wait_for(lambda: "-t 3" in log.read_text())
+    running.stop()
+    pats = log.read_text().splitlines()
+    assert pats[0] == "-t 2" and pats[-1] == "-t 0", pats
+    assert pats.index("-t 0") > pats.index("-t 2")  # the old one disarmed before the new one
+
+
+def test_the_watchdog_is_patted_while_a_worker_holds_the_lock(make_daemon, tmp_path):
+    """A watchdog a killed daemon left armed is patted by the next one at once, even while
+    a worker's transition keeps it from acting: its host must not be reset meanwhile."""
+    log = tmp_path / "watchdog.log"
+    watchdog = tmp_path / "watchdog"
+    watchdog.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    watchdog.chmod(0o755)
+    running = make_daemon()
+    running.write_config(groups=f'[commands]\nwatchdog = "{watchdog}"\n[guards]\nwatchdog = 2\n')
+    running.daemon = Daemon(
+        str(running.config), running.flags, running.make_reconciler, install_signals=False
+    )
+    (running.root / "run").mkdir(exist_ok=True)
+    worker = IntakeLock(running.run_dir, "worker")
+    assert worker.try_acquire()
+    try:
+        running.thread.start()
+        assert wait_for(lambda: log.exists() and log.read_text().count("-t 2") >= 3)
+        assert running.calls == []  # still waiting for the worker
+    finally:
+        worker.release()
+    running.stop()
+    assert log.read_text().splitlines()[-1] == "-t 0"
