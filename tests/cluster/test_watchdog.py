@@ -4,6 +4,7 @@ the watcher is no host process and `lab down` takes it away."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from carpswitch.lab.cluster import watchdog
 from carpswitch.lab.cluster.cluster import Cluster
-from carpswitch.lab.state import SysctlState
+from carpswitch.lab.state import SysctlState, WatchdogState
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
@@ -76,6 +77,37 @@ def test_a_frozen_host_is_reset_and_a_patted_one_is_not(
 
     cluster.down()
     assert _gone(watcher)
+
+
+def test_the_daemon_pats_and_a_frozen_daemon_host_is_reset(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    """[guards] watchdog on hasta: its carpswitch daemon pats through the shim; frozen, the
+    host is reset, boots secondary and its daemon arms the watchdog again."""
+    cluster = make_cluster()
+    node = cluster.node("hasta")
+    config = node.config_path.read_text()
+    assert "\n[guards]\n" in config
+    node.config_path.write_text(config.replace("\n[guards]\n", "\n[guards]\nwatchdog = 3\n"))
+    (daemon,) = (
+        p for p in map(psutil.Process, cluster.host("hasta").pids()) if _is_daemon(p.cmdline())
+    )
+    daemon.send_signal(signal.SIGHUP)
+    assert cluster.wait_for(lambda: node.store.read(WatchdogState).timeout == 3, RESET_BOUND)
+
+    booted = _boottime(cluster, "hasta")
+    cluster.freeze("hasta")
+    assert cluster.wait_for(lambda: _boottime(cluster, "hasta") != booted, RESET_BOUND)
+    assert _resets(cluster, "hasta") == 1
+    cluster.wait_serving("hastb", timeout=BOOT_BOUND)
+    assert cluster.wait_for(lambda: cluster.secondary("hasta"), BOOT_BOUND)
+    assert cluster.wait_for(lambda: node.store.read(WatchdogState).timeout == 3, BOOT_BOUND)
+    assert _resets(cluster, "hasta") == 1
+
+
+def _is_daemon(cmdline: list[str]) -> bool:
+    """`python -m carpswitch -v daemon`, not the daemon(8) that supervises it."""
+    return cmdline[-4:] == ["-m", "carpswitch", "-v", "daemon"] and "supervise" not in cmdline
 
 
 def _gone(process: psutil.Process) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from carpswitch.config import load_config
 from carpswitch.lab.boot import boot_state
 from carpswitch.lab.commands import watchdog
 from carpswitch.lab.context import ShimContext
@@ -146,3 +148,10 @@ def test_a_node_has_the_shim_and_it_pats(tmp_path: Path) -> None:
         64,
         "watchdog: option requires an argument -- t\n" + USAGE,
     )
+
+
+def test_the_lab_config_points_the_controller_at_the_shim(tmp_path: Path) -> None:
+    node = create_node(tmp_path / "n", start=False)
+    shim = str(node.paths.command("watchdog"))
+    assert tomllib.loads(node.config_path.read_text())["commands"]["watchdog"] == shim
+    assert load_config(str(node.config_path)).commands["watchdog"] == shim
