@@ -19,6 +19,7 @@ import getopt
 import time
 from dataclasses import dataclass
 
+from carpswitch.lab.commands import CommandExit
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.state import WatchdogState
 
@@ -36,16 +37,6 @@ _LONG_OPTIONS = ["debug", "pretimeout=", "pretimeout-action=", "softtimeout", "s
 _DIGITS = "0123456789abcdef"
 
 
-class _Exit(Exception):
-    """watchdog ends here with `code`: errx(3) with `message`, and/or usage()."""
-
-    def __init__(self, code: int, message: str | None = None, *, usage: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.usage = usage
-
-
 @dataclass(frozen=True)
 class Request:
     """What the arguments ask for: arm for `timeout` seconds (0: disarm)."""
@@ -60,7 +51,7 @@ def run(ctx: ShimContext, args: list[str]) -> int:
     printed: list[str] = []
     try:
         request = parse_args(args, printed)
-    except _Exit as stop:
+    except CommandExit as stop:
         ctx.out.write("".join(printed))
         ctx.out.flush()
         if stop.message is not None:
@@ -86,7 +77,7 @@ def parse_args(args: list[str], printed: list[str] | None = None) -> Request:
     try:
         options, operands = getopt.gnu_getopt(args, "dt:?", _LONG_OPTIONS)
     except getopt.GetoptError as exc:
-        raise _Exit(EX_USAGE, _getopt_text(exc), usage=True) from None
+        raise CommandExit(EX_USAGE, _getopt_text(exc), usage=True) from None
     debugging, timeout = False, DEFAULT_TIMEOUT
     for option, value in options:
         if option in ("-d", "--debug"):
@@ -101,9 +92,9 @@ def parse_args(args: list[str], printed: list[str] | None = None) -> Request:
                 )
                 out.append(f"Timeout is {timeout}\n")
         elif option == "-?":
-            raise _Exit(EX_USAGE, usage=True)
+            raise CommandExit(EX_USAGE, usage=True)
     if operands:
-        raise _Exit(EX_USAGE, "extra arguments.")
+        raise CommandExit(EX_USAGE, "extra arguments.")
     return Request(timeout=timeout, debug="".join(out))
 
 
@@ -114,7 +105,7 @@ def _fetchtimeout(text: str) -> int:
     if value < 0:
         why = "must be greater than zero"
     if why is not None:
-        raise _Exit(EX_USAGE, f"-t argument {why}")
+        raise CommandExit(EX_USAGE, f"-t argument {why}")
     return value
 
 

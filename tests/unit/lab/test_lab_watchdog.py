@@ -12,7 +12,7 @@ import pytest
 
 from carpswitch.config import load_config
 from carpswitch.lab.boot import boot_state
-from carpswitch.lab.commands import watchdog
+from carpswitch.lab.commands import CommandExit, watchdog
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.node import create_node
 from carpswitch.lab.state import WatchdogState
@@ -74,7 +74,7 @@ def test_timeouts_are_read_as_fetchtimeout_reads_them(args: list[str], timeout: 
 def test_bad_arguments_exit_64_as_freebsd_watchdog(
     args: list[str], message: str | None, usage: bool
 ) -> None:
-    with pytest.raises(watchdog._Exit) as stop:
+    with pytest.raises(CommandExit) as stop:
         watchdog.parse_args(args)
     assert (stop.value.code, stop.value.message, stop.value.usage) == (64, message, usage)
 
