@@ -6,6 +6,7 @@ first, so a UFS still mounted on a provider becomes dirty, as after a crash):
 * kernel state: no mounts; a fresh sysctl set with a new kern.boottime; every interface
   up, every configured vhid (one with an address, as rc.conf would make it) in the
   requested state, vhids made at run time gone; net.inet.carp.demotion back to 0;
+  watchdog(4) disarmed (a machine reset clears it; rc's watchdogd is not enabled);
 * ZFS opens the pools listed in zpool.cache - without /dev/hast, so they are UNAVAIL
   (OpenZFS spa_config_load at boot); other pools are not imported;
 * rc.d/cleanvar deletes the files and sockets under /var/run (pid files, hastd's control
@@ -32,6 +33,7 @@ from carpswitch.lab.state import (
     ServiceState,
     StateStore,
     SysctlState,
+    WatchdogState,
 )
 
 
@@ -47,6 +49,7 @@ def boot_state(store: StateStore, facts: NodeFacts, carp_state: str) -> None:
         for record in services.services.values():
             record.reloads = 0
         store.write(services)
+        store.write(WatchdogState())  # a reset clears watchdog(4): disarmed
 
 
 def clean_var_run(var_run: Path) -> None:

@@ -24,6 +24,7 @@ SHIM_COMMANDS: tuple[str, ...] = (
     "zfs",
     "service",
     "ping",
+    "watchdog",
 )
 
 #: Environment variable that marks every long-lived process of a node (daemon, workers,

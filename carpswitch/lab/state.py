@@ -216,6 +216,25 @@ class HastKnobState(StateFile):
 
 
 @dataclass(kw_only=True)
+class WatchdogState(StateFile):
+    """watchdog(4) of the node: armed until `deadline`, or disarmed (None).
+
+    The deadline is time.monotonic() (CLOCK_MONOTONIC): one clock for every process of the
+    Linux machine, so the shim that pats and the cluster's watcher that fires agree, and a
+    step of the wall clock (NTP) neither fires the watchdog early nor holds it off, as a
+    hardware countdown is not moved by the time of day. A boot (and a power-off) disarms.
+    """
+
+    FILE = "watchdog.json"
+    timeout: int = field(default=0, metadata=bounds(ge=0))  # seconds of the last pat
+    deadline: float | None = None
+
+    def expired(self, now: float) -> bool:
+        """Whether the watchdog is armed and its deadline has passed at `now`."""
+        return self.deadline is not None and now >= self.deadline
+
+
+@dataclass(kw_only=True)
 class FaultCounterState(StateFile):
     """How often each fault of the plan has fired (for `times`)."""
 

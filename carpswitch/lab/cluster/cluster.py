@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from carpswitch.lab.cluster import registry, rendered, sshd, ucarp
+from carpswitch.lab.cluster import registry, rendered, sshd, ucarp, watchdog
 from carpswitch.lab.cluster.command import ClusterError, missing_requirement
 from carpswitch.lab.cluster.host import ClusterHost
 from carpswitch.lab.cluster.kernel import carp_transition
@@ -172,7 +172,8 @@ class Cluster:
         return order
 
     def _make_hosts(self, *, devd_rules: bool = True) -> None:
-        """The network and both nodes (not started), with the admin's installed files."""
+        """The network and both nodes (not started), with the admin's installed files, and
+        the hosts' watchdog hardware (carpswitch.lab.cluster.watchdog)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.net.create()
         for name in HOSTS:
@@ -195,6 +196,7 @@ class Cluster:
                 start=False,
             )
             self.host(name).install(devd_rules=devd_rules)
+        watchdog.start(self.record)  # the hosts' watchdog(4) hardware, outside the hosts
 
     def metrics_dir(self, name: str) -> Path:
         """Where host `name` writes carpswitch.prom when the cluster has `metrics`."""

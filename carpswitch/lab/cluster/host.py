@@ -25,7 +25,7 @@ from carpswitch.lab.cluster.teardown import marked_pids, signal_pids
 from carpswitch.lab.daemons import pid_alive
 from carpswitch.lab.node import LabNode
 from carpswitch.lab.paths import NODE_MARKER_ENV
-from carpswitch.lab.state import NetworkState
+from carpswitch.lab.state import NetworkState, WatchdogState
 
 #: The project's devd rules (what an install puts into /usr/local/etc/devd).
 DEVD_CONF = Path(__file__).resolve().parents[3] / "conf" / "devd-carp.conf"
@@ -163,7 +163,8 @@ class ClusterHost:
 
         After SIGKILL ucarp runs no downscript, so the CARP address would stay on the
         interface; a FreeBSD host that died takes its addresses with it. Its recorded vhid
-        state becomes INIT: nothing is MASTER there any more.
+        state becomes INIT: nothing is MASTER there any more, and its watchdog(4) is off (a
+        machine without power is not reset by it).
         """
         for _ in range(_SWEEPS):
             if not self.signal_all(signal.SIGKILL):
@@ -174,6 +175,7 @@ class ClusterHost:
             for interface in network.interfaces:
                 for vhid in interface.vhids:
                     vhid.state = "INIT"
+            self.node.store.write(WatchdogState())
 
     def freeze(self) -> None:
         """SIGSTOP every process of the host (a hung machine: it neither acts nor answers)."""

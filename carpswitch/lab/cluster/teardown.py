@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from carpswitch.lab.cluster import registry
+from carpswitch.lab.cluster import registry, watchdog
 from carpswitch.lab.cluster.command import ClusterError, run
 from carpswitch.lab.cluster.iscsi import candidate_ports
 from carpswitch.lab.cluster.net import netns_pids, remove_namespaces
@@ -134,5 +134,7 @@ def _remove_files(record: registry.ClusterRecord) -> None:
     else:
         for node in record.hosts.values():
             shutil.rmtree(node, ignore_errors=True)
+        for name in (watchdog.PIDFILE, watchdog.LOG):
+            (directory / name).unlink(missing_ok=True)
     if directory.exists() and record.made_directory:
         raise ClusterError(f"could not remove {directory}")

@@ -9,6 +9,17 @@ from carpswitch.lab.context import ShimContext
 
 CommandFunction = Callable[[ShimContext, list[str]], int]
 
+
+class CommandExit(Exception):
+    """A command ends here with `code`: errx(3) with `message`, and/or its usage()."""
+
+    def __init__(self, code: int, message: str | None = None, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.usage = usage
+
+
 #: Shim name -> module under carpswitch.lab.commands (imported on demand: shims start fast).
 COMMAND_MODULES: dict[str, str] = {
     "hastctl": "hastctl",
@@ -22,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "zfs": "zfs",
     "service": "service",
     "ping": "ping",
+    "watchdog": "watchdog",
 }
 
 

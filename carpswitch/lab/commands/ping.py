@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from carpswitch.lab.cluster.command import netns_path
+from carpswitch.lab.commands import CommandExit
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.state import NetworkState
 
@@ -63,16 +64,6 @@ USAGE = (
 _OPTIONS_WITH_VALUE = ("-c", "-t", "-W", "-s", "-i")
 
 
-class _Exit(Exception):
-    """ping ends here with `code`: errx(3) with `message`, and/or usage()."""
-
-    def __init__(self, code: int, message: str | None = None, *, usage: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.usage = usage
-
-
 @dataclass(frozen=True)
 class Request:
     """What the arguments ask for."""
@@ -99,7 +90,7 @@ def run(ctx: ShimContext, args: list[str]) -> int:
     try:
         request = parse_args(args)
         family, address = resolve(request)
-    except _Exit as stop:
+    except CommandExit as stop:
         if stop.message is not None:
             ctx.warn(f"ping: {stop.message}")
         if stop.usage:
@@ -110,7 +101,7 @@ def run(ctx: ShimContext, args: list[str]) -> int:
     if ctx.facts.netns is not None:
         try:
             outcome = _real_ping(ctx.facts.netns, request, family, address)
-        except _Exit as broken:
+        except CommandExit as broken:
             ctx.warn(f"ping: {broken.message}")
             return broken.code
     else:
@@ -128,7 +119,7 @@ def parse_args(args: list[str]) -> Request:
     except getopt.GetoptError as exc:  # getopt(3)'s complaint, then usage()
         known = exc.opt and f"-{exc.opt}" in (*_OPTIONS_WITH_VALUE, "-4", "-6", "-q", "-n")
         why = "option requires an argument" if known else "illegal option"
-        raise _Exit(1, f"{why} -- {exc.opt}", usage=True) from None
+        raise CommandExit(1, f"{why} -- {exc.opt}", usage=True) from None
     count, timeout, quiet, family = 0, None, False, None
     for option, value in options:
         if option == "-c":
@@ -136,7 +127,7 @@ def parse_args(args: list[str]) -> Request:
         elif option == "-t":
             timeout = _number(value, f"invalid timeout: `{value}'", 1)
             if timeout > MAXALARM:
-                raise _Exit(EX_USAGE, f"invalid timeout: `{value}' > {MAXALARM}")
+                raise CommandExit(EX_USAGE, f"invalid timeout: `{value}' > {MAXALARM}")
         elif option == "-q":
             quiet = True
         elif option == "-4":
@@ -144,7 +135,7 @@ def parse_args(args: list[str]) -> Request:
         elif option == "-6":
             family = socket.AF_INET6
     if len(operands) != 1:
-        raise _Exit(1, usage=True)
+        raise CommandExit(1, usage=True)
     return Request(target=operands[0], count=count, timeout=timeout, quiet=quiet, family=family)
 
 
@@ -153,9 +144,9 @@ def _number(text: str, message: str, least: int) -> int:
     try:
         value = int(text, 0)
     except ValueError:
-        raise _Exit(EX_USAGE, message) from None
+        raise CommandExit(EX_USAGE, message) from None
     if value < least:
-        raise _Exit(EX_USAGE, message)
+        raise CommandExit(EX_USAGE, message)
     return value
 
 
@@ -169,7 +160,7 @@ def resolve(request: Request) -> tuple[int, str]:
         family = socket.AF_INET if literal.version == 4 else socket.AF_INET6
         if request.family is not None and request.family != family:
             # -4 with an IPv6 address (or -6 with IPv4): the family's lookup finds nothing
-            raise _Exit(
+            raise CommandExit(
                 EX_NOHOST, f"cannot resolve {request.target}: {_GAI_TEXTS[socket.EAI_NONAME]}"
             )
         return family, str(literal)
@@ -179,11 +170,11 @@ def resolve(request: Request) -> tuple[int, str]:
         )
     except socket.gaierror as exc:
         text = _GAI_TEXTS.get(exc.errno or socket.EAI_NONAME, _GAI_TEXTS[socket.EAI_NONAME])
-        raise _Exit(EX_NOHOST, f"cannot resolve {request.target}: {text}") from None
+        raise CommandExit(EX_NOHOST, f"cannot resolve {request.target}: {text}") from None
     for family, _, _, _, sockaddr in found:
         if family in (socket.AF_INET, socket.AF_INET6):
             return family, str(sockaddr[0])
-    raise _Exit(EX_NOHOST, f"cannot resolve {request.target}")
+    raise CommandExit(EX_NOHOST, f"cannot resolve {request.target}")
 
 
 def header(target: str, family: int, address: str, source: str) -> str:
@@ -268,14 +259,14 @@ def _real_ping(netns: str, request: Request, family: int, address: str) -> Outco
     except subprocess.TimeoutExpired:  # iputils overran its own -w: nothing heard
         return Outcome(transmitted=count, received=0)
     except OSError as exc:  # nsenter missing: the lab is broken, say so
-        raise _Exit(EX_OSERR, f"socket: {exc.strerror}") from None
+        raise CommandExit(EX_OSERR, f"socket: {exc.strerror}") from None
     parsed = parse_linux(done.stdout)
     if parsed is not None and (parsed[1] or "unreachable" not in done.stderr.lower()):
         transmitted, received, rtt = parsed
         return Outcome(transmitted=transmitted, received=received, rtt=rtt)
     if "unreachable" not in done.stderr.lower():  # no namespace, no ping: the lab is broken
         why = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        raise _Exit(EX_OSERR, f"socket: {why[0]}")
+        raise CommandExit(EX_OSERR, f"socket: {why[0]}")
     # no route (`connect: Network is unreachable`): FreeBSD's sendto fails and ping
     # still waits for a reply until its deadline
     time.sleep(max(0.0, deadline - (time.monotonic() - started)))

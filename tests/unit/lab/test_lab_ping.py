@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from carpswitch.lab.commands import ping
+from carpswitch.lab.commands import CommandExit, ping
 
 # What iputils ping 20221126 prints with -n -q (Debian 12), one reply and none.
 LINUX_REPLY = (
@@ -46,13 +46,13 @@ def test_the_witness_guard_call_parses() -> None:
 def test_bad_arguments_exit_as_freebsd_ping(
     args: list[str], code: int, message: str | None, usage: bool
 ) -> None:
-    with pytest.raises(ping._Exit) as stop:
+    with pytest.raises(CommandExit) as stop:
         ping.parse_args(args)
     assert (stop.value.code, stop.value.message, stop.value.usage) == (code, message, usage)
 
 
 def test_a_name_that_does_not_resolve_is_ex_nohost() -> None:
-    with pytest.raises(ping._Exit) as stop:
+    with pytest.raises(CommandExit) as stop:
         ping.resolve(ping.Request(target="no-such-host.invalid"))
     assert stop.value.code == 68
     assert stop.value.message == (
@@ -61,7 +61,7 @@ def test_a_name_that_does_not_resolve_is_ex_nohost() -> None:
 
 
 def test_a_family_option_against_the_literal_finds_nothing() -> None:
-    with pytest.raises(ping._Exit) as stop:
+    with pytest.raises(CommandExit) as stop:
         ping.resolve(ping.Request(target="198.18.0.10", family=socket.AF_INET6))
     assert stop.value.code == 68
     assert ping.resolve(ping.Request(target="198.18.0.10")) == (socket.AF_INET, "198.18.0.10")
