@@ -168,7 +168,15 @@ def lab_config_text(facts: NodeFacts) -> str:
 
 
 #: The lab's [guards] beyond the witnesses: short periods, so that tests see them act.
-LAB_GUARDS = {"self_fence": "true", "peer_view": "true", "interval": "1.0", "witness_grace": "3.0"}
+#: watchdog 8 s: longer than daemon(8)'s -R 5 restart of a killed daemon and its start-up,
+#: so only a host whose daemon stays dead or frozen is reset.
+LAB_GUARDS = {
+    "self_fence": "true",
+    "peer_view": "true",
+    "interval": "1.0",
+    "witness_grace": "3.0",
+    "watchdog": "8",
+}
 
 
 def guards_section(witnesses: Sequence[str]) -> list[str]:

@@ -47,7 +47,7 @@ def _watcher(cluster: Cluster) -> psutil.Process:
 def test_a_frozen_host_is_reset_and_a_patted_one_is_not(
     make_cluster: Callable[..., Cluster],
 ) -> None:
-    cluster = make_cluster()
+    cluster = make_cluster(guards=False)  # no daemon pats: the shim alone arms it
     watcher = _watcher(cluster)
     assert watcher.is_running()
     assert watcher.pid not in cluster.host("hasta").pids() | cluster.host("hastb").pids()
@@ -82,13 +82,16 @@ def test_a_frozen_host_is_reset_and_a_patted_one_is_not(
 def test_the_daemon_pats_and_a_frozen_daemon_host_is_reset(
     make_cluster: Callable[..., Cluster],
 ) -> None:
-    """[guards] watchdog on hasta: its carpswitch daemon pats through the shim; frozen, the
-    host is reset, boots secondary and its daemon arms the watchdog again."""
+    """The lab's [guards] watchdog (8 s): each daemon arms it through the shim at start; a
+    reload re-arms it with a new timeout (3 s); frozen, the host is reset, boots secondary
+    and its daemon arms the watchdog again."""
     cluster = make_cluster()
     node = cluster.node("hasta")
+    both = ("hasta", "hastb")
+    assert cluster.wait_for(lambda: all(_armed(cluster, n) == 8 for n in both), RESET_BOUND)
     config = node.config_path.read_text()
-    assert "\n[guards]\n" in config
-    node.config_path.write_text(config.replace("\n[guards]\n", "\n[guards]\nwatchdog = 3\n"))
+    assert "\nwatchdog = 8\n" in config
+    node.config_path.write_text(config.replace("\nwatchdog = 8\n", "\nwatchdog = 3\n"))
     (daemon,) = (
         p for p in map(psutil.Process, cluster.host("hasta").pids()) if _is_daemon(p.cmdline())
     )
@@ -103,6 +106,11 @@ def test_the_daemon_pats_and_a_frozen_daemon_host_is_reset(
     assert cluster.wait_for(lambda: cluster.secondary("hasta"), BOOT_BOUND)
     assert cluster.wait_for(lambda: node.store.read(WatchdogState).timeout == 3, BOOT_BOUND)
     assert _resets(cluster, "hasta") == 1
+
+
+def _armed(cluster: Cluster, name: str) -> int:
+    """The timeout the host's watchdog is armed with (0: disarmed)."""
+    return cluster.node(name).store.read(WatchdogState).timeout
 
 
 def _is_daemon(cmdline: list[str]) -> bool:

@@ -27,6 +27,7 @@ def test_guards_and_metrics_are_rendered_and_load(tmp_path: Path) -> None:
         "peer_view": True,
         "interval": 1.0,
         "witness_grace": 3.0,
+        "watchdog": 8,
     }
     assert data["metrics"] == {"dir": str(tmp_path / "prom")}
     assert (tmp_path / "prom").is_dir()
