@@ -26,7 +26,7 @@ from carpswitch.errors import CommandError, ParseError
 from carpswitch.guards.facts import PeerFacts
 from carpswitch.guards.look import GuardLook, node_name
 from carpswitch.guards.tiebreak import Side, steps_down
-from carpswitch.guards.watchdog import FENCE_MARGIN
+from carpswitch.guards.watchdog import FENCE_MARGIN, fires_after
 from carpswitch.model import HastRole
 from carpswitch.topology import Group
 
@@ -147,7 +147,7 @@ def _wait_out(
     same [guards] watchdog on both nodes) must have reset it (carpswitch.guards.watchdog):
     (its last answer, what the wait says for the journal)."""
     started = look.clock()
-    deadline = started + timeout + FENCE_MARGIN
+    deadline = started + fires_after(timeout) + FENCE_MARGIN
     while not peer.heard and look.clock() < deadline:
         sleep(min(ASK_AGAIN, max(0.0, deadline - look.clock())))
         peer = look.peer() or peer

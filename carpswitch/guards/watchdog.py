@@ -27,9 +27,19 @@ log = logging.getLogger("carpswitch")
 #: slow command still leaves three more before the deadline.
 PAT_SHARE = 0.25
 PAT_MAX = 1.0
-#: A silent peer is waited out this much longer than its watchdog's timeout: the reset
-#: itself and the last pat's own time.
+#: A silent peer is waited out this much longer than its watchdog fires (fires_after): the
+#: reset itself and the last pat's own time.
 FENCE_MARGIN = 2.0
+
+
+def fires_after(timeout: int) -> float:
+    """Seconds watchdog(4) really waits after `watchdog -t TIMEOUT`: the kernel hands the
+    drivers a power of two of nanoseconds above it (sys/dev/watchdog/watchdog.c,
+    wdog_kern_pat_sbt: `flsl` of the nanoseconds), up to twice TIMEOUT (20 -> 34.4 s). A
+    peer that waits only TIMEOUT would take over while the hung host still serves."""
+    if timeout <= 0:
+        return 0.0
+    return (1 << (timeout * 1_000_000_000).bit_length()) / 1e9
 
 
 def pat_interval(timeout: int) -> float:
@@ -54,11 +64,15 @@ class WatchdogPat:
         self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
-        """Stop patting and disarm (`watchdog -t 0`): a clean stop must not reset."""
+    def close(self, *, disarm: bool = True) -> None:
+        """Stop patting and disarm (`watchdog -t 0`): a clean stop must not reset. Not
+        `disarm`: a daemon that never served because another daemon serves leaves the
+        watchdog to that one."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=pat_interval(self.timeout) + self._bound())
+        if not disarm:
+            return
         try:
             self.runner.run(*commands.watchdog_pat(0), timeout=self._bound())
             log.info("watchdog disarmed")

@@ -148,8 +148,10 @@ class Daemon:
                 self._serve(listener)
             return ExitCode.OK
         finally:
-            if self.pat is not None:
-                self.pat.close()
+            if self.pat is not None:  # another daemon serving pats it: leave it armed
+                holder = lock_holder(os.path.dirname(lock.path))
+                other = holder is not None and holder.role == "daemon" and holder.pid != os.getpid()
+                self.pat.close(disarm=not other)
             lock.release()
             with suppress(FileNotFoundError):
                 os.unlink(intake_socket_path(run_dir))

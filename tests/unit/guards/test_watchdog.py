@@ -13,7 +13,7 @@ from carpswitch.errors import ConfigError
 from carpswitch.guards.facts import PeerFacts
 from carpswitch.guards.look import GuardLook
 from carpswitch.guards.view import PeerView
-from carpswitch.guards.watchdog import FENCE_MARGIN, WatchdogPat, pat_interval
+from carpswitch.guards.watchdog import FENCE_MARGIN, WatchdogPat, fires_after, pat_interval
 from carpswitch.system import commands
 from tests.fakes import FakeRunner
 
@@ -119,9 +119,9 @@ def test_a_silent_peer_is_waited_out_for_its_watchdog_before_the_takeover(tmp_pa
     cfg = config(tmp_path, peer_view=True, watchdog=8)
     started = clock.now
     detail = PeerGuard(GROUP).do(context(cfg))
-    assert clock.now - started >= 8 + FENCE_MARGIN  # the peer's reset has surely happened
+    assert clock.now - started >= fires_after(8) + FENCE_MARGIN - 1e-6  # the peer was reset
     assert re.search(
-        r"no veto \(silent for 10\.0 s: its watchdog of 8 s has reset it\); term \d+", detail
+        r"no veto \(silent for 10\.6 s: its watchdog of 8 s has reset it\); term \d+", detail
     )
 
 
@@ -171,3 +171,11 @@ def test_a_heard_peer_whose_hastd_cannot_be_read_is_not_waited_out(tmp_path, mon
     cfg = config(tmp_path, peer_view=True, watchdog=8)
     PeerGuard(GROUP).do(context(cfg))
     assert clock.now == 1000.0  # its daemon answered, so it pats: no reset to wait for
+
+
+def test_the_wait_covers_freebsds_rounding_up_to_a_power_of_two_nanoseconds():
+    assert fires_after(0) == 0.0
+    assert fires_after(8) == 2**33 / 1e9  # 8.59 s
+    assert fires_after(20) == 2**35 / 1e9  # 34.4 s: a wait of 22 s would be too short
+    for seconds in range(1, 200):
+        assert seconds < fires_after(seconds) <= 2 * seconds

@@ -1,6 +1,8 @@
 """The daemon with a fake controller: devd's socket, the hook's socket, timer, reload, stop."""
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -362,3 +364,35 @@ def test_the_watchdog_is_patted_while_a_worker_holds_the_lock(make_daemon, tmp_p
         worker.release()
     running.stop()
     assert log.read_text().splitlines()[-1] == "-t 0"
+
+
+def test_a_second_daemon_leaves_the_serving_ones_watchdog_armed(make_daemon, tmp_path):
+    """A daemon that never got the lock because another daemon serves stops patting but
+    does not disarm: the serving one's fence must not go off for a moment."""
+    log = tmp_path / "watchdog.log"
+    watchdog = tmp_path / "watchdog"
+    watchdog.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    watchdog.chmod(0o755)
+    running = make_daemon()
+    running.write_config(groups=f'[commands]\nwatchdog = "{watchdog}"\n[guards]\nwatchdog = 2\n')
+    running.daemon = Daemon(
+        str(running.config), running.flags, running.make_reconciler, install_signals=False
+    )
+    (running.root / "run").mkdir(exist_ok=True)
+    holds = (
+        "import sys, time\n"
+        "from carpswitch.intake.lockfile import IntakeLock\n"
+        f"assert IntakeLock({str(running.run_dir)!r}, 'daemon').try_acquire()\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    other = subprocess.Popen([sys.executable, "-c", holds], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "held\n"
+        running.thread.start()
+        assert wait_for(lambda: log.exists() and "-t 2" in log.read_text())
+        running.stop()
+    finally:
+        other.kill()
+        other.wait()
+    assert "-t 0" not in log.read_text().splitlines()
