@@ -32,7 +32,7 @@ from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.engine.splitbrain import SplitBrainMarks
-from carpswitch.guards.look import last_look
+from carpswitch.guards.lastlook import last_look
 from carpswitch.metrics import MetricsFacts, ResourceFacts, render
 from carpswitch.model import (
     HastRole,
