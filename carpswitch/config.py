@@ -11,21 +11,11 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Any, Self
-
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    model_validator,
-)
+from typing import Any, ClassVar
 
 from carpswitch import config_cluster as cluster_rules
 from carpswitch import config_rules as rules
-from carpswitch import config_values as values
+from carpswitch.config_section import Section, as_toml, field
 from carpswitch.errors import ConfigError
 from carpswitch.strictmodes import check_private_dir
 from carpswitch.tomlfile import read_toml
@@ -33,68 +23,31 @@ from carpswitch.tomlfile import read_toml
 DEFAULT_CONFIG_PATH = "/usr/local/etc/carpswitch.toml"
 CONFIG_ENV = "CARPSWITCH_CONFIG"
 
-
-def _check(check: values.Check) -> AfterValidator:
-    """A pydantic validator running one of config_rules' checks (the same words)."""
-
-    def validate(value: Any) -> Any:
-        problem = check(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    return AfterValidator(validate)
-
-
-def _pattern(pattern: str) -> StringConstraints:
-    return StringConstraints(pattern=f"^{pattern}$")
-
-
-AbsolutePath = Annotated[str, _check(values.absolute_path)]
-SocketPath = Annotated[str, _check(values.socket_path)]
-Seconds = Annotated[float, Field(gt=0, le=values.MAX_SECONDS, allow_inf_nan=False)]
-SecondsOrNone = Annotated[float, Field(ge=0, le=values.MAX_SECONDS, allow_inf_nan=False)]
-ResourceName = Annotated[str, _pattern(rules.RESOURCE_PATTERN)]
-ServiceName = Annotated[str, _pattern(rules.SERVICE_PATTERN)]
-HostAddress = Annotated[str, _check(cluster_rules.host_address)]
-
-
-class Section(BaseModel):
-    """A config table: unknown keys are errors (a typo must not be silently ignored).
-
-    Strict: TOML has types, and `vhid = true` or `settle = "2"` is a mistake, not 1 or 2.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+# The values' limits are carpswitch.config_rules' (checked before a table is built): the
+# annotations below say only what each value is once it passed.
 
 
 class NodeSection(Section):
     """`[node]`: who this node is in hast.conf."""
 
-    name: Annotated[str, _pattern(rules.NODE_PATTERN)] | None = Field(
-        default=None, description="this node's `on` block in hast.conf (default: host name)"
-    )
-    peer: HostAddress | None = Field(
-        default=None, description="the peer's address for its view (default: from [cluster])"
-    )
-    view_listen: HostAddress | None = Field(
-        default=None, description="where this daemon serves its view (default: from [cluster])"
-    )
+    name: str | None = None  # this node's `on` block in hast.conf (default: host name)
+    peer: str | None = None  # the peer's address for its view (default: from [cluster])
+    view_listen: str | None = None  # where this daemon serves its view (default: [cluster])
 
 
 class PathsSection(Section):
     """`[paths]`: FreeBSD defaults; a lab config points them into a simulated node."""
 
-    dev_hast: AbsolutePath = "/dev/hast"
-    hast_conf: AbsolutePath = "/etc/hast.conf"
-    state_dir: AbsolutePath = "/var/db/carpswitch"
-    run_dir: AbsolutePath = "/var/run/carpswitch"
-    devd_socket: SocketPath = "/var/run/devd.seqpacket.pipe"
+    dev_hast: str = "/dev/hast"
+    hast_conf: str = "/etc/hast.conf"
+    state_dir: str = "/var/db/carpswitch"
+    run_dir: str = "/var/run/carpswitch"
+    devd_socket: str = "/var/run/devd.seqpacket.pipe"
     # What `setup` renders (besides hast_conf and carpswitch.toml itself):
-    devd_conf: AbsolutePath = "/usr/local/etc/devd/carpswitch.conf"
-    rc_conf_d: AbsolutePath = "/etc/rc.conf.d"  # rc.subr load_rc_config reads NAME here
-    loader_conf_d: AbsolutePath = "/boot/loader.conf.d"
-    ctl_conf: AbsolutePath = "/etc/ctl.conf"
+    devd_conf: str = "/usr/local/etc/devd/carpswitch.conf"
+    rc_conf_d: str = "/etc/rc.conf.d"  # rc.subr load_rc_config reads NAME here
+    loader_conf_d: str = "/boot/loader.conf.d"
+    ctl_conf: str = "/etc/ctl.conf"
 
 
 class ResourceKind(StrEnum):
@@ -116,31 +69,29 @@ class FsckPolicy(StrEnum):
 class ResourceConfig(Section):
     """`[[resource]]`: one HAST resource and what sits on it."""
 
-    name: ResourceName
-    kind: ResourceKind = Field(ResourceKind.RAW, strict=False)  # TOML gives the word
-    pool: Annotated[str, _check(values.pool_name)] | None = None
-    mountpoint: AbsolutePath | None = None
-    mount_options: list[Annotated[str, _pattern(rules.MOUNT_OPTION_PATTERN)]] = Field(
-        default_factory=list
-    )
-    fsck: FsckPolicy = Field(FsckPolicy.REFUSE, strict=False)
+    name: str
+    kind: ResourceKind = ResourceKind.RAW  # TOML gives the word
+    pool: str | None = None
+    mountpoint: str | None = None
+    mount_options: list[str] = field(default_factory=list)
+    fsck: FsckPolicy = FsckPolicy.REFUSE
 
-    @model_validator(mode="after")
-    def _fields_fit_kind(self) -> Self:
+    def _check(self) -> None:
+        object.__setattr__(self, "kind", ResourceKind(self.kind))
+        object.__setattr__(self, "fsck", FsckPolicy(self.fsck))
         problems = rules.kind_problems(self.kind.value, self.pool, self.mountpoint)
         if problems:
             raise ValueError("; ".join(problems))
-        return self
 
 
 class GroupConfig(Section):
     """`[[group]]`: what one CARP vhid carries."""
 
-    name: Annotated[str, _pattern(rules.GROUP_PATTERN)]
-    vhid: int = Field(ge=1, le=cluster_rules.VHID_MAX)
-    interface: Annotated[str, _pattern(cluster_rules.INTERFACE_PATTERN)] | None = None
-    resources: list[ResourceName] = Field(min_length=1)
-    services: list[ServiceName] = Field(default_factory=list)
+    name: str
+    vhid: int
+    interface: str | None = None
+    resources: list[str]
+    services: list[str] = field(default_factory=list)
 
 
 class TimeoutsSection(Section):
@@ -151,52 +102,44 @@ class TimeoutsSection(Section):
     a group needs more.
     """
 
-    release: Seconds = Field(300, description="old primary's hastd releases the resource")
-    device: Seconds = Field(10, description="/dev/hast/NAME appears")
-    role: Seconds = Field(10, description="hastctl role")
-    fsck: Seconds = 600
-    mount: Seconds = 30
-    import_: Seconds = Field(120, alias="import", description="zpool import")
-    export: Seconds = Field(60, description="zpool export")
-    umount: Seconds = 30
-    umount_grace: SecondsOrNone = Field(
-        5, description="retry a busy umount this long before umount -f"
-    )
-    service: Seconds = Field(60, description="service start/stop/reload")
-    hook: Seconds = Field(30, description="pre_promote and notify hooks")
-    observe: Seconds = Field(10, description="each command that reads state")
+    _keys: ClassVar[dict[str, str]] = {"import_": "import"}
+
+    release: float = 300  # old primary's hastd releases the resource
+    device: float = 10  # /dev/hast/NAME appears
+    role: float = 10  # hastctl role
+    fsck: float = 600
+    mount: float = 30
+    import_: float = 120  # zpool import (`import` in the file)
+    export: float = 60  # zpool export
+    umount: float = 30
+    umount_grace: float = 5  # retry a busy umount this long before umount -f
+    service: float = 60  # service start/stop/reload
+    hook: float = 30  # pre_promote and notify hooks
+    observe: float = 10  # each command that reads state
 
 
 class FailoverSection(Section):
     """`[failover]`: how a failed promotion gives the CARP address away."""
 
-    demotion: int = Field(
-        240, ge=1, le=rules.DEMOTION_MAX, description="added to net.inet.carp.demotion"
-    )
-    force_backup: bool = Field(True, description="also `ifconfig IF vhid N state backup`")
-    max_failures: int = Field(
-        3, ge=1, le=rules.MAX_FAILURES_MAX, description="failed promotions before staying BACKUP"
-    )
-    failure_window: Seconds = Field(600, description="seconds the failures are counted in")
+    demotion: int = 240  # added to net.inet.carp.demotion
+    force_backup: bool = True  # also `ifconfig IF vhid N state backup`
+    max_failures: int = 3  # failed promotions before staying BACKUP
+    failure_window: float = 600  # seconds the failures are counted in
 
 
 class IntakeSection(Section):
     """`[intake]`: how CARP events become transitions."""
 
-    settle: SecondsOrNone = Field(
-        rules.DEFAULT_SETTLE, description="quiet seconds to wait out flapping first"
-    )
-    flap_limit: Seconds = Field(
-        rules.DEFAULT_FLAP_LIMIT, description="then take the safe side (demote)"
-    )
-    timer: Seconds = Field(30.0, description="daemon reconciles this often regardless")
+    settle: float = rules.DEFAULT_SETTLE  # quiet seconds to wait out flapping first
+    flap_limit: float = rules.DEFAULT_FLAP_LIMIT  # then take the safe side (demote)
+    timer: float = 30.0  # daemon reconciles this often regardless
 
 
 class HooksSection(Section):
     """`[hooks]`: programs run around transitions (absolute paths)."""
 
-    pre_promote: AbsolutePath | None = Field(None, description="may veto a promotion")
-    notify: AbsolutePath | None = Field(None, description="told every outcome")
+    pre_promote: str | None = None  # may veto a promotion
+    notify: str | None = None  # told every outcome
 
 
 class MetricsSection(Section):
@@ -206,7 +149,7 @@ class MetricsSection(Section):
     port's rc.d default is /var/tmp/node_exporter), and a file nobody reads is not written.
     """
 
-    dir: AbsolutePath | None = Field(None, description="node_exporter's textfile directory")
+    dir: str | None = None  # node_exporter's textfile directory
 
 
 class GuardsSection(Section):
@@ -217,39 +160,20 @@ class GuardsSection(Section):
     safety (a flaky witness takes a healthy primary down), see docs/architecture.md.
     """
 
-    witnesses: list[HostAddress] = Field(
-        default_factory=list, max_length=rules.WITNESSES_MAX, description="addresses to ping"
-    )
-    witness_timeout: int = Field(
-        1, ge=1, le=rules.WITNESS_TIMEOUT_MAX, description="seconds each ping waits (ping -t)"
-    )
-    witness_grace: SecondsOrNone = Field(
-        6.0, description="a primary self-fences only after every witness was lost this long"
-    )
-    self_fence: bool = Field(False, description="a primary that reaches no witness demotes")
-    peer_view: bool = Field(False, description="ask the peer's view; watch for two primaries")
-    view_port: int = Field(
-        rules.DEFAULT_VIEW_PORT,
-        ge=1,
-        le=rules.VIEW_PORT_MAX,
-        description="the view's port: below 1024, so that only root can listen there",
-    )
-    view_timeout: Seconds = Field(2.0, description="bound of one question to the peer")
-    interval: Seconds = Field(2.0, description="the daemon's look at the guards while MASTER")
-    watchdog: int = Field(
-        0,
-        ge=0,
-        le=rules.WATCHDOG_MAX,
-        description="seconds: the daemon pats watchdog(4); a silent peer is waited out this long",
-    )
+    witnesses: list[str] = field(default_factory=list)  # addresses to ping
+    witness_timeout: int = 1  # seconds each ping waits (ping -t)
+    witness_grace: float = 6.0  # a primary self-fences only after all were lost this long
+    self_fence: bool = False  # a primary that reaches no witness demotes
+    peer_view: bool = False  # ask the peer's view; watch for two primaries
+    view_port: int = rules.DEFAULT_VIEW_PORT  # below 1024: only root can listen there
+    view_timeout: float = 2.0  # bound of one question to the peer
+    interval: float = 2.0  # the daemon's look at the guards while MASTER
+    watchdog: int = 0  # seconds: the daemon pats watchdog(4); a silent peer is waited out
 
     @property
     def enabled(self) -> bool:
         """Whether any guard is configured (the daemon then looks at them)."""
         return bool(self.witnesses) or self.peer_view
-
-
-CommandName = Annotated[str, _check(values.choice(rules.COMMAND_NAMES))]
 
 
 class ClusterHost(Section):
@@ -263,7 +187,7 @@ class ClusterHost(Section):
     ssh_port: int = 22
     control: str | None = None  # hast.conf `on HOST { control }`, only when set
     pidfile: str | None = None
-    listen: list[str] = Field(default_factory=list)
+    listen: list[str] = field(default_factory=list)
 
 
 class ClusterSsh(Section):
@@ -297,8 +221,8 @@ class ClusterResource(Section):
 class ClusterSection(Section):
     """`[cluster]`: both nodes, the CARP address and the resources `setup` renders.
 
-    Checked as a whole by carpswitch.config_cluster (the rules the hook shares) before
-    pydantic builds it, so both readers accept and reject alike.
+    Checked as a whole by carpswitch.config_cluster (the rules the hook shares) when made,
+    also when made in code (`ClusterSection(host=[ClusterHost(...)])`, as `setup` does).
     """
 
     interface: str
@@ -311,16 +235,12 @@ class ClusterSection(Section):
     hast_timeout: int | None = None  # None = no `timeout`: hastd's 20 s
     host: list[ClusterHost]
     ssh: ClusterSsh = ClusterSsh()
-    resource: list[ClusterResource] = Field(default_factory=list)
+    resource: list[ClusterResource] = field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _rules(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            problems, _passed = cluster_rules.cluster_problems(_plain(data))
-            if problems:
-                raise ValueError("; ".join(problems))
-        return data
+    def _check(self) -> None:
+        problems, _passed = cluster_rules.cluster_problems(as_toml(self))
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def advskew(self, host: ClusterHost) -> int:
         """This host's advskew: its own, else 0 for the first host and 100 for the second."""
@@ -337,24 +257,12 @@ class ClusterSection(Section):
         return next((host for host in self.host if host.name == name), None)
 
 
-def _plain(data: Any) -> Any:
-    """Decoded-TOML shapes of models given as values (`ClusterSection(host=[ClusterHost()])`);
-    a None is a key TOML would not have written (`hast_timeout=None`: hastd's own)."""
-    if isinstance(data, BaseModel):
-        return _plain(data.model_dump(exclude_none=True))
-    if isinstance(data, Mapping):
-        return {key: _plain(value) for key, value in data.items() if value is not None}
-    if isinstance(data, list | tuple):
-        return [_plain(value) for value in data]
-    return data
-
-
 class Config(Section):
     """The whole of carpswitch.toml."""
 
     node: NodeSection = NodeSection()
     paths: PathsSection = PathsSection()
-    commands: dict[CommandName, AbsolutePath] = Field(default_factory=dict)
+    commands: dict[str, str] = field(default_factory=dict)
     timeouts: TimeoutsSection = TimeoutsSection()
     failover: FailoverSection = FailoverSection()
     hooks: HooksSection = HooksSection()
@@ -362,15 +270,13 @@ class Config(Section):
     guards: GuardsSection = GuardsSection()
     intake: IntakeSection = IntakeSection()
     cluster: ClusterSection | None = None
-    resource: list[ResourceConfig] = Field(default_factory=list)
-    group: list[GroupConfig] = Field(default_factory=list)
+    resource: list[ResourceConfig] = field(default_factory=list)
+    group: list[GroupConfig] = field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _names_are_consistent(self) -> Self:
-        problems = rules.across_problems(self.model_dump(by_alias=True))
+    def _check(self) -> None:
+        problems = rules.across_problems(as_toml(self))
         if problems:
             raise ValueError("; ".join(problems))
-        return self
 
     @cached_property
     def _resources_by_name(self) -> dict[str, ResourceConfig]:
@@ -412,29 +318,67 @@ def load_config(explicit: str | None = None, environ: Mapping[str, str] | None =
 def parse_config(data: Mapping[str, Any], path: str = "carpswitch.toml") -> Config:
     """Validate already-decoded TOML; raise ConfigError listing every problem.
 
-    The problems are config_rules' (the words the devd hook uses too); pydantic then builds
-    the typed models and, should it still disagree, its own errors are reported instead.
+    The problems are config_rules' (the words the devd hook uses too); the typed tables
+    are then built from values that passed.
     """
     problems = rules.config_problems(data)
     if problems:
         raise ConfigError(path, problems)
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(path, [_describe(error) for error in exc.errors()]) from exc
+    return _config(data)
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    """`resource[1].pool: Field required` from one pydantic error."""
-    key = ""
-    for part in error["loc"]:
-        if isinstance(part, int):
-            key += f"[{part}]"
-        else:
-            key += f".{part}" if key else str(part)
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    if error["type"] == "missing":
-        message = "required key is missing"
-    return f"{key or '(top level)'}: {message}"
+#: Tables of the file and the section each is built as.
+_TABLES: dict[str, type[Section]] = {
+    "node": NodeSection,
+    "paths": PathsSection,
+    "timeouts": TimeoutsSection,
+    "failover": FailoverSection,
+    "hooks": HooksSection,
+    "metrics": MetricsSection,
+    "guards": GuardsSection,
+    "intake": IntakeSection,
+}
+#: Keys whose values are seconds: TOML's integers become floats, as they are read.
+_SECONDS = frozenset(rules.TIMEOUT_KEYS) | {
+    *("failure_window", "settle", "flap_limit", "timer"),
+    *("witness_grace", "view_timeout", "interval"),
+}
+
+
+def _config(data: Mapping[str, Any]) -> Config:
+    """The Config of a file that passed config_rules."""
+    values: dict[str, Any] = {
+        name: _table(section, data[name]) for name, section in _TABLES.items() if name in data
+    }
+    if "commands" in data:
+        values["commands"] = dict(data["commands"])
+    if "resource" in data:
+        values["resource"] = [_table(ResourceConfig, entry) for entry in data["resource"]]
+    if "group" in data:
+        values["group"] = [_table(GroupConfig, entry) for entry in data["group"]]
+    if "cluster" in data:
+        values["cluster"] = _cluster(data["cluster"])
+    return Config(**values)
+
+
+def _table(section: type[Section], table: Mapping[str, Any]) -> Any:
+    names = {key: name for name, key in section._keys.items()}
+    values = {names.get(key, key): _value(key, value) for key, value in table.items()}
+    return section(**values)
+
+
+def _value(key: str, value: Any) -> Any:
+    if key in _SECONDS and isinstance(value, int):
+        return float(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def _cluster(table: Mapping[str, Any]) -> ClusterSection:
+    values = {key: value for key, value in table.items() if key not in ("host", "ssh", "resource")}
+    values["host"] = [_table(ClusterHost, host) for host in table.get("host", [])]
+    if "ssh" in table:
+        values["ssh"] = _table(ClusterSsh, table["ssh"])
+    values["resource"] = [_table(ClusterResource, entry) for entry in table.get("resource", [])]
+    return ClusterSection(**{key: _value(key, value) for key, value in values.items()})

@@ -53,7 +53,7 @@ ISCSI_NAME_PATTERN = r"[A-Za-z0-9.:\-]{1,200}"
 DATASET_COMPONENT = r"[A-Za-z0-9_.:\-]+"
 #: libzfs zfs_nicestrtonum: a number, optionally with a fraction, then B K M G T P E Z,
 #: each alone, followed by `B`, or by `iB` (case-insensitive); a fraction needs a suffix.
-SIZE_PATTERN = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?P<suffix>[A-Za-z]*)")
+SIZE_PATTERN = r"(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?P<suffix>[A-Za-z]*)"
 SIZE_SHIFTS = {letter: 10 * index for index, letter in enumerate("BKMGTPEZ")}
 UINT64_MAX = 2**64 - 1
 #: OpenZFS's default volblocksize (16K since 2.2, 8K before): libzfs zfs_create refuses a
@@ -152,7 +152,7 @@ def zfs_size(value: object) -> int | None:
     """The bytes a zfs(8) size means (`10G`, `512M`, `1.5T`, `1073741824`), or None."""
     if not isinstance(value, str):
         return None
-    match = SIZE_PATTERN.fullmatch(value)
+    match = re.fullmatch(SIZE_PATTERN, value)
     if match is None:
         return None
     suffix = match["suffix"].upper()

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from carpswitch.config import ResourceKind
 from carpswitch.engine.running import GroupLast
-from carpswitch.model import NodeState, TransitionKind, TransitionRecord
+from carpswitch.model import NodeState, TransitionKind, TransitionRecord, empty_list
 from carpswitch.topology import Resource, Topology
 
 #: Problems with state files listed one by one in `status`; the rest are counted.
@@ -19,16 +19,16 @@ STATE_PROBLEMS_SHOWN = 3
 class ControllerStatus(BaseModel):
     """carpswitch's own state: transitions in progress, guard rails, maintenance."""
 
-    running: list[TransitionRecord] = Field(default_factory=list)
+    running: list[TransitionRecord] = Field(default_factory=empty_list)
     failures: int = 0  # failed promotions within the window
     held: bool = False  # staying BACKUP until `carpswitch clear`
     held_because: str | None = None  # when not by counted failures (an unreadable book)
     demotion_added: int = 0  # what carpswitch added to net.inet.carp.demotion in this boot
     paused: str | None = None  # why and since when, when paused
     last: TransitionRecord | None = None
-    intake: list[str] = Field(default_factory=list)  # pause, daemon/worker, events waiting
-    state_problems: list[str] = Field(default_factory=list)  # journal lines skipped, ...
-    set_aside: list[str] = Field(default_factory=list)  # unreadable state files kept aside
+    intake: list[str] = Field(default_factory=empty_list)  # pause, daemon/worker, events waiting
+    state_problems: list[str] = Field(default_factory=empty_list)  # journal lines skipped, ...
+    set_aside: list[str] = Field(default_factory=empty_list)  # unreadable state files kept aside
     settling: bool = False  # events wait out [intake] settle (or sit in the inbox)
     group_last: dict[str, GroupLast] = Field(default_factory=dict)  # from last.json
     #: Group -> guard verdicts against promoting it (issue 12's guards; none until then).
@@ -36,7 +36,7 @@ class ControllerStatus(BaseModel):
     guards: dict[str, Any] | None = None  # the guards' last look (run_dir/guards.json)
     guards_line: str | None = None  # that look in one line, for the text
     state: str = "idle"  # the state in one word (carpswitch.standing)
-    reasons: list[str] = Field(default_factory=list)  # why not primary where it could be
+    reasons: list[str] = Field(default_factory=empty_list)  # why not primary where it could be
 
 
 def status_document(

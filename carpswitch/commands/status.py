@@ -13,7 +13,7 @@ from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.engine.splitbrain import Marks, SplitBrainMarks
 from carpswitch.exitcodes import ExitCode
-from carpswitch.guards.look import last_look
+from carpswitch.guards.lastlook import last_look
 from carpswitch.intake.describe import describe_intake, lock_holder
 from carpswitch.intake.inbox import Inbox
 from carpswitch.intake.settling import SettlingFile

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from carpswitch.model import empty_list
 from carpswitch.statefiles import (
     aside_name,
     describe_os_error,
@@ -37,7 +38,7 @@ BOOT_TOLERANCE = 2
 class FailoverState(BaseModel):
     """Persisted in state_dir/failover.json."""
 
-    failures: list[datetime] = Field(default_factory=list)
+    failures: list[datetime] = Field(default_factory=empty_list)
     held: bool = False
     held_since: datetime | None = None
     demotion_added: int = 0

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import psutil
 from pydantic import BaseModel, Field
 
 from carpswitch.config import Config
@@ -33,7 +32,7 @@ from carpswitch.engine.failures import FailureBook
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.engine.splitbrain import SplitBrainMarks
-from carpswitch.guards.look import last_look
+from carpswitch.guards.lastlook import last_look
 from carpswitch.metrics import MetricsFacts, ResourceFacts, render
 from carpswitch.model import (
     HastRole,
@@ -87,6 +86,8 @@ def roles_after(record: TransitionRecord) -> dict[str, HastRole]:
 def sweep_temporaries(directory: str) -> None:
     """Remove `.carpswitch.prom.PID.tmp` files whose writer is gone (killed mid-write):
     node_exporter skips them, but nothing else would ever remove them."""
+    import psutil  # here, not at the top: most commands never need it (~15 ms to import)
+
     prefix, suffix = f".{PROM_NAME}.", ".tmp"
     for name in os.listdir(directory):
         pid = name.removeprefix(prefix).removesuffix(suffix)

@@ -26,7 +26,6 @@ import stat
 from datetime import datetime
 from pathlib import Path
 
-import psutil
 from pydantic import BaseModel, Field
 
 from carpswitch.model import TransitionKind, TransitionOutcome, TransitionRecord
@@ -82,6 +81,8 @@ def process_started(pid: int | None) -> float | None:
     """When process `pid` started (psutil create_time), None when it cannot be told."""
     if pid is None:
         return None
+    import psutil  # here, not at the top: most commands never need it (~15 ms to import)
+
     try:
         return float(psutil.Process(pid).create_time())
     except psutil.Error:
@@ -92,6 +93,8 @@ def alive(pid: int | None, started: float | None) -> bool:
     """Whether `pid` still is the process that started at `started` (when known)."""
     if pid is None:
         return False
+    import psutil
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:

@@ -1,7 +1,7 @@
 """One look at the guards: ping the witnesses and ask the peer, together, each bounded.
 
 What it found is plain data (carpswitch.guards.facts) for decide(); it is also left in
-run_dir/guards.json for `status` (which must not ping or ask itself: it would be slow).
+run_dir/guards.json for `status` (guards.lastlook reads it: status must not ping or ask).
 How long every witness has been lost is kept in run_dir/witness-lost (CLOCK_MONOTONIC,
 which every process shares and a reboot resets, as run_dir is emptied at boot).
 """
@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from carpswitch.config import Config
 from carpswitch.guards.facts import GuardFacts, PeerFacts, WitnessFacts
+from carpswitch.guards.lastlook import GUARDS_NAME
 from carpswitch.guards.peer import ask_peer
 from carpswitch.guards.terms import Terms
 from carpswitch.guards.witness import probe
@@ -26,7 +27,7 @@ from carpswitch.system.runner import CommandRunner
 
 log = logging.getLogger(__name__)
 
-GUARDS_NAME = "guards.json"
+
 LOST_NAME = "witness-lost"
 
 
@@ -170,12 +171,3 @@ def _logged(look: Callable[[], None]) -> Callable[[], None]:
             log.exception("looking at the guards failed")
 
     return run
-
-
-def last_look(run_dir: str) -> dict[str, object] | None:
-    """What the last look found (run_dir/guards.json), for `status`; None if none."""
-    try:
-        data = json.loads(read_state_file(os.path.join(run_dir, GUARDS_NAME)))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

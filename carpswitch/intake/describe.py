@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from carpswitch.config import Config
 from carpswitch.engine.pause import PauseFlag
 from carpswitch.intake.condition import describe_condition
@@ -40,6 +38,8 @@ def lock_holder(run_dir: str) -> LockHolder | None:
 
 
 def _alive(pid: int) -> bool:
+    import psutil  # here, not at the top: most commands never need it (~15 ms to import)
+
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:

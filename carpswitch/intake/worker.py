@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from carpswitch.config import Config, load_config
+from carpswitch.config_section import as_toml
 from carpswitch.errors import ConfigError
 from carpswitch.exitcodes import ExitCode
 from carpswitch.intake.act import Reconciler
@@ -54,7 +55,7 @@ def pacing_from(config: Config) -> Pacing:
 
 def vhids_of(config: Config) -> ConfiguredVhids:
     """The vhids whose events concern the config's groups (all, without [[group]])."""
-    return ConfiguredVhids.of_groups(g.model_dump() for g in config.group)
+    return ConfiguredVhids.of_groups(as_toml(g) for g in config.group)
 
 
 class InboxSource:

@@ -146,4 +146,4 @@ def with_node_part(shared: Config, local: Config | None) -> Config:
     copying them over keeps the result valid.
     """
     base = Config() if local is None else local
-    return shared.model_copy(update={name: getattr(base, name) for name in NODE_LOCAL})
+    return shared.replace(**{name: getattr(base, name) for name in NODE_LOCAL})

@@ -20,6 +20,7 @@ from typing import Any
 
 from carpswitch.config import Config
 from carpswitch.config_rules import NODE_LOCAL
+from carpswitch.config_section import as_toml
 
 HEADER = (
     "# carpswitch.toml, written by `carpswitch setup`. [node], [paths] and [commands] are\n"
@@ -45,8 +46,7 @@ def shared_digest(config: Config) -> str:
 
 
 def _values(config: Config) -> dict[str, Any]:
-    dumped: dict[str, Any] = config.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    return dumped
+    return as_toml(config, with_defaults=False)
 
 
 def _document(values: Mapping[str, Any]) -> str:

@@ -24,8 +24,6 @@ import signal
 import time
 from dataclasses import dataclass
 
-import psutil
-
 from carpswitch.system.identity import boot_time, identify, own_identity
 from carpswitch.system.inflight import INFLIGHT_ENV, InflightBook, Record, is_running_here
 
@@ -109,6 +107,8 @@ def _group_by_token(record: Record) -> int | None:
     Children and daemons it started inherit the token too; the command is the earliest
     of them, started right after the record was written.
     """
+    import psutil  # only when there is an orphan's record: see carpswitch.system.identity
+
     first: tuple[float, int] | None = None
     for process in psutil.process_iter(["pid", "create_time", "environ"]):
         environ = process.info.get("environ") or {}
@@ -133,6 +133,8 @@ def _group_alive(group: int) -> bool:
         return False
     except PermissionError:
         return True
+    import psutil
+
     for process in psutil.process_iter():
         try:
             if os.getpgid(process.pid) == group and process.status() != psutil.STATUS_ZOMBIE:

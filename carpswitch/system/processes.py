@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psutil
-
 
 def worker_title(resource: str, role: str) -> str:
     """The process title hastd gives the worker of `resource` in `role`."""
@@ -24,6 +22,8 @@ def hastd_pid(pidfile: str | None) -> int | None:
         pid = int(Path(pidfile).read_text(encoding="ascii").strip())
     except (OSError, ValueError):
         return None
+    import psutil  # here, not at the top: most commands never need it (~15 ms to import)
+
     return pid if psutil.pid_exists(pid) else None
 
 
@@ -33,6 +33,8 @@ def hastd_workers(resource: str, role: str, parent: int | None = None) -> list[i
     Workers are children of the hastd parent; with `parent` (from hastd's pidfile) only
     that hastd's workers count, so another hastd on the same host cannot confuse us.
     """
+    import psutil
+
     title = worker_title(resource, role)
     found = []
     for process in psutil.process_iter(["pid", "ppid", "cmdline"]):

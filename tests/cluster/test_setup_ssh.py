@@ -155,7 +155,7 @@ def test_unknown_host_key_is_one_line(tmp_path: Path, sshd: dict[str, Any]) -> N
 
 def test_refused_port_is_unreachable(tmp_path: Path, sshd: dict[str, Any]) -> None:
     peer = _peer(tmp_path, sshd)
-    closed = peer.host.model_copy(update={"ssh_port": _free_port()})
+    closed = peer.host.replace(ssh_port=_free_port())
     peer = Peer(peer.config, closed, peer.runner)
     with pytest.raises(SetupError, match=r"unreachable \(connection refused"):
         peer.ask("facts", shared_of(peer.config))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from carpswitch.config import Config
+from carpswitch.config import Config, parse_config
 from carpswitch.controller import Controller
 from carpswitch.engine.executor import Executor, NotStarted
 from carpswitch.engine.journal import Journal
@@ -484,7 +484,7 @@ def test_a_refusal_is_journaled_once_while_it_stays_the_same_without_reading_the
     tmp_path, monkeypatch
 ):
     class Context:
-        config = Config.model_validate({"paths": {"state_dir": str(tmp_path)}})
+        config = parse_config({"paths": {"state_dir": str(tmp_path)}})
 
     controller = Controller(Context())  # type: ignore[arg-type]
     monkeypatch.setattr(Journal, "records", lambda self: pytest.fail("read the journal"))
@@ -498,7 +498,7 @@ def test_a_refusal_is_journaled_once_while_it_stays_the_same_without_reading_the
 def test_status_reads_the_running_and_last_files_not_the_journal(tmp_path, monkeypatch):
     from carpswitch.commands.status import controller_status
 
-    config = Config.model_validate(
+    config = parse_config(
         {"paths": {"state_dir": str(tmp_path / "db"), "run_dir": str(tmp_path / "run")}}
     )
     journal = Journal(config.paths.state_dir)

@@ -208,7 +208,7 @@ def test_the_witnesses_lost_time_counts_from_the_first_silent_look(tmp_path):
 
 
 def test_a_look_leaves_its_verdict_for_status(tmp_path, peer_view):
-    from carpswitch.guards.look import last_look
+    from carpswitch.guards.lastlook import last_look
 
     server, _ = peer_view
     cfg = config(tmp_path, server.port, witnesses=[WITNESS], peer_view=True)

@@ -4,6 +4,7 @@ regression tests (F1: the chains decided from a look taken before the pre_promot
 from __future__ import annotations
 
 from carpswitch.config import parse_config
+from carpswitch.config_section import as_toml
 from carpswitch.engine.executor import Executor
 from carpswitch.engine.journal import Journal
 from carpswitch.engine.plan import plan_promote
@@ -16,7 +17,7 @@ HOOK = "/usr/local/libexec/carpswitch-pre-promote"
 
 
 def _with_hook(config):
-    raw = config.model_dump(mode="json", exclude_none=True, by_alias=True)
+    raw = as_toml(config)
     raw["hooks"] = {"pre_promote": HOOK}
     return parse_config(raw)
 

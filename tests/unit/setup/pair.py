@@ -66,7 +66,7 @@ def make_pair(tmp_path: Path, cluster_data: dict[str, Any]) -> Pair:
     b_config = node_config(cluster_data, str(b_root), "hastb")
     a_file, b_file = str(a_root / "carpswitch.toml"), str(b_root / "carpswitch.toml")
     Path(a_file).write_text(render_config(a_config))
-    Path(b_file).write_text(render_config(b_config.model_copy(update={"cluster": None})))
+    Path(b_file).write_text(render_config(b_config.replace(cluster=None)))
     for path in (a_file, b_file):
         Path(path).chmod(0o600)
     return Pair(

@@ -136,7 +136,7 @@ def test_a_run_dir_too_long_for_the_socket_means_one_connection_each(
     assert len(peer.control_path) + 17 < 104  # ssh binds PATH.XXXXXXXXXXXXXXXX first
     base = peer.config
     run_dir = "/var/run/" + "d" * 72  # 81 bytes: fits intake.sock (91), not ssh-HASH.XXX
-    config = base.model_copy(update={"paths": base.paths.model_copy(update={"run_dir": run_dir})})
+    config = base.replace(paths=base.paths.replace(run_dir=run_dir))
     assert config.cluster is not None
     long_peer = Peer(config, config.cluster.host[1], runner)
     assert long_peer.control_path is None
