@@ -8,9 +8,11 @@ acknowledged write was lost, and every transition the controllers ran says why.
 
 The cluster runs the lab's recommended split-brain guards (issue 12: the client's address
 as witness, self-fencing, the peer's view, and the watchdog). With them a cut-off master
-fences itself, so the cable cuts keep every invariant, and a frozen host is reset by its
-watchdog before the peer takes over (the peer waits a silent view out for the watchdog's
-timeout + 2 s): it never thaws as a second primary.
+fences itself, so the cable cuts keep every invariant, and a frozen host (every process
+stopped, its hardware still counting: a hung host) is reset by its watchdog before the
+peer takes over (the peer waits a silent view out for the watchdog's time + 2 s): it
+never thaws as a second primary. A paused VM, whose virtual watchdog stops with it, is
+outside what this fence covers (README, "Guards against two primaries").
 """
 
 from __future__ import annotations
