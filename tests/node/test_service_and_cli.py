@@ -75,6 +75,7 @@ def test_lab_config_points_the_controller_at_the_shims(make_lab_node) -> None:
         "zfs",
         "service",
         "ping",  # the guards' witness (the lab's ping shim)
+        "watchdog",  # the guards' watchdog(4) (the lab's watchdog shim)
     }
     assert config["paths"]["dev_hast"] == str(node.paths.dev_hast)
     assert config["resource"] == [{"name": "tank", "kind": "raw"}]
