@@ -341,9 +341,9 @@ def test_the_daemon_arms_the_watchdog_pats_it_and_disarms_it_when_it_stops(make_
     assert pats.index("-t 0") > pats.index("-t 2")  # the old one disarmed before the new one
 
 
-def test_the_watchdog_is_patted_while_a_worker_holds_the_lock(make_daemon, tmp_path):
-    """A watchdog a killed daemon left armed is patted by the next one at once, even while
-    a worker's transition keeps it from acting: its host must not be reset meanwhile."""
+def _watchdog_daemon(make_daemon, tmp_path):
+    """A daemon (not started) with `[guards] watchdog = 2` and a watchdog that logs its
+    arguments: (the running daemon, the log)."""
     log = tmp_path / "watchdog.log"
     watchdog = tmp_path / "watchdog"
     watchdog.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
@@ -354,6 +354,13 @@ def test_the_watchdog_is_patted_while_a_worker_holds_the_lock(make_daemon, tmp_p
         str(running.config), running.flags, running.make_reconciler, install_signals=False
     )
     (running.root / "run").mkdir(exist_ok=True)
+    return running, log
+
+
+def test_the_watchdog_is_patted_while_a_worker_holds_the_lock(make_daemon, tmp_path):
+    """A watchdog a killed daemon left armed is patted by the next one at once, even while
+    a worker's transition keeps it from acting: its host must not be reset meanwhile."""
+    running, log = _watchdog_daemon(make_daemon, tmp_path)
     worker = IntakeLock(running.run_dir, "worker")
     assert worker.try_acquire()
     try:
@@ -369,16 +376,7 @@ def test_the_watchdog_is_patted_while_a_worker_holds_the_lock(make_daemon, tmp_p
 def test_a_second_daemon_leaves_the_serving_ones_watchdog_armed(make_daemon, tmp_path):
     """A daemon that never got the lock because another daemon serves stops patting but
     does not disarm: the serving one's fence must not go off for a moment."""
-    log = tmp_path / "watchdog.log"
-    watchdog = tmp_path / "watchdog"
-    watchdog.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
-    watchdog.chmod(0o755)
-    running = make_daemon()
-    running.write_config(groups=f'[commands]\nwatchdog = "{watchdog}"\n[guards]\nwatchdog = 2\n')
-    running.daemon = Daemon(
-        str(running.config), running.flags, running.make_reconciler, install_signals=False
-    )
-    (running.root / "run").mkdir(exist_ok=True)
+    running, log = _watchdog_daemon(make_daemon, tmp_path)
     holds = (
         "import sys, time\n"
         "from carpswitch.intake.lockfile import IntakeLock\n"
