@@ -154,7 +154,7 @@ def _wait_out(
     waited = look.clock() - started
     if peer.heard:
         return peer, f" (answered after {waited:.1f} s)"
-    return peer, f" (silent for {waited:.1f} s: its watchdog of {timeout} s has reset it)"
+    return peer, f" (silent for {waited:.1f} s, past its watchdog -t {timeout}: taken as reset)"
 
 
 def _primary_here(ctx: StepContext, group: Group) -> bool:

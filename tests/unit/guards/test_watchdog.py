@@ -121,7 +121,7 @@ def test_a_silent_peer_is_waited_out_for_its_watchdog_before_the_takeover(tmp_pa
     detail = PeerGuard(GROUP).do(context(cfg))
     assert clock.now - started >= fires_after(8) + FENCE_MARGIN - 1e-6  # the peer was reset
     assert re.search(
-        r"no veto \(silent for 10\.6 s: its watchdog of 8 s has reset it\); term \d+", detail
+        r"no veto \(silent for 10\.6 s, past its watchdog -t 8: taken as reset\); term \d+", detail
     )
 
 
