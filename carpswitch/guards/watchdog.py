@@ -1,15 +1,17 @@
 """Self-fencing by watchdog(4): the daemon pats it; a silent peer is waited out.
 
-A host that hangs or is frozen (a paused VM, every process stopped) cannot fence itself
-with software: it thaws still a HAST primary and serves next to the node that took over.
-FreeBSD's watchdog(4) resets a machine whose watchdog is not patted within its timeout
-(`watchdog -t N`, usr.sbin/watchdogd/watchdogd.c), so while `[guards] watchdog = N` the
-daemon pats it every PAT_SHARE of N from its own thread (a long fsck in the main loop
-does not starve it), and a node that takes over from a peer whose view stays silent
-waits N + FENCE_MARGIN seconds first: by then a hung peer has been reset (Pacemaker's
-SBD "watchdog fencing", Patroni's watchdog). A daemon that stops cleanly disarms it
-(`watchdog -t 0`); one that is killed and not restarted within N resets the host, on
-purpose. Do not run watchdogd(8) as well: it would keep a hung carpswitch's host alive.
+A host that hangs (every process stopped or stuck, its hardware still counting) cannot
+fence itself with software: it comes back still a HAST primary and serves next to the
+node that took over. FreeBSD's watchdog(4) resets a machine whose watchdog is not patted
+in time (`watchdog -t N`, usr.sbin/watchdogd/watchdogd.c), so while `[guards] watchdog =
+N` the daemon pats it every pat_interval(N) from its own thread (a long fsck in the main
+loop does not starve it), and a node that takes over from a peer whose view stays silent
+waits fires_after(N) + FENCE_MARGIN seconds first: by then a hung peer has been reset
+(Pacemaker's SBD "watchdog fencing", Patroni's watchdog). A daemon that stops cleanly
+disarms it (`watchdog -t 0`); one that is killed and not restarted within N resets the
+host, on purpose. Not covered: a host without a watchdog device, a paused VM (its virtual
+watchdog stops with it). Do not run watchdogd(8) as well: it would keep a hung
+carpswitch's host alive.
 """
 
 from __future__ import annotations
@@ -98,5 +100,6 @@ class WatchdogPat:
             self.pat()
 
     def _bound(self) -> float:
-        """A pat's own bound: well inside the timeout, so a hung pat leaves time for more."""
+        """A pat's own bound, a share of the timeout. Pats run one after another: a pat that
+        hangs to its bound (plus the runner's stuck grace) delays the next ones."""
         return max(0.5, self.timeout * PAT_SHARE)

@@ -1,10 +1,14 @@
-"""The NodeFacts of a lab node `hasta` (peer hastb) at a directory, for unit tests."""
+"""The NodeFacts of a lab node `hasta` (peer hastb) at a directory, and running one shim
+command in-process with captured output, for unit tests."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from pathlib import Path
 
+from carpswitch.lab.commands import CommandFunction
+from carpswitch.lab.context import ShimContext
 from carpswitch.lab.facts import NodeFacts
 
 
@@ -26,3 +30,11 @@ def node_facts(root: Path, pools: tuple[str, ...] = ()) -> NodeFacts:
         resources=(),
         local_pools=pools,
     )
+
+
+def run_shim(command: CommandFunction, ctx: ShimContext, *args: str) -> tuple[int, str, str]:
+    """`command ARGS` with the context's StringIO output emptied first: (status, out, err)."""
+    assert isinstance(ctx.out, io.StringIO) and isinstance(ctx.err, io.StringIO)
+    ctx.out.seek(0), ctx.out.truncate(), ctx.err.seek(0), ctx.err.truncate()
+    status = command(ctx, list(args))
+    return status, ctx.out.getvalue(), ctx.err.getvalue()

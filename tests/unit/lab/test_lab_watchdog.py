@@ -16,7 +16,7 @@ from carpswitch.lab.commands import CommandExit, watchdog
 from carpswitch.lab.context import ShimContext
 from carpswitch.lab.node import create_node
 from carpswitch.lab.state import WatchdogState
-from tests.unit.lab.nodefacts import node_facts
+from tests.unit.lab.nodefacts import node_facts, run_shim
 
 USAGE = "usage: watchdog [-d] [-t timeout]\n"
 
@@ -28,10 +28,7 @@ def _ctx(root: Path) -> ShimContext:
 
 
 def _run(ctx: ShimContext, *args: str) -> tuple[int, str, str]:
-    assert isinstance(ctx.out, io.StringIO) and isinstance(ctx.err, io.StringIO)
-    ctx.out.seek(0), ctx.out.truncate(), ctx.err.seek(0), ctx.err.truncate()
-    status = watchdog.run(ctx, list(args))
-    return status, ctx.out.getvalue(), ctx.err.getvalue()
+    return run_shim(watchdog.run, ctx, *args)
 
 
 @pytest.mark.parametrize(

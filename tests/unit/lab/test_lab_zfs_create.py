@@ -9,7 +9,7 @@ import pytest
 
 from carpswitch.lab.commands import zfs
 from carpswitch.lab.context import ShimContext
-from tests.unit.lab.nodefacts import node_facts
+from tests.unit.lab.nodefacts import node_facts, run_shim
 
 
 def _ctx(root: Path, pools: tuple[str, ...] = ("tank",)) -> ShimContext:
@@ -20,10 +20,7 @@ def _ctx(root: Path, pools: tuple[str, ...] = ("tank",)) -> ShimContext:
 
 
 def _run(ctx: ShimContext, *args: str) -> tuple[int, str, str]:
-    assert isinstance(ctx.out, io.StringIO) and isinstance(ctx.err, io.StringIO)
-    ctx.out.seek(0), ctx.out.truncate(), ctx.err.seek(0), ctx.err.truncate()
-    status = zfs.run(ctx, list(args))
-    return status, ctx.out.getvalue(), ctx.err.getvalue()
+    return run_shim(zfs.run, ctx, *args)
 
 
 @pytest.mark.parametrize(
