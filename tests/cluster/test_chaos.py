@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 import pytest
@@ -38,6 +38,7 @@ from carpswitch.lab.cluster.traffic import Writer
 from carpswitch.lab.cluster.watch import Referee
 from carpswitch.lab.faults import Fault
 from carpswitch.lab.node import LabError, LabResource
+from tests.cluster.conftest import RECOVERY_PROPERTY
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 
@@ -45,7 +46,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 RECOVERY_BOUND = 90.0
 #: From the repair to the failed host being secondary again.
 REJOIN_BOUND = 90.0
-TIMES: dict[str, list[float]] = {}
 
 
 def _peer(name: str) -> str:
@@ -59,6 +59,17 @@ class Chaos:
     cluster: Cluster
     writer: Writer
     referee: Referee
+    #: Seconds from each fault to the LUN's next answer (the tier's summary prints them).
+    recoveries: list[float] = field(default_factory=list)
+    #: When the fault being injected took effect (struck()); None before it did.
+    fault_at: float | None = None
+
+    def struck(self) -> None:
+        """The fault is in effect now: only a client run that starts from here on can show
+        the LUN answering again. A run that started before (a write in flight while a cut
+        was being made, or at a freeze) may still end acknowledged, and a repair right after
+        it would leave a fault that nobody noticed."""
+        self.fault_at = time.monotonic()
 
     def master(self) -> str:
         """The one host serving now."""
@@ -66,12 +77,14 @@ class Chaos:
         assert len(serving) == 1, f"expected one serving host, found {serving}"
         return serving[0]
 
-    def answered_after(self, moment: float, kind: str) -> None:
-        """The LUN answers again; the recovery time is recorded for the report."""
+    def answered_after_fault(self, kind: str) -> None:
+        """The LUN answers again after the fault; the recovery time is recorded."""
+        moment = self.fault_at
+        assert moment is not None, f"{kind}: the fault never said it struck"
         answered = self.writer.wait_answered_after(moment, RECOVERY_BOUND)
         assert not self.writer.errors, self.writer.errors
         assert answered is not None, f"{kind}: LUN silent {RECOVERY_BOUND:g} s after the fault"
-        TIMES.setdefault(kind, []).append(answered - moment)
+        self.recoveries.append(answered - moment)
 
     def rejoined(self, name: str) -> None:
         """`name` is secondary again, the other host serves and the pair is in sync.
@@ -191,6 +204,7 @@ def _check_decisions_explained(cluster: Cluster, name: str) -> None:
 
 def _kill_ucarp(chaos: Chaos, victim: str) -> Callable[[], None]:
     chaos.cluster.kill_ucarp(victim)
+    chaos.struck()
     return lambda: chaos.cluster.start_ucarp(victim)
 
 
@@ -200,6 +214,7 @@ def _kill_controller_mid_promotion(chaos: Chaos, victim: str) -> Callable[[], No
     survivor = _peer(victim)
     chaos.referee.cut_off.add(victim)
     chaos.cluster.kill(victim)
+    chaos.struck()
     running = chaos.cluster.node(survivor).paths.carpswitch_state_dir / "running"
     deadline = time.monotonic() + RECOVERY_BOUND
     while not (running.is_dir() and any(running.iterdir())):
@@ -237,6 +252,7 @@ def _cut(direction: str) -> Callable[[Chaos, str], Callable[[], None]]:
     def inject(chaos: Chaos, victim: str) -> Callable[[], None]:
         chaos.referee.cut_off.add(victim)
         chaos.cluster.cut(victim, direction)  # type: ignore[arg-type]
+        chaos.struck()
 
         def repair() -> None:
             chaos.cluster.heal(victim)
@@ -265,6 +281,7 @@ def _freeze(chaos: Chaos, victim: str) -> Callable[[], None]:
     chaos.referee.cut_off.add(victim)
     host = chaos.cluster.host(victim)
     chaos.cluster.freeze(victim)
+    chaos.struck()
     frozen = host.pids()
 
     def repair() -> None:
@@ -299,6 +316,7 @@ def _who(chaos: Chaos) -> str:
 def _reboot(chaos: Chaos, victim: str) -> Callable[[], None]:
     chaos.referee.cut_off.add(victim)
     chaos.cluster.kill(victim)
+    chaos.struck()
 
     def repair() -> None:
         chaos.referee.cut_off.discard(victim)
@@ -314,6 +332,8 @@ def _flap(chaos: Chaos, victim: str) -> Callable[[], None]:
             speaker = ucarp.running(chaos.cluster.node(name).paths)
             if speaker is not None:
                 os.kill(speaker.pid, signal.SIGUSR2)
+                if chaos.fault_at is None:
+                    chaos.struck()
         time.sleep(0.5)
     return lambda: None
 
@@ -361,16 +381,16 @@ ONCE = {"a command hangs on the new master", "an unreadable state file"}
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_failover_under_fire(chaos: Chaos, kind: str) -> None:
+def test_failover_under_fire(
+    chaos: Chaos, kind: str, record_property: Callable[[str, object], None]
+) -> None:
     for _ in range(1 if kind in ONCE else 2):
         victim = chaos.master()
         if kind == "freeze and thaw":
             _settled_master(chaos, victim)
-        moment = time.monotonic()
+        chaos.fault_at = None
         repair = KINDS[kind](chaos, victim)
-        if kind == "freeze and thaw":  # a write in flight at the freeze may still end
-            moment = time.monotonic()  # acknowledged: the LUN answers only after it
-        chaos.answered_after(moment, kind)
+        chaos.answered_after_fault(kind)
         repair()
         if kind.startswith("flap"):
             chaos.cluster.wait(
@@ -383,5 +403,5 @@ def test_failover_under_fire(chaos: Chaos, kind: str) -> None:
             )
         else:
             chaos.rejoined(victim)
-    print(f"\n{kind}: LUN answered again after {', '.join(f'{t:.1f} s' for t in TIMES[kind])}")
+    record_property(RECOVERY_PROPERTY, [round(t, 1) for t in chaos.recoveries])
     _check_invariants(chaos)
