@@ -22,26 +22,6 @@ from carpswitch.lab.cluster.net import existing_namespaces
 from carpswitch.lab.cluster.teardown import cluster_pids, mounts_under
 from carpswitch.lab.cluster.tgt import TGT_RUN_DIR, port_in_use
 
-#: The user property a chaos test records its recovery times (s) under.
-RECOVERY_PROPERTY = "recovery_s"
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The chaos tests' recovery times, one line per kind (also from xdist's workers)."""
-    lines = []
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            if getattr(report, "when", None) != "call":
-                continue
-            for key, value in getattr(report, "user_properties", ()):
-                if key == RECOVERY_PROPERTY:
-                    kind = report.nodeid.partition("[")[2].rstrip("]") or report.nodeid
-                    lines.append(f"{kind}: {', '.join(f'{t:.1f}' for t in value)}")
-    if lines:
-        terminalreporter.section("chaos: seconds from the fault to the LUN's next answer")
-        for line in sorted(lines):
-            terminalreporter.write_line(line)
-
 
 @pytest.fixture(autouse=True)
 def _need_cluster_tools() -> None:

@@ -38,7 +38,7 @@ from carpswitch.lab.cluster.traffic import Writer
 from carpswitch.lab.cluster.watch import Referee
 from carpswitch.lab.faults import Fault
 from carpswitch.lab.node import LabError, LabResource
-from tests.cluster.conftest import RECOVERY_PROPERTY
+from tests.conftest import RECOVERY_PROPERTY
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 
