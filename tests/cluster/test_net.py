@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +15,12 @@ import pytest
 from carpswitch.lab.cluster import registry
 from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.command import in_netns, run
+from carpswitch.lab.cluster.iscsi import candidate_ports
 from carpswitch.lab.cluster.net import ClusterNet, Direction, existing_namespaces
-from carpswitch.lab.node import LabNode, create_node
+from carpswitch.lab.cluster.tgt import TGT_RUN_DIR, port_in_use
+from carpswitch.lab.node import LabNode, LabResource, create_node
 
-from .conftest import leftovers, unique_id
+from .conftest import leftovers, tgtd_ports, unique_id
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
@@ -222,11 +224,12 @@ def test_lab_down_after_a_killed_lab_up_leaves_nothing(point: str | None) -> Non
         os.kill(up.pid, signal.SIGKILL)
         up.wait()
         assert up.returncode != 0
+        ports = tgtd_ports(record)
         status = _lab("status", cluster_id)
         down = _lab("down", cluster_id)
     assert status.returncode == 0, status.stderr  # status works on what a crash left
     assert down.returncode == 0, down.stderr
-    assert leftovers(record) == []
+    assert leftovers(record, ports) == []
     again = _lab("down", cluster_id)
     assert again.returncode == 0, again.stderr
     assert "nothing to remove" in again.stdout
@@ -243,9 +246,45 @@ def test_down_detaches_mounts_ends_frozen_hosts_and_can_run_twice(make_cluster: 
         in_netns(cluster.net.host("hasta").netns, ["sleep", "600"]), cwd=mountpoint
     )
     cluster.freeze("hastb")
+    ports = tgtd_ports(record)
 
     cluster.down()
     cluster.down()  # twice is fine
 
     assert busy.wait(timeout=10) == -signal.SIGKILL
-    assert leftovers(record) == []
+    assert leftovers(record, ports) == []
+
+
+def test_down_removes_the_control_files_of_its_own_dead_tgtd_only(
+    make_cluster: Callable[..., Cluster],
+) -> None:
+    """/var/run/tgtd is shared: a SIGKILLed tgtd's files go at `down`, another
+    cluster's files in the same candidate range stay."""
+    cluster = make_cluster(resources=[LabResource("tank", "raw")], services=["ctld"])
+
+    def tgtd_serving() -> bool:  # ctld records the port before tgtd makes its files
+        return any(
+            port_in_use(p) and (TGT_RUN_DIR / f"socket.{p}").exists()
+            for p in tgtd_ports(cluster.record)
+        )
+
+    assert cluster.wait_for(tgtd_serving, 60), "ctld started no tgtd"
+    ports = tgtd_ports(cluster.record)
+    netns = cluster.net.host("hasta").netns
+    foreign = next(p for p in candidate_ports(netns) if p not in ports and not port_in_use(p))
+    planted = [TGT_RUN_DIR / f"socket.{foreign}", TGT_RUN_DIR / f"socket.{foreign}.lock"]
+    try:
+        for path in planted:
+            path.touch(exist_ok=False)
+        cluster.kill("hasta")  # SIGKILL: tgtd leaves socket.PORT and its lock
+        assert any((TGT_RUN_DIR / f"socket.{p}").exists() for p in ports)
+
+        cluster.down()
+
+        assert leftovers(cluster.record, ports) == []
+        assert not [p for p in ports if (TGT_RUN_DIR / f"socket.{p}.lock").exists()]
+        assert all(path.exists() for path in planted)
+    finally:
+        if not port_in_use(foreign):  # not a tgtd of another cluster that took it meanwhile
+            for path in planted:
+                path.unlink(missing_ok=True)

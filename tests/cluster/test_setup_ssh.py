@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,17 +24,14 @@ from carpswitch.setup.receive import shared_of
 from carpswitch.setup.render import render_config
 from carpswitch.setup.ssh import Peer
 from carpswitch.system.runner import Runner
+from tests.ports import closed_port, free_port
 from tests.unit.setup.conftest import CLUSTER_DATA
 
 pytestmark = pytest.mark.cluster
 SSHD = "/usr/sbin/sshd"
+#: Ports tried before the sshd fixture gives up.
+_SSHD_TRIES = 5
 CARPSWITCH = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "carpswitch"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _keygen(path: Path) -> None:
@@ -55,10 +51,27 @@ def sshd(tmp_path: Path) -> Iterator[dict[str, Any]]:
     _keygen(keys / "host")
     _keygen(keys / "client")
     (keys / "authorized_keys").write_text((keys / "client.pub").read_text())
-    port = _free_port()
     host_pub = (keys / "host.pub").read_text().split()
-    (keys / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
     (keys / "other_known_hosts").write_text("")
+    for _ in range(_SSHD_TRIES):  # the port found free may be taken before sshd binds it
+        port = free_port()
+        (keys / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+        log = tmp_path / f"sshd.{port}.log"
+        with log.open("wb") as stderr:
+            server = subprocess.Popen(
+                _sshd_argv(tmp_path, keys, port), stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        try:
+            if _listening(server, port, log):
+                yield {"port": port, "keys": keys}
+                return
+        finally:
+            server.kill()
+            server.wait(timeout=10)
+    pytest.fail(f"sshd did not start ({_SSHD_TRIES} ports tried)")
+
+
+def _sshd_argv(tmp_path: Path, keys: Path, port: int) -> list[str]:
     options = {
         "Port": str(port),
         "ListenAddress": "127.0.0.1",
@@ -74,21 +87,21 @@ def sshd(tmp_path: Path) -> Iterator[dict[str, Any]]:
     argv = [SSHD, "-D", "-e", "-f", "/dev/null"]
     for key, value in options.items():
         argv += ["-o", f"{key}={value}"]
-    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("sshd did not start")
-                time.sleep(0.05)
-        yield {"port": port, "keys": keys}
-    finally:
-        server.kill()
-        server.wait(timeout=10)
+    return argv
+
+
+def _listening(server: subprocess.Popen[bytes], port: int, log: Path) -> bool:
+    """Whether `server` says it listens on `port` within 10 s (False once it exited: the
+    port was taken); sshd's own line, not a connect, which another listener could answer."""
+    said = f"Server listening on 127.0.0.1 port {port}."
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if said in log.read_text(errors="replace"):
+            return server.poll() is None
+        if server.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
 
 
 def _peer(tmp_path: Path, sshd: dict[str, Any], **ssh: Any) -> Peer:
@@ -155,10 +168,10 @@ def test_unknown_host_key_is_one_line(tmp_path: Path, sshd: dict[str, Any]) -> N
 
 def test_refused_port_is_unreachable(tmp_path: Path, sshd: dict[str, Any]) -> None:
     peer = _peer(tmp_path, sshd)
-    closed = peer.host.replace(ssh_port=_free_port())
-    peer = Peer(peer.config, closed, peer.runner)
-    with pytest.raises(SetupError, match=r"unreachable \(connection refused"):
-        peer.ask("facts", shared_of(peer.config))
+    with closed_port() as port:
+        peer = Peer(peer.config, peer.host.replace(ssh_port=port), peer.runner)
+        with pytest.raises(SetupError, match=r"unreachable \(connection refused"):
+            peer.ask("facts", shared_of(peer.config))
 
 
 def _cli(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:

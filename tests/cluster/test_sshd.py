@@ -11,7 +11,7 @@ import pytest
 from carpswitch.lab.cluster import sshd
 from carpswitch.lab.cluster.cluster import Cluster
 
-from .conftest import leftovers
+from .conftest import leftovers, tgtd_ports
 
 pytestmark = pytest.mark.cluster
 
@@ -78,5 +78,6 @@ def test_root_key_reaches_the_peer_and_wrong_keys_do_not(
     assert "Host key verification failed" in mismatch.stderr
 
     assert not (cluster.node("hasta").paths.var_run / "hastd.pid").exists()  # nothing else ran
+    ports = tgtd_ports(cluster.record)
     cluster.down()
-    assert leftovers(cluster.record) == []
+    assert leftovers(cluster.record, ports) == []

@@ -31,6 +31,10 @@ from carpswitch.lab.node import LabError, LabNode, LabResource, create_node
 from carpswitch.lab.state import NetworkState
 
 HOSTS = ("hasta", "hastb")
+#: The longest a rebooted host stays off, waiting for its peer to take over (see reboot):
+#: the peer's master-down time (3 x advbase + advskew/256) ends with its next poll (each
+#: advbase + advskew/256): up to 4.8 s at hastb's skew 100, 5.9 s at 240 (demoted).
+POWER_OFF = 10.0
 #: Where clusters live by default (short: hast.conf's control socket path must fit).
 DEFAULT_PARENT = Path("/tmp")
 #: ucarp's master-down time is ~3 s; a promotion of a few resources takes seconds more.
@@ -311,8 +315,27 @@ class Cluster:
         self.net.heal(name)
 
     def reboot(self, name: str, *, daemon: bool = True) -> None:
-        """Power-cycle the host and boot it as FreeBSD would (see ClusterHost.boot)."""
-        self.host(name).reboot(daemon=daemon)
+        """Power-cycle the host and boot it as FreeBSD would (see ClusterHost.boot).
+
+        The host stays off until its peer is MASTER (or runs no ucarp), at most POWER_OFF
+        seconds: a FreeBSD machine takes longer to come back than CARP's master-down
+        interval; the lab boots in about 1 s. Booted sooner, its ucarp (skew 0, 3 s)
+        could beat the peer's, which notices a silent master only when a poll of
+        advbase + advskew/256 s ends (UCarp src/carp.c): a race no FreeBSD reboot has.
+        """
+        host = self.host(name)
+        host.kill()
+        peer = HOSTS[1 - HOSTS.index(name)]
+        if not self.wait_for(lambda: self._took_over(peer), POWER_OFF):
+            print(f"{name}: {peer} is not MASTER after {POWER_OFF:g} s; booting", flush=True)
+        host.power_on(daemon=daemon)
+
+    def _took_over(self, name: str) -> bool:
+        """`name` is MASTER or runs no ucarp (nothing to wait for); False if unreadable."""
+        try:
+            return self.carp_state(name) in ("MASTER", None)
+        except (LabError, OSError, ValueError):
+            return False
 
     def force_backup(self, name: str) -> bool:
         """What `ifconfig vtnet0 vhid 1 state backup` does on the host: ucarp goes BACKUP

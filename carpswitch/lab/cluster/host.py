@@ -185,8 +185,7 @@ class ClusterHost:
         """SIGCONT every process of the host."""
         self.signal_all(signal.SIGCONT)
 
-    def reboot(self, *, daemon: bool = True) -> None:
-        """Power-cycle: everything killed (no rc.shutdown), kernel state reset, boot again."""
-        self.kill()
+    def power_on(self, *, daemon: bool = True) -> None:
+        """After `kill`: the kernel's state reset (vhids BACKUP, no rc.shutdown ran), boot."""
         self.node.reboot("BACKUP", start=False)
         self.boot(daemon=daemon)

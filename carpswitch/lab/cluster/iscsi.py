@@ -63,6 +63,27 @@ def candidate_ports(netns: str) -> range:
     return range(first, first + _PORT_TRIES)
 
 
+def ports_file(paths: NodePaths) -> Path:
+    """DIR/ctld.ports: every control port the node's ctlds gave a tgtd, one per line.
+
+    /var/run/tgtd is shared by every namespace and candidate ranges of two clusters can
+    overlap: clean-up removes the control files of these ports only. Outside var/run,
+    which a boot empties. A port is written before its tgtd starts, so it may name one
+    another tgtd took first (then it is tried again); clean-up still removes only the
+    files no live tgtd holds.
+    """
+    return paths.root / "ctld.ports"
+
+
+def used_ports(paths: NodePaths) -> set[int]:
+    """The ports ports_file lists (none if it cannot be read)."""
+    try:
+        words = ports_file(paths).read_text().split()
+    except OSError:
+        return set()
+    return {int(word) for word in words if word.isdigit()}
+
+
 def tgtd_record(paths: NodePaths) -> Path:
     """DIR/var/run/ctld.tgtd: "PID PORT" of the tgtd the node's ctld drives."""
     return paths.var_run / "ctld.tgtd"
@@ -142,6 +163,8 @@ class Ctld:
         for port in candidate_ports(self.netns):
             if port_in_use(port):
                 continue
+            with ports_file(self.facts.node_paths).open("a") as ports:  # before it exists
+                ports.write(f"{port}\n")
             process = spawn_tgtd(self.netns, port, listen, self.tgtd_log)
             tgtd = Tgtd(process.pid, port, process)
             try:  # at once: a ctld killed now leaves a tgtd the next one finds

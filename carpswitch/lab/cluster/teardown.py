@@ -22,18 +22,18 @@ import psutil
 
 from carpswitch.lab.cluster import registry, watchdog
 from carpswitch.lab.cluster.command import ClusterError, run
-from carpswitch.lab.cluster.iscsi import candidate_ports
+from carpswitch.lab.cluster.iscsi import used_ports
 from carpswitch.lab.cluster.net import netns_pids, remove_namespaces
 from carpswitch.lab.cluster.tgt import port_in_use, remove_control_files
-from carpswitch.lab.paths import NODE_MARKER_ENV
+from carpswitch.lab.paths import NODE_MARKER_ENV, NodePaths
 
 _SWEEPS = 50
 
 
 def teardown(record: registry.ClusterRecord) -> None:
     """Remove every process, mount, namespace and file of the cluster, then its record."""
-    ports = {port for netns in record.namespaces for port in candidate_ports(netns)}
-    kill_all(record)
+    kill_all(record)  # first: a ctld still running could start a tgtd on a new port
+    ports = {port for node in record.hosts.values() for port in used_ports(NodePaths.of(node))}
     for port in ports:  # a SIGKILLed tgtd leaves its control files (a shared /var/run)
         if not port_in_use(port):
             remove_control_files(port)

@@ -11,8 +11,8 @@ the namespace and the directory the record names, also after an `up` that crashe
 Every CHECK seconds it reads each host's WatchdogState (what the host's `watchdog -t N`
 set, commands/watchdog.py); when a deadline has passed it appends RESET_LINE to the host's
 var/log/messages and power-cycles the host as Cluster.reboot does (everything SIGKILLed,
-kernel state reset, watchdog disarmed, boot). Hosts are reset one after the other. It
-ends when the cluster's record is gone.
+kernel state reset, watchdog disarmed, boot once the peer is MASTER or POWER_OFF s have
+passed). Hosts are reset one after the other. It ends when the cluster's record is gone.
 """
 
 from __future__ import annotations

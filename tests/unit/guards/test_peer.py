@@ -12,6 +12,7 @@ import pytest
 
 from carpswitch.guards.peer import PeerAnswer, ask_peer
 from carpswitch.guards.view import PeerView, encode
+from tests.ports import closed_port
 
 TIMEOUT = 0.6
 VIEW = PeerView(node="hastb", resources={"tank": "primary"}, terms={"g": 3}, advskew={"g": 0})
@@ -108,11 +109,8 @@ def test_a_peer_that_answers_but_keeps_the_connection_open_is_heard_at_the_newli
 
 
 def test_a_closed_port_is_connection_refused(serve):
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    answer = _ask(port)
+    with closed_port() as port:
+        answer = _ask(port)
     assert answer == PeerAnswer(unreachable="connection refused")
     assert answer.describe() == "peer unreachable: connection refused"
 

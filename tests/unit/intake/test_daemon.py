@@ -15,6 +15,7 @@ from carpswitch.intake.inbox import Inbox, IntakeEvent
 from carpswitch.intake.lockfile import IntakeLock
 from carpswitch.intake.signals import SignalFlags
 from carpswitch.intake.wire import Delivery, intake_socket_path, send_to_daemon
+from tests.ports import free_port
 from tests.unit.devd.test_listener import FakeDevd
 
 
@@ -256,14 +257,6 @@ def test_daemon_reconcilers_stop_starting_transitions_after_sigterm(tmp_path):
     assert controller.stop_seen is True
 
 
-def _free_port():
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_daemon_watches_the_guards_and_serves_its_view(make_daemon, tmp_path):
     """A silent witness makes the watch ask for a round (self-fencing due) while the last
     look saw this node primary; the view answers a peer on its port meanwhile."""
@@ -279,7 +272,7 @@ def test_the_daemon_watches_the_guards_and_serves_its_view(make_daemon, tmp_path
     hastctl.write_text("#!/bin/sh\necho 'hastctl: cannot connect' >&2\nexit 1\n")
     for script in (ping, hastctl):
         script.chmod(0o755)
-    port = _free_port()
+    port = free_port()
     running = make_daemon(timer=300.0)
     running.write_config(
         groups=(
