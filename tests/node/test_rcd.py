@@ -9,6 +9,7 @@ calls, or the real one acting on a lab node.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -92,6 +93,18 @@ class RcScript:
             timeout=timeout,
             check=False,
         )
+
+    def child_pid(self, timeout: float = 10.0) -> int:
+        """The pid daemon(8) wrote to the child pidfile: pidfile(3) creates the file before
+        it writes the pid, so a reader can see it empty for a moment."""
+
+        def written() -> bool:
+            with contextlib.suppress(OSError):
+                return self.child_pidfile.read_text().strip().isdigit()
+            return False
+
+        assert wait_until(written, timeout=timeout), f"{self.child_pidfile}: no pid"
+        return int(self.child_pidfile.read_text())
 
     def calls(self) -> list[str]:
         """What the fake carpswitch was called with, one entry per call."""
@@ -180,8 +193,7 @@ def test_shutdown_stops_the_daemon_and_then_demotes(make_lab_node, tmp_path):
     rc = rc_for_node(tmp_path, intake)
     started = rc.run("start")  # reconcile --boot (MASTER, no peer: stays primary), daemon
     assert started.returncode == 0, started.stdout + started.stderr
-    assert wait_until(rc.child_pidfile.exists, timeout=10)
-    child = int(rc.child_pidfile.read_text())
+    child = rc.child_pid()
     assert wait_until(
         lambda: intake.node.paths.carpswitch_run_dir.joinpath("intake.sock").exists(), 30
     )
@@ -200,8 +212,7 @@ def test_faststop_without_a_daemon_demotes(rc):
 
 def test_stop_by_hand_stops_the_daemon_but_does_not_demote(rc):
     assert rc.run("start").returncode == 0
-    assert wait_until(rc.child_pidfile.exists, timeout=10)
-    child = int(rc.child_pidfile.read_text())
+    child = rc.child_pid()
     result = rc.run("stop", FAKE_DAEMON_STOP_SECONDS="1")
     assert result.returncode == 0, result.stderr
     assert "Stopping carpswitch." in result.stdout
@@ -264,8 +275,7 @@ def test_a_busy_shutdown_demotion_gives_up_at_the_deadline(rc):
 def test_a_daemon_that_ignores_sigterm_gets_half_the_deadline(rc):
     rc.rc_conf(carpswitch_shutdown_timeout="6")
     assert rc.run("start", FAKE_DAEMON_STOP_SECONDS="300").returncode == 0
-    assert wait_until(rc.child_pidfile.exists, timeout=10)
-    child = int(rc.child_pidfile.read_text())
+    child = rc.child_pid()
     began = time.monotonic()
     result = rc.run("faststop", FAKE_DEMOTE_SECONDS="0")
     took = time.monotonic() - began
