@@ -18,9 +18,8 @@ import pytest
 from carpswitch.lab.cluster import registry, watchdog
 from carpswitch.lab.cluster.cluster import HOSTS, Cluster
 from carpswitch.lab.cluster.command import missing_requirement
-from carpswitch.lab.cluster.iscsi import used_ports
 from carpswitch.lab.cluster.net import existing_namespaces
-from carpswitch.lab.cluster.teardown import cluster_pids, mounts_under
+from carpswitch.lab.cluster.teardown import cluster_pids, mounts_under, tgtd_ports
 from carpswitch.lab.cluster.tgt import TGT_RUN_DIR, port_in_use
 from carpswitch.lab.paths import NodePaths
 
@@ -74,13 +73,9 @@ def unique_id() -> str:
     return "t" + secrets.token_hex(3)
 
 
-def tgtd_ports(record: registry.ClusterRecord) -> set[int]:
-    """The tgtd control ports the cluster's ctlds used (read before teardown removes it)."""
-    return {port for node in record.hosts.values() for port in used_ports(NodePaths.of(node))}
-
-
 def leftovers(record: registry.ClusterRecord, ports: set[int]) -> list[str]:
-    """What of the cluster still exists (empty when it is all gone); `ports`: tgtd_ports.
+    """What of the cluster still exists (empty when it is all gone); `ports`: tgtd_ports,
+    read before teardown removes the nodes' directories.
 
     tgtd control files are looked for at the ports the cluster's ctlds recorded only:
     /var/run/tgtd is shared, and another cluster's may be in the same candidate range.

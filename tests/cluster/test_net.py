@@ -17,10 +17,11 @@ from carpswitch.lab.cluster.cluster import Cluster
 from carpswitch.lab.cluster.command import in_netns, run
 from carpswitch.lab.cluster.iscsi import candidate_ports
 from carpswitch.lab.cluster.net import ClusterNet, Direction, existing_namespaces
+from carpswitch.lab.cluster.teardown import tgtd_ports
 from carpswitch.lab.cluster.tgt import TGT_RUN_DIR, port_in_use
 from carpswitch.lab.node import LabNode, LabResource, create_node
 
-from .conftest import leftovers, tgtd_ports, unique_id
+from .conftest import leftovers, unique_id
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 

@@ -10,8 +10,9 @@ import pytest
 
 from carpswitch.lab.cluster import sshd
 from carpswitch.lab.cluster.cluster import Cluster
+from carpswitch.lab.cluster.teardown import tgtd_ports
 
-from .conftest import leftovers, tgtd_ports
+from .conftest import leftovers
 
 pytestmark = pytest.mark.cluster
 

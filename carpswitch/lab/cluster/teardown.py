@@ -33,8 +33,7 @@ _SWEEPS = 50
 def teardown(record: registry.ClusterRecord) -> None:
     """Remove every process, mount, namespace and file of the cluster, then its record."""
     kill_all(record)  # first: a ctld still running could start a tgtd on a new port
-    ports = {port for node in record.hosts.values() for port in used_ports(NodePaths.of(node))}
-    for port in ports:  # a SIGKILLed tgtd leaves its control files (a shared /var/run)
+    for port in tgtd_ports(record):  # a SIGKILLed tgtd leaves its control files (a shared /var/run)
         if not port_in_use(port):
             remove_control_files(port)
     for mountpoint in mounts_under(Path(record.directory)):
@@ -46,6 +45,12 @@ def teardown(record: registry.ClusterRecord) -> None:
         raise ClusterError(f"mounts left under {record.directory}: {leftovers}")
     _remove_files(record)
     registry.forget(record.id)
+
+
+def tgtd_ports(record: registry.ClusterRecord) -> set[int]:
+    """The tgtd control ports the cluster's ctlds recorded (iscsi.ports_file): the only
+    ones whose files in the shared /var/run/tgtd are the cluster's."""
+    return {port for node in record.hosts.values() for port in used_ports(NodePaths.of(node))}
 
 
 def cluster_pids(record: registry.ClusterRecord) -> set[int]:
